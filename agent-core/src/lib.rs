@@ -1,0 +1,17 @@
+//! agentry's core: language models, the model store, the hardware
+//! self-check, and (as they land) output parsers, the planner and the agent.
+//!
+//! ```no_run
+//! use agentry_core::doctor::{DoctorOptions, DoctorReport, Machine};
+//! use agentry_core::model::{gguf::GgufInfo, store::ModelStore};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let path = ModelStore::from_env()?.pull("smollm2-135m").await?;
+//! let info = GgufInfo::read(&path)?;
+//! let report = DoctorReport::new(&info, Machine::detect(), DoctorOptions::default());
+//! println!("{}", report.to_table());
+//! # Ok(()) }
+//! ```
+
+pub mod doctor;
+pub mod model;

@@ -1,0 +1,52 @@
+//! Command-line parsing and dispatch.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod doctor;
+mod models;
+
+/// agentry: run agents on local models.
+#[derive(Debug, Parser)]
+#[command(name = "agentry", version, about, long_about = None)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List, download and locate models (cached under $AGENTRY_HOME).
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
+    /// Hardware self-check: can this machine hold this model?
+    #[command(after_help = "Examples:\n  agentry doctor --model smollm2-135m\n  agentry doctor --model ./model.gguf --ctx 8192 --json\n  agentry doctor            (this machine, and which registry models fit)")]
+    Doctor(doctor::DoctorArgs),
+}
+
+/// Starts tracing on stderr: RUST_LOG when set, else by `-v` count.
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs one command; the exit code is the command's.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Models(cmd) => models::run(cmd).await,
+        Command::Doctor(args) => doctor::run(args).await,
+    }
+}
