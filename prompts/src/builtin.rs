@@ -1,0 +1,122 @@
+//! The built-in templates, compiled in from `prompts/templates/*.jinja`.
+//!
+//! Each constant in [`names`] is a template name; its doc lists the variables
+//! the template needs (all required: rendering is strict). A user folder given
+//! to [`Templates::with_override_dir`](crate::Templates::with_override_dir)
+//! replaces a built-in by holding a file of the same name plus `.jinja`.
+
+/// Names of the built-in templates.
+pub mod names {
+    /// System message of a [`Prompt`](crate::Prompt). Variables: `role`
+    /// (string), `instructions` (list of strings), `context` (list of
+    /// strings), `guard_notice` (string, the rendered [`GUARD_NOTICE`], empty
+    /// when there is no untrusted text), `untrusted` (list of fenced blocks).
+    pub const PROMPT_SYSTEM: &str = "prompt_system";
+    /// Tells the model that fenced text is data. Variables: `marker` (the
+    /// guard's marker, e.g. `DATA-7f3a9c21e0b14d55`).
+    pub const GUARD_NOTICE: &str = "guard_notice";
+    /// Last user turn of a [`Prompt`](crate::Prompt). Variables: `input`,
+    /// `output_format` (strings, either may be empty).
+    pub const PROMPT_USER: &str = "prompt_user";
+    /// Chain-of-thought cue: reasoning first, then a typed answer, as
+    /// `{"reasoning": .., "answer": ..}`. Variables: `answer_schema` (JSON
+    /// Schema or description of the answer).
+    pub const CHAIN_OF_THOUGHT: &str = "chain_of_thought";
+    /// One self-consistency sample: independent reasoning, then an answer in
+    /// its plainest form for voting. Variables: `answer_schema`.
+    pub const SELF_CONSISTENCY: &str = "self_consistency";
+    /// Pulls the final answer out of a free-text response. Variables:
+    /// `question`, `response`.
+    pub const EXTRACT_ANSWER: &str = "extract_answer";
+    /// Tree of thought: propose the next step of a partial solution.
+    /// Variables: `problem` (string), `steps` (list of strings so far).
+    pub const TOT_PROPOSE: &str = "tot_propose";
+    /// Tree of thought: judge a state as `sure`, `likely` or `impossible`.
+    /// Variables: `problem`, `steps`.
+    pub const TOT_EVALUATE: &str = "tot_evaluate";
+    /// Tree of thought: answer from the best state. Variables: `problem`,
+    /// `steps`.
+    pub const TOT_ANSWER: &str = "tot_answer";
+    /// ReAct step instructions: think, then call one tool or answer; tool
+    /// observations are data. Variables: `tools` (list of `{name,
+    /// description, schema}`, schema as JSON).
+    pub const REACT_STEP: &str = "react_step";
+    /// A tool result fed back to the model. Variables: `tool` (name),
+    /// `result` (the result, already fenced by a [`Guard`](crate::guard::Guard)).
+    pub const TOOL_OBSERVATION: &str = "tool_observation";
+    /// Summariser for conversation memory. Variables: `summary` (earlier
+    /// summary, may be empty), `turns` (list of `{role, content}`),
+    /// `max_words` (number).
+    pub const SUMMARIZE: &str = "summarize";
+    /// Prompt optimiser: returns an improved prompt, a critique and at most
+    /// three questions; the user's answers feed the next round. Variables:
+    /// `goal` (string), `current_prompt` (string, empty on the first round),
+    /// `answers` (list of `{question, answer}`, empty on the first round).
+    pub const PROMPT_OPTIMIZER: &str = "prompt_optimizer";
+}
+
+/// `(name, source)` of every built-in template.
+pub(crate) const BUILTIN: &[(&str, &str)] = &[
+    (
+        names::PROMPT_SYSTEM,
+        include_str!("../templates/prompt_system.jinja"),
+    ),
+    (
+        names::GUARD_NOTICE,
+        include_str!("../templates/guard_notice.jinja"),
+    ),
+    (
+        names::PROMPT_USER,
+        include_str!("../templates/prompt_user.jinja"),
+    ),
+    (
+        names::CHAIN_OF_THOUGHT,
+        include_str!("../templates/chain_of_thought.jinja"),
+    ),
+    (
+        names::SELF_CONSISTENCY,
+        include_str!("../templates/self_consistency.jinja"),
+    ),
+    (
+        names::EXTRACT_ANSWER,
+        include_str!("../templates/extract_answer.jinja"),
+    ),
+    (
+        names::TOT_PROPOSE,
+        include_str!("../templates/tot_propose.jinja"),
+    ),
+    (
+        names::TOT_EVALUATE,
+        include_str!("../templates/tot_evaluate.jinja"),
+    ),
+    (
+        names::TOT_ANSWER,
+        include_str!("../templates/tot_answer.jinja"),
+    ),
+    (
+        names::REACT_STEP,
+        include_str!("../templates/react_step.jinja"),
+    ),
+    (
+        names::TOOL_OBSERVATION,
+        include_str!("../templates/tool_observation.jinja"),
+    ),
+    (
+        names::SUMMARIZE,
+        include_str!("../templates/summarize.jinja"),
+    ),
+    (
+        names::PROMPT_OPTIMIZER,
+        include_str!("../templates/prompt_optimizer.jinja"),
+    ),
+];
+
+/// The names of all built-in templates, in a fixed order.
+pub fn builtin_names() -> Vec<&'static str> {
+    BUILTIN.iter().map(|(name, _)| *name).collect()
+}
+
+/// The source of a built-in template, or `None` for an unknown name.
+pub fn builtin_source(name: &str) -> Option<&'static str> {
+    BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+}

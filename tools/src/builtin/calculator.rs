@@ -1,0 +1,237 @@
+//! `calculator`: evaluates arithmetic expressions with the `evalexpr` crate.
+
+use async_trait::async_trait;
+use evalexpr::{
+    ContextWithMutableFunctions, ContextWithMutableVariables, DefaultNumericTypes, EvalexprError,
+    Function, HashMapContext, Value,
+};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ToolError;
+use crate::tool::{ToolContext, TypedTool};
+
+/// Longest expression accepted, in bytes.
+const MAX_EXPRESSION_BYTES: usize = 1024;
+
+/// Arguments of [`Calculator`].
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+pub struct CalculatorArgs {
+    /// The expression, e.g. `(2 + 3) * 4^2 / sqrt(16)`. Operators: `+ - * / % ^`;
+    /// functions: sqrt, cbrt, abs, exp, ln, log10, log2, sin, cos, tan, asin, acos, atan,
+    /// floor, ceil, round, min(a, b), max(a, b), pow(a, b); constants: pi, e.
+    pub expression: String,
+}
+
+/// Output of [`Calculator`].
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+pub struct CalculatorOutput {
+    /// The expression evaluated.
+    pub expression: String,
+    /// Its value.
+    pub value: f64,
+}
+
+/// Evaluates an arithmetic expression in floating point (so `7/2` is 3.5).
+///
+/// Errors (syntax, unknown names, non-finite results) come back as messages, never panics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Calculator;
+
+#[async_trait]
+impl TypedTool for Calculator {
+    const NAME: &'static str = "calculator";
+    type Args = CalculatorArgs;
+    type Output = CalculatorOutput;
+
+    fn description(&self) -> String {
+        "Evaluates an arithmetic expression: + - * / % ^, parentheses, sqrt, abs, exp, ln, \
+         log10, log2, sin, cos, tan, asin, acos, atan, floor, ceil, round, min, max, pow, pi, e."
+            .to_owned()
+    }
+
+    async fn run(
+        &self,
+        args: CalculatorArgs,
+        _ctx: &ToolContext,
+    ) -> Result<CalculatorOutput, ToolError> {
+        let value = evaluate(&args.expression)?;
+        Ok(CalculatorOutput {
+            expression: args.expression,
+            value,
+        })
+    }
+}
+
+/// Evaluates `expression` (see [`CalculatorArgs::expression`]) to a finite number.
+///
+/// # Errors
+/// A message naming what is wrong with the expression.
+pub fn evaluate(expression: &str) -> Result<f64, ToolError> {
+    if expression.len() > MAX_EXPRESSION_BYTES {
+        return Err(ToolError::failed(format!(
+            "expression is {} bytes long; the limit is {MAX_EXPRESSION_BYTES}",
+            expression.len()
+        )));
+    }
+    let context = math_context().map_err(|e| ToolError::failed(e.to_string()))?;
+    let source = integers_as_floats(expression);
+    let value = evalexpr::eval_number_with_context(&source, &context)
+        .map_err(|e| ToolError::failed(format!("cannot evaluate `{expression}`: {e}")))?;
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(ToolError::failed(format!(
+            "`{expression}` has no finite value (division by zero or overflow?)"
+        )))
+    }
+}
+
+/// Rewrites integer literals as float literals (`7` → `7.0`), so that `/` divides
+/// exactly instead of truncating, and large results do not overflow `i64`.
+fn integers_as_floats(expression: &str) -> String {
+    let chars: Vec<char> = expression.chars().collect();
+    let mut out = String::with_capacity(expression.len() + 8);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let starts_word =
+            i == 0 || !(chars[i - 1].is_alphanumeric() || matches!(chars[i - 1], '_' | '.' | ':'));
+        if c.is_ascii_digit() && starts_word {
+            let start = i;
+            while i < chars.len() && chars[i].is_ascii_digit() {
+                i += 1;
+            }
+            out.extend(&chars[start..i]);
+            let continues =
+                i < chars.len() && (chars[i].is_alphanumeric() || matches!(chars[i], '.' | '_'));
+            if !continues {
+                out.push_str(".0");
+            }
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
+type Ctx = HashMapContext<DefaultNumericTypes>;
+type Unary = fn(f64) -> f64;
+type Binary = fn(f64, f64) -> f64;
+
+fn unary(
+    context: &mut Ctx,
+    name: &str,
+    f: fn(f64) -> f64,
+) -> Result<(), EvalexprError<DefaultNumericTypes>> {
+    context.set_function(
+        name.to_owned(),
+        Function::new(move |argument: &Value<DefaultNumericTypes>| {
+            Ok(Value::Float(f(argument.as_number()?)))
+        }),
+    )
+}
+
+fn binary(
+    context: &mut Ctx,
+    name: &str,
+    f: fn(f64, f64) -> f64,
+) -> Result<(), EvalexprError<DefaultNumericTypes>> {
+    context.set_function(
+        name.to_owned(),
+        Function::new(move |argument: &Value<DefaultNumericTypes>| {
+            let pair = argument.as_fixed_len_tuple(2)?;
+            Ok(Value::Float(f(pair[0].as_number()?, pair[1].as_number()?)))
+        }),
+    )
+}
+
+fn math_context() -> Result<Ctx, EvalexprError<DefaultNumericTypes>> {
+    let mut context = Ctx::new();
+    let unaries: [(&str, Unary); 17] = [
+        ("sqrt", f64::sqrt),
+        ("cbrt", f64::cbrt),
+        ("abs", f64::abs),
+        ("exp", f64::exp),
+        ("ln", f64::ln),
+        ("log10", f64::log10),
+        ("log2", f64::log2),
+        ("sin", f64::sin),
+        ("cos", f64::cos),
+        ("tan", f64::tan),
+        ("asin", f64::asin),
+        ("acos", f64::acos),
+        ("atan", f64::atan),
+        ("floor", f64::floor),
+        ("ceil", f64::ceil),
+        ("round", f64::round),
+        ("trunc", f64::trunc),
+    ];
+    for (name, f) in unaries {
+        unary(&mut context, name, f)?;
+    }
+    let binaries: [(&str, Binary); 4] = [
+        ("min", f64::min),
+        ("max", f64::max),
+        ("pow", f64::powf),
+        ("atan2", f64::atan2),
+    ];
+    for (name, f) in binaries {
+        binary(&mut context, name, f)?;
+    }
+    context.set_value("pi".to_owned(), Value::Float(std::f64::consts::PI))?;
+    context.set_value("e".to_owned(), Value::Float(std::f64::consts::E))?;
+    Ok(context)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arithmetic_powers_and_parentheses() {
+        assert_eq!(evaluate("(2 + 3) * 4^2 / sqrt(16)").ok(), Some(20.0));
+        assert_eq!(evaluate("7 / 2").ok(), Some(3.5));
+        assert_eq!(evaluate("2^10 - 1e3").ok(), Some(24.0));
+        assert_eq!(evaluate("10 % 4").ok(), Some(2.0));
+        assert_eq!(evaluate("max(1, 2.5) + min(3, -1)").ok(), Some(1.5));
+    }
+
+    #[test]
+    fn functions_and_constants() {
+        let value = evaluate("sin(pi / 2) + ln(e) + log10(1000) + abs(-2)").unwrap_or(f64::NAN);
+        assert!((value - 7.0).abs() < 1e-12, "{value}");
+    }
+
+    #[test]
+    fn errors_are_messages_not_panics() {
+        for bad in [
+            "2 +",
+            "1 / 0",
+            "foo(3)",
+            "(1",
+            "\"text\"",
+            "x = 3",
+            "",
+            "9999999999999999999999^99999",
+        ] {
+            let result = evaluate(bad);
+            assert!(result.is_err(), "`{bad}` gave {result:?}");
+        }
+        let message = evaluate("1 / 0")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(message.contains("no finite value"), "{message}");
+    }
+
+    #[test]
+    fn literals_are_rewritten_only_when_integer() {
+        assert_eq!(
+            integers_as_floats("7/2 + 1.5 + log10(10)"),
+            "7.0/2.0 + 1.5 + log10(10.0)"
+        );
+        assert_eq!(integers_as_floats("1e3"), "1e3");
+    }
+}

@@ -1,0 +1,17 @@
+//! Built-in tools: [`Calculator`], [`Clock`], [`HttpGet`], and the file tools
+//! [`ReadFile`], [`ListDir`], [`WriteFile`] confined to an [`FsRoot`].
+
+mod calculator;
+mod clock;
+mod fs;
+mod http;
+mod net;
+
+pub use calculator::{Calculator, CalculatorArgs, CalculatorOutput, evaluate};
+pub use clock::{Clock, ClockArgs, ClockOutput, now_in};
+pub use fs::{
+    DirEntry, FsRoot, ListDir, ListDirArgs, ListDirOutput, ReadFile, ReadFileArgs, ReadFileOutput,
+    WriteFile, WriteFileArgs, WriteFileOutput,
+};
+pub use http::{HttpGet, HttpGetArgs, HttpGetConfig, HttpGetOutput};
+pub use net::AddressRules;

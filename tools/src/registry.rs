@@ -1,0 +1,499 @@
+//! [`ToolRegistry`]: holds the tools, exports their specs, and routes calls through
+//! policy, validation, timeout, panic catching and the output budget.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{FutureExt, StreamExt, stream};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::error::{RegistryError, ToolError};
+use crate::output::truncate_to_budget;
+use crate::policy::{Approval, Policy};
+use crate::schema::inline_refs;
+use crate::spec::{ToolSpec, is_valid_tool_name};
+use crate::tool::{Tool, ToolContext, ToolOutput};
+
+/// Default time limit of one call.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default output budget, in bytes of rendered text.
+pub const DEFAULT_OUTPUT_BUDGET: usize = 16 * 1024;
+/// At most this many schema validation messages are shown to the model.
+const MAX_VALIDATION_MESSAGES: usize = 8;
+
+/// A call the model asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// Id of the call, echoed in its [`ToolResult`].
+    pub id: String,
+    /// Name of the tool.
+    pub name: String,
+    /// Arguments (a JSON object).
+    pub args: Value,
+}
+
+impl ToolCall {
+    /// A call with the given id, tool name and arguments.
+    pub fn new(id: impl Into<String>, name: impl Into<String>, args: Value) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            args,
+        }
+    }
+}
+
+/// Why a call produced no output. Each is an observation for the model, never a crash.
+#[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ToolFailure {
+    /// No tool has this name (among those the policy allows).
+    #[error("unknown tool `{name}`; available tools: {}", list_or_none(.available))]
+    UnknownTool {
+        /// The name asked for.
+        name: String,
+        /// The tools the agent may call.
+        available: Vec<String>,
+    },
+    /// The policy's allow-list does not include the tool.
+    #[error("tool `{name}` is not allowed for this agent; allowed tools: {}", list_or_none(.allowed))]
+    NotAllowed {
+        /// The tool's name.
+        name: String,
+        /// The tools the agent may call.
+        allowed: Vec<String>,
+    },
+    /// The tool needs capabilities the policy does not grant.
+    #[error("tool `{name}` needs capabilities this agent is not granted: {}", .missing.join(", "))]
+    CapabilityDenied {
+        /// The tool's name.
+        name: String,
+        /// The capabilities lacking.
+        missing: Vec<String>,
+    },
+    /// The arguments do not match the tool's schema.
+    #[error("invalid arguments for `{name}`: {}", .errors.join("; "))]
+    InvalidArguments {
+        /// The tool's name.
+        name: String,
+        /// The validation messages.
+        errors: Vec<String>,
+    },
+    /// The tool needs approval and no approver is set.
+    #[error(
+        "tool `{name}` needs approval, and no approver is available (non-interactive run); the call was not made"
+    )]
+    NoApprover {
+        /// The tool's name.
+        name: String,
+    },
+    /// The approver denied the call.
+    #[error("the call to `{name}` was denied: {reason}")]
+    ApprovalDenied {
+        /// The tool's name.
+        name: String,
+        /// The approver's reason.
+        reason: String,
+    },
+    /// The call ran past its time limit and was stopped.
+    #[error("tool `{name}` timed out after {} ms and was stopped", .after.as_millis())]
+    TimedOut {
+        /// The tool's name.
+        name: String,
+        /// The time limit.
+        after: Duration,
+    },
+    /// The tool panicked; the panic was caught.
+    #[error("tool `{name}` crashed (panic: {message})")]
+    Panicked {
+        /// The tool's name.
+        name: String,
+        /// The panic message.
+        message: String,
+    },
+    /// The tool returned an error.
+    #[error("tool `{name}` failed: {message}")]
+    Failed {
+        /// The tool's name.
+        name: String,
+        /// The tool's error message.
+        message: String,
+    },
+}
+
+fn list_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "(none)".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The outcome of one [`ToolCall`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolResult {
+    /// The id of the call.
+    pub call_id: String,
+    /// The tool's name as called.
+    pub name: String,
+    /// The output, or why there is none.
+    pub outcome: Result<ToolOutput, ToolFailure>,
+}
+
+impl ToolResult {
+    /// Whether the call failed.
+    pub fn is_error(&self) -> bool {
+        self.outcome.is_err()
+    }
+
+    /// The text the model sees: the rendered output, or `error: <message>`.
+    pub fn observation(&self) -> String {
+        match &self.outcome {
+            Ok(output) => output.render(),
+            Err(failure) => format!("error: {failure}"),
+        }
+    }
+}
+
+struct Entry {
+    tool: Arc<dyn Tool>,
+    spec: ToolSpec,
+    validator: jsonschema::Validator,
+}
+
+/// The tools an agent can call, and the one place their calls go through.
+///
+/// ```
+/// use agentry_tools::{Policy, ToolCall, ToolRegistry, builtin::Calculator};
+/// use serde_json::json;
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let mut registry = ToolRegistry::new();
+/// registry.register(Calculator).unwrap();
+/// let call = ToolCall::new("1", "calculator", json!({"expression": "2^10"}));
+/// let result = registry.call(&call, &Policy::default()).await;
+/// assert_eq!(result.observation(), r#"{"expression":"2^10","value":1024.0}"#);
+/// # });
+/// ```
+pub struct ToolRegistry {
+    tools: BTreeMap<String, Entry>,
+    default_timeout: Duration,
+    output_budget: usize,
+}
+
+impl Default for ToolRegistry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for ToolRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ToolRegistry")
+            .field("tools", &self.tools.keys().collect::<Vec<_>>())
+            .field("default_timeout", &self.default_timeout)
+            .field("output_budget", &self.output_budget)
+            .finish()
+    }
+}
+
+impl ToolRegistry {
+    /// An empty registry with [`DEFAULT_TIMEOUT`] and [`DEFAULT_OUTPUT_BUDGET`].
+    pub fn new() -> Self {
+        Self {
+            tools: BTreeMap::new(),
+            default_timeout: DEFAULT_TIMEOUT,
+            output_budget: DEFAULT_OUTPUT_BUDGET,
+        }
+    }
+
+    /// Sets the time limit for tools that declare none.
+    pub fn with_default_timeout(mut self, timeout: Duration) -> Self {
+        self.default_timeout = timeout;
+        self
+    }
+
+    /// Sets the output budget: an output whose rendered text is longer than `bytes` is
+    /// replaced by that text cut to the budget, ending in `…[truncated N bytes]`.
+    pub fn with_output_budget(mut self, bytes: usize) -> Self {
+        self.output_budget = bytes;
+        self
+    }
+
+    /// Registers a tool.
+    ///
+    /// # Errors
+    /// An invalid or duplicate name, or a parameter schema that does not compile.
+    pub fn register(&mut self, tool: impl Tool + 'static) -> Result<(), RegistryError> {
+        self.register_arc(Arc::new(tool))
+    }
+
+    /// Registers a shared tool (see [`ToolRegistry::register`]).
+    ///
+    /// # Errors
+    /// An invalid or duplicate name, or a parameter schema that does not compile.
+    pub fn register_arc(&mut self, tool: Arc<dyn Tool>) -> Result<(), RegistryError> {
+        let spec = tool.spec();
+        if !is_valid_tool_name(&spec.name) {
+            return Err(RegistryError::InvalidName(spec.name));
+        }
+        if self.tools.contains_key(&spec.name) {
+            return Err(RegistryError::Duplicate(spec.name));
+        }
+        let validator = jsonschema::validator_for(&spec.parameters).map_err(|e| {
+            RegistryError::InvalidSchema {
+                tool: spec.name.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        self.tools.insert(
+            spec.name.clone(),
+            Entry {
+                tool,
+                spec,
+                validator,
+            },
+        );
+        Ok(())
+    }
+
+    /// Registers several shared tools, stopping at the first error.
+    ///
+    /// # Errors
+    /// As [`ToolRegistry::register`].
+    pub fn register_all(
+        &mut self,
+        tools: impl IntoIterator<Item = Arc<dyn Tool>>,
+    ) -> Result<(), RegistryError> {
+        tools
+            .into_iter()
+            .try_for_each(|tool| self.register_arc(tool))
+    }
+
+    /// The tool named `name`.
+    pub fn get(&self, name: &str) -> Option<Arc<dyn Tool>> {
+        self.tools.get(name).map(|entry| entry.tool.clone())
+    }
+
+    /// The specs of all registered tools, by name.
+    pub fn list(&self) -> Vec<&ToolSpec> {
+        self.tools.values().map(|entry| &entry.spec).collect()
+    }
+
+    /// The specs of the tools `policy` lets the model see (allowed name, granted capabilities).
+    pub fn permitted(&self, policy: &Policy) -> Vec<&ToolSpec> {
+        self.tools
+            .values()
+            .map(|entry| &entry.spec)
+            .filter(|spec| policy.permits(spec))
+            .collect()
+    }
+
+    /// The permitted tools in OpenAI's `tools` form:
+    /// `[{"type":"function","function":{"name","description","parameters"}}]`.
+    pub fn openai_tools(&self, policy: &Policy) -> Value {
+        Value::Array(
+            self.permitted(policy)
+                .into_iter()
+                .map(|spec| {
+                    json!({
+                        "type": "function",
+                        "function": {
+                            "name": spec.name,
+                            "description": spec.description,
+                            "parameters": spec.parameters,
+                        }
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// The permitted tools in MCP's `tools/list` form: `[{"name","description","inputSchema"}]`.
+    pub fn mcp_tools(&self, policy: &Policy) -> Value {
+        Value::Array(
+            self.permitted(policy)
+                .into_iter()
+                .map(|spec| {
+                    json!({
+                        "name": spec.name,
+                        "description": spec.description,
+                        "inputSchema": spec.parameters,
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// The JSON Schema the planner constrains a tool step with: `{"anyOf": [...]}`, one
+    /// branch per permitted tool,
+    /// `{"type":"object","properties":{"tool":{"const":NAME},"args":SCHEMA},"required":["tool","args"],"additionalProperties":false}`.
+    ///
+    /// Each `SCHEMA` is self-contained: local `$ref`s are inlined (see [`crate::schema`])
+    /// and `$schema` is dropped, so branches can be embedded in a larger schema. With no
+    /// permitted tool the result is `{"anyOf": [], "not": {}}`, which matches nothing.
+    pub fn step_schema(&self, policy: &Policy) -> Value {
+        let branches: Vec<Value> = self
+            .permitted(policy)
+            .into_iter()
+            .map(|spec| {
+                let mut args = inline_refs(&spec.parameters);
+                if let Value::Object(map) = &mut args {
+                    map.remove("$schema");
+                }
+                json!({
+                    "type": "object",
+                    "properties": {
+                        "tool": {"const": spec.name},
+                        "args": args,
+                    },
+                    "required": ["tool", "args"],
+                    "additionalProperties": false,
+                })
+            })
+            .collect();
+        if branches.is_empty() {
+            json!({"anyOf": [], "not": {}})
+        } else {
+            json!({ "anyOf": branches })
+        }
+    }
+
+    /// Runs one call under `policy`. Every failure comes back as a [`ToolFailure`] in
+    /// the result; this never panics and never returns an error.
+    pub async fn call(&self, call: &ToolCall, policy: &Policy) -> ToolResult {
+        let outcome = self.run_call(call, policy).await;
+        ToolResult {
+            call_id: call.id.clone(),
+            name: call.name.clone(),
+            outcome,
+        }
+    }
+
+    /// Runs `calls` concurrently, at most `concurrency` at a time (0 counts as 1), and
+    /// returns their results in the order of `calls`.
+    ///
+    /// The calls run on the caller's task, interleaved at their `.await` points; a tool
+    /// doing heavy computation should move it to `tokio::task::spawn_blocking`.
+    pub async fn call_all(
+        &self,
+        calls: &[ToolCall],
+        policy: &Policy,
+        concurrency: usize,
+    ) -> Vec<ToolResult> {
+        stream::iter(calls)
+            .map(|call| self.call(call, policy))
+            .buffered(concurrency.max(1))
+            .collect()
+            .await
+    }
+
+    async fn run_call(&self, call: &ToolCall, policy: &Policy) -> Result<ToolOutput, ToolFailure> {
+        let name = call.name.clone();
+        let Some(entry) = self.tools.get(&call.name) else {
+            return Err(ToolFailure::UnknownTool {
+                name,
+                available: self.allowed_names(policy),
+            });
+        };
+        if !policy.allows_name(&call.name) {
+            return Err(ToolFailure::NotAllowed {
+                name,
+                allowed: self.allowed_names(policy),
+            });
+        }
+        let missing = entry.spec.capabilities.missing_from(&policy.capabilities);
+        if !missing.is_empty() {
+            return Err(ToolFailure::CapabilityDenied {
+                name,
+                missing: missing.into_iter().map(str::to_owned).collect(),
+            });
+        }
+        let errors: Vec<String> = entry
+            .validator
+            .iter_errors(&call.args)
+            .take(MAX_VALIDATION_MESSAGES)
+            .map(|error| {
+                let path = error.instance_path().to_string();
+                if path.is_empty() {
+                    error.to_string()
+                } else {
+                    format!("at `{path}`: {error}")
+                }
+            })
+            .collect();
+        if !errors.is_empty() {
+            return Err(ToolFailure::InvalidArguments { name, errors });
+        }
+        if entry.spec.needs_approval {
+            let Some(approver) = &policy.approver else {
+                return Err(ToolFailure::NoApprover { name });
+            };
+            if let Approval::Deny(reason) = approver.approve(call, &entry.spec).await {
+                return Err(ToolFailure::ApprovalDenied { name, reason });
+            }
+        }
+        let ctx = ToolContext {
+            call_id: call.id.clone(),
+            granted: policy.capabilities,
+        };
+        let timeout = entry.spec.timeout.unwrap_or(self.default_timeout);
+        let running = AssertUnwindSafe(entry.tool.call(call.args.clone(), &ctx)).catch_unwind();
+        match tokio::time::timeout(timeout, running).await {
+            Err(_) => Err(ToolFailure::TimedOut {
+                name,
+                after: timeout,
+            }),
+            Ok(Err(payload)) => Err(ToolFailure::Panicked {
+                name,
+                message: panic_message(payload.as_ref()),
+            }),
+            Ok(Ok(Err(error))) => Err(failure_from(name, error)),
+            Ok(Ok(Ok(output))) => Ok(self.apply_budget(output)),
+        }
+    }
+
+    fn allowed_names(&self, policy: &Policy) -> Vec<String> {
+        self.permitted(policy)
+            .into_iter()
+            .map(|spec| spec.name.clone())
+            .collect()
+    }
+
+    fn apply_budget(&self, output: ToolOutput) -> ToolOutput {
+        let rendered = output.render();
+        if rendered.len() <= self.output_budget {
+            output
+        } else {
+            ToolOutput::text(truncate_to_budget(&rendered, self.output_budget))
+        }
+    }
+}
+
+fn failure_from(name: String, error: ToolError) -> ToolFailure {
+    match error {
+        ToolError::InvalidArguments { message, .. } => ToolFailure::InvalidArguments {
+            name,
+            errors: vec![message],
+        },
+        other => ToolFailure::Failed {
+            name,
+            message: other.to_string(),
+        },
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a non-text panic payload".to_owned()
+    }
+}

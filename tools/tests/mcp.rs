@@ -1,0 +1,121 @@
+//! MCP end to end: start this crate's test server (rmcp server side) over stdio, list its
+//! tools, register them, and call them through the registry with the real protocol.
+
+use agentry_tools::{Capabilities, McpServer, Policy, ToolCall, ToolFailure, ToolRegistry};
+use serde_json::json;
+
+async fn connect() -> McpServer {
+    let command = tokio::process::Command::new(env!("CARGO_BIN_EXE_agentry-mcp-test-server"));
+    McpServer::spawn("test", command)
+        .await
+        .expect("the test MCP server starts")
+}
+
+#[tokio::test]
+async fn mcp_round_trip_lists_and_calls_tools() {
+    let server = connect().await.with_capabilities(Capabilities::NONE);
+    let mut remote: Vec<String> = server
+        .remote_tools()
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    remote.sort();
+    assert_eq!(remote, ["add", "echo"]);
+
+    let mut registry = ToolRegistry::new();
+    registry
+        .register_all(server.tools())
+        .expect("MCP tools register");
+    let names: Vec<&str> = registry.list().iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["test__add", "test__echo"]);
+    let add = registry.get("test__add").map(|t| t.spec());
+    assert_eq!(
+        add.as_ref().map(|s| s.description.as_str()),
+        Some("Adds two integers.")
+    );
+    assert_eq!(
+        add.map(|s| s.parameters["properties"]["a"]["type"].clone()),
+        Some(json!("integer"))
+    );
+
+    let policy = Policy::default();
+    let sum = registry
+        .call(
+            &ToolCall::new("1", "test__add", json!({"a": 2, "b": 40})),
+            &policy,
+        )
+        .await;
+    assert_eq!(sum.observation(), "42");
+    let echo = registry
+        .call(
+            &ToolCall::new("2", "test__echo", json!({"text": "héllo"})),
+            &policy,
+        )
+        .await;
+    assert_eq!(echo.observation(), "héllo");
+
+    // The server's own schema validates arguments before anything is sent.
+    let bad = registry
+        .call(
+            &ToolCall::new("3", "test__add", json!({"a": "two"})),
+            &policy,
+        )
+        .await;
+    assert!(
+        matches!(bad.outcome, Err(ToolFailure::InvalidArguments { .. })),
+        "{bad:?}"
+    );
+
+    // MCP tools appear in the step schema like any other tool.
+    let schema = registry.step_schema(&policy);
+    assert_eq!(
+        schema["anyOf"][0]["properties"]["tool"]["const"],
+        "test__add"
+    );
+
+    server.close();
+}
+
+#[tokio::test]
+async fn mcp_tools_declare_every_capability_by_default() {
+    let server = connect().await;
+    let mut registry = ToolRegistry::new();
+    registry
+        .register_all(server.tools())
+        .expect("MCP tools register");
+    let result = registry
+        .call(
+            &ToolCall::new("1", "test__add", json!({"a": 1, "b": 1})),
+            &Policy::default(),
+        )
+        .await;
+    assert!(
+        result
+            .observation()
+            .contains("not granted: network, read_files, write_files, run_processes"),
+        "{result:?}"
+    );
+    let granted = registry
+        .call(
+            &ToolCall::new("2", "test__add", json!({"a": 1, "b": 1})),
+            &Policy::allow_all(),
+        )
+        .await;
+    assert_eq!(granted.observation(), "2");
+    server.close();
+}
+
+#[tokio::test]
+async fn a_bad_server_command_is_an_error() {
+    let command = tokio::process::Command::new("/nonexistent/agentry-mcp-server");
+    let error = McpServer::spawn("missing", command)
+        .await
+        .err()
+        .map(|e| e.to_string());
+    assert!(error.is_some_and(|e| e.contains("cannot start MCP server `missing`")));
+    let error = McpServer::spawn("bad name", tokio::process::Command::new("true"))
+        .await
+        .err()
+        .map(|e| e.to_string());
+    assert!(error.is_some_and(|e| e.contains("invalid MCP server name `bad name`")));
+}

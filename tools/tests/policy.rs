@@ -1,0 +1,160 @@
+//! Policy: allow-list, capabilities and approval.
+
+use std::sync::Arc;
+
+use agentry_tools::{
+    Approval, Approver, Capabilities, FnTool, Policy, ToolCall, ToolError, ToolFailure,
+    ToolRegistry, ToolSpec,
+};
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+fn registry() -> ToolRegistry {
+    let mut registry = ToolRegistry::new();
+    let plain = FnTool::new("plain", "Harmless.", |_: Value| async move {
+        Ok::<_, ToolError>("plain ran")
+    });
+    let risky = FnTool::new("risky", "Needs approval.", |_: Value| async move {
+        Ok::<_, ToolError>("risky ran")
+    })
+    .needs_approval(true);
+    let online = FnTool::new("online", "Needs the network.", |_: Value| async move {
+        Ok::<_, ToolError>("online ran")
+    })
+    .capabilities(Capabilities::NONE.with_network());
+    for result in [
+        registry.register(plain),
+        registry.register(risky),
+        registry.register(online),
+    ] {
+        assert!(result.is_ok(), "{result:?}");
+    }
+    registry
+}
+
+fn call(name: &str) -> ToolCall {
+    ToolCall::new("c1", name, json!({}))
+}
+
+/// Records what it was asked and answers with a fixed decision.
+struct RecordingApprover {
+    decision: Approval,
+    seen: Mutex<Vec<(String, String)>>,
+}
+
+#[async_trait]
+impl Approver for RecordingApprover {
+    async fn approve(&self, call: &ToolCall, spec: &ToolSpec) -> Approval {
+        self.seen
+            .lock()
+            .await
+            .push((call.id.clone(), spec.name.clone()));
+        self.decision.clone()
+    }
+}
+
+#[tokio::test]
+async fn a_tool_outside_the_allow_list_is_denied() {
+    let policy = Policy::default().allow_tools(["plain"]);
+    let result = registry().call(&call("risky"), &policy).await;
+    assert_eq!(
+        result.observation(),
+        "error: tool `risky` is not allowed for this agent; allowed tools: plain"
+    );
+    let ok = registry().call(&call("plain"), &policy).await;
+    assert_eq!(ok.observation(), "plain ran");
+}
+
+#[tokio::test]
+async fn unknown_tool_lists_only_permitted_tools() {
+    let policy = Policy::default().allow_tools(["plain", "online"]);
+    let result = registry().call(&call("nope"), &policy).await;
+    // `online` needs the network, which this policy does not grant.
+    assert_eq!(
+        result.observation(),
+        "error: unknown tool `nope`; available tools: plain"
+    );
+}
+
+#[tokio::test]
+async fn a_tool_needing_an_ungranted_capability_is_denied() {
+    let result = registry().call(&call("online"), &Policy::default()).await;
+    assert_eq!(
+        result.observation(),
+        "error: tool `online` needs capabilities this agent is not granted: network"
+    );
+    let granted = Policy::default().with_capabilities(Capabilities::NONE.with_network());
+    assert_eq!(
+        registry()
+            .call(&call("online"), &granted)
+            .await
+            .observation(),
+        "online ran"
+    );
+}
+
+#[tokio::test]
+async fn approval_needed_without_approver_is_denied() {
+    let result = registry().call(&call("risky"), &Policy::allow_all()).await;
+    assert!(matches!(
+        result.outcome,
+        Err(ToolFailure::NoApprover { .. })
+    ));
+    assert!(
+        result
+            .observation()
+            .contains("needs approval, and no approver is available")
+    );
+}
+
+#[tokio::test]
+async fn an_approver_can_approve() {
+    let approver = Arc::new(RecordingApprover {
+        decision: Approval::Approve,
+        seen: Mutex::default(),
+    });
+    let policy = Policy::default().with_approver(approver.clone());
+    let result = registry().call(&call("risky"), &policy).await;
+    assert_eq!(result.observation(), "risky ran");
+    assert_eq!(
+        *approver.seen.lock().await,
+        [("c1".to_owned(), "risky".to_owned())]
+    );
+    // Tools that need no approval do not ask.
+    assert_eq!(
+        registry().call(&call("plain"), &policy).await.observation(),
+        "plain ran"
+    );
+    assert_eq!(approver.seen.lock().await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_approver_can_deny_with_a_reason() {
+    let approver = Arc::new(RecordingApprover {
+        decision: Approval::Deny("the user said no".into()),
+        seen: Mutex::default(),
+    });
+    let policy = Policy::default().with_approver(approver);
+    let result = registry().call(&call("risky"), &policy).await;
+    assert_eq!(
+        result.observation(),
+        "error: the call to `risky` was denied: the user said no"
+    );
+}
+
+#[test]
+fn step_schema_offers_only_permitted_tools() {
+    let schema = registry().step_schema(&Policy::default().allow_tools(["plain", "online"]));
+    let names: Vec<&str> = schema["anyOf"]
+        .as_array()
+        .map(|b| {
+            b.iter()
+                .filter_map(|b| b["properties"]["tool"]["const"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(names, ["plain"]);
+    let none = registry().step_schema(&Policy::default().allow_tools(["nothing"]));
+    assert_eq!(none, json!({"anyOf": [], "not": {}}));
+}
