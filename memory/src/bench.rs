@@ -1,0 +1,386 @@
+//! `agentry bench memory`: insert throughput, recall latency at several
+//! collection sizes (embedding excluded: random 384-d vectors), and
+//! embedding throughput, on the embedded store.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+
+use crate::embed::{Embedder, FastEmbedder, MINILM_DIMENSION};
+use crate::error::{MemoryError, Result};
+use crate::filter::{Condition, Filter};
+use crate::store::{
+    CollectionSpec, EdgeStore, EdgeStoreOptions, FieldKind, Point, Query, SearchRequest,
+    VectorStore,
+};
+
+/// What to measure.
+#[derive(Clone)]
+pub struct MemoryBenchOptions {
+    /// Collection sizes to measure recall latency at.
+    pub sizes: Vec<usize>,
+    /// Search queries per size (after optimize).
+    pub queries: usize,
+    /// Search queries per size before optimize (full scan); 0 to skip.
+    pub queries_before_optimize: usize,
+    /// Results per query.
+    pub k: usize,
+    /// Points per upsert.
+    pub batch: usize,
+    /// Sentences to embed for the embedding throughput; 0 to skip.
+    pub embed_sentences: usize,
+    /// Embedder to measure; `None` loads [`FastEmbedder`] from the model store.
+    pub embedder: Option<Arc<dyn Embedder>>,
+    /// Where to put the store; `None` uses a fresh directory under the
+    /// system temp dir, removed afterwards.
+    pub dir: Option<PathBuf>,
+    /// Random seed.
+    pub seed: u64,
+}
+
+impl Default for MemoryBenchOptions {
+    fn default() -> Self {
+        Self {
+            sizes: vec![10_000, 100_000],
+            queries: 1000,
+            queries_before_optimize: 100,
+            k: 10,
+            batch: 512,
+            embed_sentences: 512,
+            embedder: None,
+            dir: None,
+            seed: 42,
+        }
+    }
+}
+
+impl std::fmt::Debug for MemoryBenchOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryBenchOptions")
+            .field("sizes", &self.sizes)
+            .field("queries", &self.queries)
+            .field("embed_sentences", &self.embed_sentences)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Latency percentiles of one set of queries.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Latency {
+    /// Number of queries.
+    pub queries: usize,
+    /// Median.
+    pub p50: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+}
+
+/// Measurements at one collection size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SizeReport {
+    /// Points in the collection.
+    pub items: usize,
+    /// Points inserted per second (upserts acknowledged, WAL written).
+    pub insert_per_sec: f64,
+    /// Seconds `optimize()` took.
+    pub optimize_secs: f64,
+    /// Dense top-k search before optimize (full scan), if measured.
+    pub before_optimize: Option<Latency>,
+    /// Dense top-k search after optimize (HNSW).
+    pub after_optimize: Latency,
+    /// Dense top-k search with a keyword filter, after optimize.
+    pub filtered_after_optimize: Latency,
+}
+
+/// Embedding throughput.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EmbedReport {
+    /// Sentences embedded.
+    pub sentences: usize,
+    /// Sentences per second.
+    pub per_sec: f64,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryBenchReport {
+    /// One entry per size.
+    pub sizes: Vec<SizeReport>,
+    /// Embedding throughput, if measured.
+    pub embedding: Option<EmbedReport>,
+    /// Worker threads available.
+    pub threads: usize,
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1000.0)
+}
+
+impl MemoryBenchReport {
+    /// The report as a Markdown table.
+    pub fn to_markdown(&self) -> String {
+        let mut s = String::from("## Memory benchmark (embedded Qdrant Edge store)\n\n");
+        s.push_str(&format!("Random {MINILM_DIMENSION}-d vectors, cosine, top-10; {} CPU threads; latency measured through the async `VectorStore` API.\n\n", self.threads));
+        s.push_str("| items | insert/s | optimize s | p50 ms (scan) | p99 ms (scan) | p50 ms (HNSW) | p99 ms (HNSW) | p50 ms (HNSW+filter) | p99 ms (HNSW+filter) |\n");
+        s.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        for r in &self.sizes {
+            let (b50, b99) = r
+                .before_optimize
+                .map(|l| (ms(l.p50), ms(l.p99)))
+                .unwrap_or(("-".into(), "-".into()));
+            s.push_str(&format!(
+                "| {} | {:.0} | {:.2} | {} | {} | {} | {} | {} | {} |\n",
+                r.items,
+                r.insert_per_sec,
+                r.optimize_secs,
+                b50,
+                b99,
+                ms(r.after_optimize.p50),
+                ms(r.after_optimize.p99),
+                ms(r.filtered_after_optimize.p50),
+                ms(r.filtered_after_optimize.p99),
+            ));
+        }
+        if let Some(e) = &self.embedding {
+            s.push_str(&format!("\nEmbedding (all-MiniLM-L6-v2 int8, batch 32): {:.0} sentences/s over {} sentences.\n", e.per_sec, e.sentences));
+        }
+        s
+    }
+}
+
+fn random_unit(rng: &mut StdRng, dim: usize) -> Vec<f32> {
+    let mut v: Vec<f32> = (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+    let norm = v
+        .iter()
+        .map(|x| x * x)
+        .sum::<f32>()
+        .sqrt()
+        .max(f32::EPSILON);
+    v.iter_mut().for_each(|x| *x /= norm);
+    v
+}
+
+fn percentiles(mut samples: Vec<Duration>) -> Latency {
+    samples.sort();
+    let at = |p: f64| -> Duration {
+        if samples.is_empty() {
+            return Duration::ZERO;
+        }
+        let idx = ((samples.len() as f64 - 1.0) * p).round() as usize;
+        samples[idx.min(samples.len() - 1)]
+    };
+    Latency {
+        queries: samples.len(),
+        p50: at(0.50),
+        p99: at(0.99),
+    }
+}
+
+async fn time_queries(
+    store: &dyn VectorStore,
+    collection: &str,
+    rng: &mut StdRng,
+    n: usize,
+    k: usize,
+    filter: Option<&Filter>,
+) -> Result<Latency> {
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut request = SearchRequest::new(Query::Dense(random_unit(rng, MINILM_DIMENSION)), k);
+        request.filter = filter.cloned();
+        let start = Instant::now();
+        let hits = store.search(collection, request).await?;
+        samples.push(start.elapsed());
+        if hits.is_empty() {
+            return Err(MemoryError::Invalid {
+                what: "benchmark",
+                reason: format!("search in {collection} returned nothing"),
+            });
+        }
+    }
+    Ok(percentiles(samples))
+}
+
+/// Runs the benchmark.
+pub async fn run_memory_bench(opts: MemoryBenchOptions) -> Result<MemoryBenchReport> {
+    let (dir, remove_after) = match &opts.dir {
+        Some(d) => (d.clone(), false),
+        None => {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            (
+                std::env::temp_dir().join(format!(
+                    "agentry-memory-bench-{}-{nanos}",
+                    std::process::id()
+                )),
+                true,
+            )
+        }
+    };
+    let result = run_in(&opts, &dir).await;
+    if remove_after {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+async fn run_in(opts: &MemoryBenchOptions, dir: &std::path::Path) -> Result<MemoryBenchReport> {
+    let store_opts = EdgeStoreOptions {
+        optimize_after: usize::MAX,
+        ..EdgeStoreOptions::default()
+    };
+    let store = EdgeStore::open_with(dir, store_opts)?;
+    let mut rng = StdRng::seed_from_u64(opts.seed);
+    let mut sizes = Vec::new();
+    let batch = opts.batch.max(1);
+    for (i, &items) in opts.sizes.iter().enumerate() {
+        let collection = format!("bench_{i}_{items}");
+        let spec = CollectionSpec::new(&collection, MINILM_DIMENSION)
+            .with_index("group", FieldKind::Keyword);
+        store.ensure_collection(&spec).await?;
+        let mut inserted = 0usize;
+        let mut insert_time = Duration::ZERO;
+        while inserted < items {
+            let n = batch.min(items - inserted);
+            let points: Vec<Point> = (0..n)
+                .map(|j| {
+                    let idx = inserted + j;
+                    let mut payload = crate::store::Payload::new();
+                    payload.insert("group".into(), json!(format!("g{}", idx % 10)));
+                    payload.insert("n".into(), json!(idx));
+                    Point {
+                        id: crate::store::content_id(&format!("bench\u{0}{idx}")),
+                        dense: random_unit(&mut rng, MINILM_DIMENSION),
+                        sparse: None,
+                        payload,
+                    }
+                })
+                .collect();
+            let start = Instant::now();
+            store.upsert(&collection, points).await?;
+            insert_time += start.elapsed();
+            inserted += n;
+        }
+        let before = if opts.queries_before_optimize > 0 {
+            Some(
+                time_queries(
+                    &store,
+                    &collection,
+                    &mut rng,
+                    opts.queries_before_optimize,
+                    opts.k,
+                    None,
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
+        let start = Instant::now();
+        store.optimize(&collection).await?;
+        let optimize_secs = start.elapsed().as_secs_f64();
+        // Warm up caches before timing.
+        time_queries(&store, &collection, &mut rng, 20, opts.k, None).await?;
+        let after = time_queries(&store, &collection, &mut rng, opts.queries, opts.k, None).await?;
+        let filter = Filter::must(Condition::keyword("group", "g3"));
+        let filtered = time_queries(
+            &store,
+            &collection,
+            &mut rng,
+            opts.queries,
+            opts.k,
+            Some(&filter),
+        )
+        .await?;
+        sizes.push(SizeReport {
+            items,
+            insert_per_sec: items as f64 / insert_time.as_secs_f64().max(1e-9),
+            optimize_secs,
+            before_optimize: before,
+            after_optimize: after,
+            filtered_after_optimize: filtered,
+        });
+        store.drop_collection(&collection).await?;
+    }
+    let embedding = if opts.embed_sentences > 0 {
+        let embedder: Arc<dyn Embedder> = match &opts.embedder {
+            Some(e) => Arc::clone(e),
+            None => Arc::new(FastEmbedder::from_env_store().await?),
+        };
+        Some(measure_embedding(embedder.as_ref(), opts.embed_sentences).await?)
+    } else {
+        None
+    };
+    Ok(MemoryBenchReport {
+        sizes,
+        embedding,
+        threads: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+    })
+}
+
+async fn measure_embedding(embedder: &dyn Embedder, n: usize) -> Result<EmbedReport> {
+    const SUBJECTS: [&str; 8] = [
+        "The agent",
+        "A user",
+        "The scheduler",
+        "Our build",
+        "The database",
+        "A reviewer",
+        "The model",
+        "This test",
+    ];
+    const VERBS: [&str; 8] = [
+        "reads",
+        "writes",
+        "summarises",
+        "checks",
+        "rejects",
+        "stores",
+        "retries",
+        "reports",
+    ];
+    const OBJECTS: [&str; 8] = [
+        "the quarterly revenue report",
+        "a failing integration test",
+        "the deployment manifest for production",
+        "three new customer tickets",
+        "the error code E4021 in the logs",
+        "a paragraph about vector databases",
+        "the latest commit on the main branch",
+        "notes from yesterday's planning meeting",
+    ];
+    let sentences: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                "{} {} {} ({i}).",
+                SUBJECTS[i % 8],
+                VERBS[(i / 8) % 8],
+                OBJECTS[(i / 64) % 8]
+            )
+        })
+        .collect();
+    embedder
+        .embed(&sentences[..sentences.len().min(32)])
+        .await?;
+    let start = Instant::now();
+    let vectors = embedder.embed(&sentences).await?;
+    let secs = start.elapsed().as_secs_f64().max(1e-9);
+    if vectors.len() != n {
+        return Err(MemoryError::Invalid {
+            what: "benchmark",
+            reason: format!("embedded {} of {n} sentences", vectors.len()),
+        });
+    }
+    Ok(EmbedReport {
+        sentences: n,
+        per_sec: n as f64 / secs,
+    })
+}

@@ -1,0 +1,833 @@
+//! [`EdgeStore`]: Qdrant Edge in-process, one shard directory per collection.
+//!
+//! Qdrant Edge's API is synchronous, so every call runs on tokio's blocking
+//! pool. Writes return once they are applied and appended to the
+//! collection's recovery log (see `recovery`: Qdrant Edge 0.7.2 does not
+//! replay its own WAL); a background thread flushes every shard on a cadence
+//! (which also empties the recovery log), and dropping the store flushes
+//! once more. HNSW indexes are built by
+//! `optimize()`, which also runs in the background once a collection has
+//! grown by [`EdgeStoreOptions::optimize_after`] points since the last run.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use qdrant_edge::external::ordered_float::OrderedFloat;
+use qdrant_edge::{
+    CountRequest, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParamsBuilder,
+    EdgeVectorParamsBuilder, FieldIndexOperations, Fusion, Modifier, NamedQuery,
+    PayloadFieldSchema, PayloadSchemaType, PointInsertOperations, PointOperations, PointStruct,
+    Prefetch, QueryEnum, QueryRequest, ScoringQuery, ScrollRequest, UpdateOperation, Vector,
+    VectorInternal, Vectors, WalOptions, WithPayloadInterface, WithVector,
+};
+
+use super::recovery::{LogOp, RecoveryLog, encode};
+use super::{
+    CollectionSpec, DENSE_VECTOR, FieldKind, Payload, Point, PointId, Query, RRF_K, Record,
+    SPARSE_VECTOR, ScoredPoint, ScrollPage, SearchRequest, Selector, SparseVector, VectorStore,
+};
+use crate::error::{MemoryError, Result};
+use crate::filter::Filter;
+
+const LOCK_FILE: &str = ".agentry-memory.lock";
+const CONFIG_FILE: &str = "edge_config.json";
+const RECOVERY_LOG: &str = "agentry-recovery.log";
+
+/// Tuning of an [`EdgeStore`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdgeStoreOptions {
+    /// How often the background thread flushes every shard.
+    pub flush_interval: Duration,
+    /// Build indexes in the background once a collection has received this
+    /// many points since its last optimisation.
+    pub optimize_after: usize,
+    /// Size of one WAL segment file, in bytes.
+    pub wal_segment_bytes: usize,
+}
+
+impl Default for EdgeStoreOptions {
+    fn default() -> Self {
+        Self {
+            flush_interval: Duration::from_secs(5),
+            optimize_after: 20_000,
+            wal_segment_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// The embedded vector store: Qdrant Edge shards under one directory, one
+/// sub-directory per collection. Only one process may open a directory.
+pub struct EdgeStore {
+    inner: Arc<Inner>,
+    stop: Option<mpsc::Sender<()>>,
+    flusher: Option<JoinHandle<()>>,
+}
+
+struct Inner {
+    root: PathBuf,
+    options: EdgeStoreOptions,
+    collections: RwLock<HashMap<String, Arc<Collection>>>,
+    optimizers: Mutex<Vec<JoinHandle<()>>>,
+    _lock: File,
+}
+
+struct Collection {
+    name: String,
+    path: PathBuf,
+    shard: EdgeShard,
+    /// Writers and optimize hold it shared; flush holds it exclusively
+    /// (Qdrant Edge's `flush` panics if the WAL or segments are busy).
+    gate: RwLock<()>,
+    /// Operations since the last flush; held while applying one, so the log
+    /// order is the apply order.
+    log: Mutex<RecoveryLog>,
+    since_optimize: AtomicUsize,
+    optimizing: AtomicBool,
+}
+
+impl std::fmt::Debug for EdgeStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EdgeStore")
+            .field("root", &self.inner.root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EdgeStore {
+    /// Opens (or creates) the store at `root` with default options.
+    pub fn open(root: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(root, EdgeStoreOptions::default())
+    }
+
+    /// Opens (or creates) the store at `root`. Fails with
+    /// [`MemoryError::StoreLocked`] if another process has it open.
+    pub fn open_with(root: impl AsRef<Path>, options: EdgeStoreOptions) -> Result<Self> {
+        let root = root.as_ref().to_path_buf();
+        std::fs::create_dir_all(&root).map_err(|source| MemoryError::Io {
+            action: "create directory",
+            path: root.clone(),
+            source,
+        })?;
+        let lock_path = root.join(LOCK_FILE);
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| MemoryError::Io {
+                action: "open",
+                path: lock_path.clone(),
+                source,
+            })?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(MemoryError::StoreLocked { path: root });
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(MemoryError::Io {
+                    action: "lock",
+                    path: lock_path,
+                    source,
+                });
+            }
+        }
+        let inner = Arc::new(Inner {
+            root,
+            options,
+            collections: RwLock::new(HashMap::new()),
+            optimizers: Mutex::new(Vec::new()),
+            _lock: lock,
+        });
+        let (stop, stopped) = mpsc::channel::<()>();
+        let flusher = {
+            let worker = Arc::clone(&inner);
+            std::thread::Builder::new()
+                .name("agentry-memory-flush".into())
+                .spawn(move || {
+                    let interval = worker.options.flush_interval;
+                    while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(interval)
+                    {
+                        worker.flush_idle();
+                    }
+                })
+                .map_err(|source| MemoryError::Io {
+                    action: "start flush thread for",
+                    path: inner.root.clone(),
+                    source,
+                })?
+        };
+        Ok(Self {
+            inner,
+            stop: Some(stop),
+            flusher: Some(flusher),
+        })
+    }
+
+    /// The store's directory.
+    pub fn root(&self) -> &Path {
+        &self.inner.root
+    }
+
+    async fn blocking<T, F>(&self, what: String, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(|e| MemoryError::Task(what, e.to_string()))?
+    }
+}
+
+impl Drop for EdgeStore {
+    fn drop(&mut self) {
+        self.stop.take();
+        if let Some(handle) = self.flusher.take() {
+            let _ = handle.join();
+        }
+        let handles = match self.inner.optimizers.lock() {
+            Ok(mut guard) => std::mem::take(&mut *guard),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        for handle in handles {
+            let _ = handle.join();
+        }
+        self.inner.flush_all();
+    }
+}
+
+impl Inner {
+    fn collection_path(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    fn edge_err(&self, collection: &str, err: impl std::fmt::Display) -> MemoryError {
+        MemoryError::Edge {
+            collection: collection.to_string(),
+            path: self.collection_path(collection),
+            reason: err.to_string(),
+        }
+    }
+
+    /// The open collection, loading it from disk if it exists there.
+    fn get(&self, name: &str) -> Result<Arc<Collection>> {
+        if let Some(c) = read_lock(&self.collections).get(name) {
+            return Ok(Arc::clone(c));
+        }
+        let path = self.collection_path(name);
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid || !path.join(CONFIG_FILE).is_file() {
+            return Err(MemoryError::NoSuchCollection(name.to_string()));
+        }
+        let mut map = write_lock(&self.collections);
+        if let Some(c) = map.get(name) {
+            return Ok(Arc::clone(c));
+        }
+        trim_edge_wal(&path.join("wal"));
+        let shard = EdgeShard::load(&path, None).map_err(|e| self.open_err(name, e))?;
+        let (c, pending) = Collection::new(name, path, shard)?;
+        let c = Arc::new(c.replay(pending)?);
+        map.insert(name.to_string(), Arc::clone(&c));
+        Ok(c)
+    }
+
+    fn open_err(&self, name: &str, err: impl std::fmt::Display) -> MemoryError {
+        let text = err.to_string();
+        if text.contains("WouldBlock") || text.contains("temporarily unavailable") {
+            MemoryError::StoreLocked {
+                path: self.collection_path(name),
+            }
+        } else {
+            self.edge_err(name, text)
+        }
+    }
+
+    fn ensure(&self, spec: &CollectionSpec) -> Result<Arc<Collection>> {
+        spec.validate()?;
+        let collection = match self.get(&spec.name) {
+            Ok(c) => c,
+            Err(MemoryError::NoSuchCollection(_)) => self.create(spec)?,
+            Err(e) => return Err(e),
+        };
+        {
+            let config = collection.shard.config();
+            let size = config.vectors.get(DENSE_VECTOR).map(|v| v.size);
+            if size != Some(spec.dense_size) {
+                return Err(MemoryError::CollectionMismatch {
+                    collection: spec.name.clone(),
+                    reason: format!(
+                        "dense vector size is {size:?} on disk, {} requested",
+                        spec.dense_size
+                    ),
+                });
+            }
+            if spec.sparse && !config.sparse_vectors.contains_key(SPARSE_VECTOR) {
+                return Err(MemoryError::CollectionMismatch {
+                    collection: spec.name.clone(),
+                    reason: "sparse vector requested but the collection has none".into(),
+                });
+            }
+        }
+        for (field, kind) in &spec.indexes {
+            collection.apply(LogOp::CreateIndex {
+                field: field.clone(),
+                kind: *kind,
+            })?;
+        }
+        Ok(collection)
+    }
+
+    fn create(&self, spec: &CollectionSpec) -> Result<Arc<Collection>> {
+        let mut map = write_lock(&self.collections);
+        if let Some(c) = map.get(&spec.name) {
+            return Ok(Arc::clone(c));
+        }
+        let path = self.collection_path(&spec.name);
+        std::fs::create_dir_all(&path).map_err(|source| MemoryError::Io {
+            action: "create directory",
+            path: path.clone(),
+            source,
+        })?;
+        let mut builder = EdgeConfig::builder()
+            .vector(
+                DENSE_VECTOR,
+                EdgeVectorParamsBuilder::new(spec.dense_size, Distance::Cosine).build(),
+            )
+            .wal_options(WalOptions {
+                segment_capacity: self.options.wal_segment_bytes,
+                segment_queue_len: 0,
+                retain_closed: NonZeroUsize::MIN,
+            });
+        if spec.sparse {
+            builder = builder.sparse_vector(
+                SPARSE_VECTOR,
+                EdgeSparseVectorParamsBuilder::new()
+                    .modifier(Modifier::Idf)
+                    .build(),
+            );
+        }
+        let shard =
+            EdgeShard::new(&path, builder.build()).map_err(|e| self.open_err(&spec.name, e))?;
+        let (c, pending) = Collection::new(&spec.name, path, shard)?;
+        let c = Arc::new(c.replay(pending)?);
+        map.insert(spec.name.clone(), Arc::clone(&c));
+        Ok(c)
+    }
+
+    fn drop_collection(&self, name: &str) -> Result<()> {
+        let removed = write_lock(&self.collections).remove(name);
+        if let Some(c) = removed {
+            // Wait for a background optimisation to let go of the shard.
+            while Arc::strong_count(&c) > 1 {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            drop(c);
+        }
+        let path = self.collection_path(name);
+        if path.join(CONFIG_FILE).is_file() {
+            std::fs::remove_dir_all(&path).map_err(|source| MemoryError::Io {
+                action: "remove collection directory",
+                path,
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn flush_idle(&self) {
+        let collections: Vec<_> = read_lock(&self.collections).values().cloned().collect();
+        for c in collections {
+            // Skip a collection that is busy; the next round gets it.
+            if let Ok(_guard) = c.gate.try_write() {
+                c.flush_locked();
+            }
+        }
+    }
+
+    fn flush_all(&self) {
+        let collections: Vec<_> = read_lock(&self.collections).values().cloned().collect();
+        for c in collections {
+            c.flush();
+        }
+    }
+
+    fn maybe_optimize_in_background(&self, c: &Arc<Collection>) {
+        if c.since_optimize.load(Ordering::Relaxed) < self.options.optimize_after {
+            return;
+        }
+        if c.optimizing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let worker = Arc::clone(c);
+        let spawned = std::thread::Builder::new()
+            .name(format!("agentry-optimize-{}", c.name))
+            .spawn(move || {
+                if let Err(e) = worker.optimize() {
+                    tracing::warn!(collection = %worker.name, error = %e, "background optimize failed");
+                }
+                worker.optimizing.store(false, Ordering::Release);
+            });
+        match spawned {
+            Ok(handle) => {
+                let mut handles = match self.optimizers.lock() {
+                    Ok(g) => g,
+                    Err(p) => p.into_inner(),
+                };
+                handles.retain(|h| !h.is_finished());
+                handles.push(handle);
+            }
+            Err(e) => {
+                c.optimizing.store(false, Ordering::Release);
+                tracing::warn!(collection = %c.name, error = %e, "cannot start optimize thread");
+            }
+        }
+    }
+}
+
+impl Collection {
+    /// Wraps a loaded shard and returns the operations its recovery log
+    /// still holds (left by a crash), for [`Collection::replay`].
+    fn new(name: &str, path: PathBuf, shard: EdgeShard) -> Result<(Self, Vec<LogOp>)> {
+        let (log, pending) = RecoveryLog::open(path.join(RECOVERY_LOG))?;
+        let c = Self {
+            name: name.to_string(),
+            path,
+            shard,
+            gate: RwLock::new(()),
+            log: Mutex::new(log),
+            since_optimize: AtomicUsize::new(0),
+            optimizing: AtomicBool::new(false),
+        };
+        Ok((c, pending))
+    }
+
+    /// Re-applies the operations of the recovery log, then flushes, which
+    /// empties the log.
+    fn replay(self, pending: Vec<LogOp>) -> Result<Self> {
+        if pending.is_empty() {
+            return Ok(self);
+        }
+        let n = pending.len();
+        for op in pending {
+            let update = self.to_update(op)?;
+            if let Err(e) = self.shard.update(update) {
+                tracing::warn!(collection = %self.name, error = %e, "skipping an operation of the recovery log");
+            }
+        }
+        tracing::info!(collection = %self.name, operations = n, "replayed the recovery log after an unclean shutdown");
+        self.flush();
+        Ok(self)
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> MemoryError {
+        MemoryError::Edge {
+            collection: self.name.clone(),
+            path: self.path.clone(),
+            reason: e.to_string(),
+        }
+    }
+
+    fn to_update(&self, op: LogOp) -> Result<UpdateOperation> {
+        Ok(match op {
+            LogOp::Upsert(points) => {
+                let points = points
+                    .into_iter()
+                    .map(|p| to_edge_point(&self.name, p).map(|p| p.0))
+                    .collect::<Result<Vec<_>>>()?;
+                UpdateOperation::PointOperation(PointOperations::UpsertPoints(
+                    PointInsertOperations::PointsList(points),
+                ))
+            }
+            LogOp::DeleteIds(ids) => {
+                UpdateOperation::PointOperation(PointOperations::DeletePoints {
+                    ids: ids.into_iter().map(qdrant_edge::PointId::Uuid).collect(),
+                })
+            }
+            LogOp::DeleteFilter(json) => {
+                let filter = serde_json::from_value(json).map_err(|e| MemoryError::Invalid {
+                    what: "filter",
+                    reason: format!("collection {}: {e}", self.name),
+                })?;
+                UpdateOperation::PointOperation(PointOperations::DeletePointsByFilter(filter))
+            }
+            LogOp::CreateIndex { field, kind } => {
+                let schema = match kind {
+                    FieldKind::Keyword => PayloadSchemaType::Keyword,
+                    FieldKind::Integer => PayloadSchemaType::Integer,
+                    FieldKind::Float => PayloadSchemaType::Float,
+                    FieldKind::Text => PayloadSchemaType::Text,
+                };
+                let field_name = field.parse().map_err(|e| MemoryError::Invalid {
+                    what: "payload field name",
+                    reason: format!("{field:?}: {e:?}"),
+                })?;
+                UpdateOperation::FieldIndexOperation(FieldIndexOperations::CreateIndex(
+                    CreateIndex {
+                        field_name,
+                        field_schema: Some(PayloadFieldSchema::FieldType(schema)),
+                    },
+                ))
+            }
+        })
+    }
+
+    /// Applies an operation and appends it to the recovery log; returns
+    /// once both are done.
+    fn apply(&self, op: LogOp) -> Result<()> {
+        let record = encode(&op);
+        let update = self.to_update(op)?;
+        let _guard = read_lock(&self.gate);
+        let mut log = lock(&self.log);
+        self.shard.update(update).map_err(|e| self.err(e))?;
+        log.append(&record)
+    }
+
+    fn flush(&self) {
+        let _guard = write_lock(&self.gate);
+        self.flush_locked();
+    }
+
+    /// Flushes the shard and empties the recovery log; the gate must be held
+    /// exclusively.
+    fn flush_locked(&self) {
+        self.shard.flush();
+        if let Err(e) = lock(&self.log).clear() {
+            tracing::warn!(collection = %self.name, error = %e, "cannot empty the recovery log; it will be replayed");
+        }
+    }
+
+    fn optimize(&self) -> Result<()> {
+        let _guard = read_lock(&self.gate);
+        self.since_optimize.store(0, Ordering::Relaxed);
+        self.shard.optimize().map(|_| ()).map_err(|e| self.err(e))
+    }
+
+    fn filter(&self, filter: Option<&Filter>) -> Result<Option<qdrant_edge::Filter>> {
+        filter
+            .map(|f| serde_json::from_value(f.to_qdrant_json()))
+            .transpose()
+            .map_err(|e| MemoryError::Invalid {
+                what: "filter",
+                reason: format!("collection {}: {e}", self.name),
+            })
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Deletes all but the newest closed segment of a shard's WAL, as the WAL's
+/// own prefix truncation would. Qdrant Edge 0.7.2 never replays nor trims its
+/// WAL (durability comes from the recovery log), so older segments are dead
+/// weight; the newest one stays so that operation numbers keep increasing.
+/// Runs only while the shard is closed.
+fn trim_edge_wal(wal_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(wal_dir) else {
+        return;
+    };
+    let mut closed: Vec<(u64, PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name();
+            let start = name.to_str()?.strip_prefix("closed-")?.parse().ok()?;
+            Some((start, e.path()))
+        })
+        .collect();
+    closed.sort();
+    closed.pop();
+    for (_, path) in closed {
+        if let Err(e) = std::fs::remove_file(&path) {
+            tracing::warn!(path = %path.display(), error = %e, "cannot remove an old WAL segment");
+        }
+    }
+}
+
+fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|p| p.into_inner())
+}
+
+fn sparse_vector(collection: &str, s: &SparseVector) -> Result<Vector> {
+    let mut pairs: Vec<(u32, f32)> = s
+        .indices
+        .iter()
+        .copied()
+        .zip(s.values.iter().copied())
+        .collect();
+    if pairs.len() != s.indices.len() || s.indices.len() != s.values.len() {
+        return Err(MemoryError::Invalid {
+            what: "sparse vector",
+            reason: format!(
+                "collection {collection}: {} indices but {} values",
+                s.indices.len(),
+                s.values.len()
+            ),
+        });
+    }
+    pairs.sort_by_key(|(i, _)| *i);
+    pairs.dedup_by_key(|(i, _)| *i);
+    Vector::try_from(pairs).map_err(|e| MemoryError::Invalid {
+        what: "sparse vector",
+        reason: format!("collection {collection}: {e}"),
+    })
+}
+
+fn to_edge_point(collection: &str, p: Point) -> Result<PointStruct> {
+    let mut named: Vec<(String, Vector)> =
+        vec![(DENSE_VECTOR.to_string(), Vector::new_dense(p.dense))];
+    if let Some(s) = &p.sparse {
+        named.push((SPARSE_VECTOR.to_string(), sparse_vector(collection, s)?));
+    }
+    Ok(PointStruct::new(
+        qdrant_edge::PointId::Uuid(p.id),
+        Vectors::new_named(named),
+        serde_json::Value::Object(p.payload),
+    ))
+}
+
+fn point_id(collection: &str, id: qdrant_edge::PointId) -> Result<PointId> {
+    match id {
+        qdrant_edge::PointId::Uuid(u) => Ok(u),
+        qdrant_edge::PointId::NumId(n) => Err(MemoryError::Payload {
+            collection: collection.to_string(),
+            id: n.to_string(),
+            reason: "numeric point id; this store only writes UUIDs".into(),
+        }),
+    }
+}
+
+fn payload(p: Option<qdrant_edge::Payload>) -> Payload {
+    p.map(|p| p.0.into_iter().collect()).unwrap_or_default()
+}
+
+fn dense_query(v: Vec<f32>) -> ScoringQuery {
+    ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery::new(
+        VectorInternal::Dense(v),
+        DENSE_VECTOR,
+    )))
+}
+
+fn sparse_query(collection: &str, s: &SparseVector) -> Result<ScoringQuery> {
+    let v = sparse_vector(collection, s)?;
+    Ok(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery::new(
+        v.0,
+        SPARSE_VECTOR,
+    ))))
+}
+
+#[async_trait]
+impl VectorStore for EdgeStore {
+    async fn ensure_collection(&self, spec: &CollectionSpec) -> Result<()> {
+        let spec = spec.clone();
+        self.blocking(format!("ensure collection {}", spec.name), move |inner| {
+            inner.ensure(&spec).map(|_| ())
+        })
+        .await
+    }
+
+    async fn drop_collection(&self, collection: &str) -> Result<()> {
+        let name = collection.to_string();
+        self.blocking(format!("drop collection {name}"), move |inner| {
+            inner.drop_collection(&name)
+        })
+        .await
+    }
+
+    async fn upsert(&self, collection: &str, points: Vec<Point>) -> Result<()> {
+        let name = collection.to_string();
+        self.blocking(format!("upsert into {name}"), move |inner| {
+            let c = inner.get(&name)?;
+            let n = points.len();
+            c.apply(LogOp::Upsert(points))?;
+            c.since_optimize.fetch_add(n, Ordering::Relaxed);
+            inner.maybe_optimize_in_background(&c);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn search(&self, collection: &str, request: SearchRequest) -> Result<Vec<ScoredPoint>> {
+        let name = collection.to_string();
+        self.blocking(format!("search {name}"), move |inner| {
+            let c = inner.get(&name)?;
+            let filter = c.filter(request.filter.as_ref())?;
+            let limit = request.limit;
+            let threshold = request.score_threshold.map(OrderedFloat);
+            let prefetch = |query: ScoringQuery| Prefetch {
+                prefetches: Vec::new(),
+                query: Some(query),
+                limit: (limit * 4).max(40),
+                params: None,
+                filter: filter.clone(),
+                score_threshold: None,
+            };
+            let (prefetches, query) = match request.query {
+                Query::Dense(v) => (Vec::new(), dense_query(v)),
+                Query::Sparse(s) => (Vec::new(), sparse_query(&name, &s)?),
+                Query::Hybrid { dense, sparse } => (
+                    vec![
+                        prefetch(dense_query(dense)),
+                        prefetch(sparse_query(&name, &sparse)?),
+                    ],
+                    ScoringQuery::Fusion(Fusion::Rrf {
+                        k: RRF_K,
+                        weights: None,
+                    }),
+                ),
+            };
+            let req = QueryRequest {
+                prefetches,
+                query: Some(query),
+                filter: filter.clone(),
+                score_threshold: threshold,
+                limit,
+                offset: 0,
+                params: None,
+                with_vector: WithVector::Bool(false),
+                with_payload: WithPayloadInterface::Bool(true),
+            };
+            let hits = c.shard.query(req).map_err(|e| c.err(e))?;
+            hits.into_iter()
+                .map(|h| {
+                    Ok(ScoredPoint {
+                        id: point_id(&name, h.id)?,
+                        score: h.score,
+                        payload: payload(h.payload),
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn retrieve(&self, collection: &str, ids: &[PointId]) -> Result<Vec<Record>> {
+        let name = collection.to_string();
+        let ids: Vec<qdrant_edge::PointId> = ids
+            .iter()
+            .map(|id| qdrant_edge::PointId::Uuid(*id))
+            .collect();
+        self.blocking(format!("retrieve from {name}"), move |inner| {
+            let c = inner.get(&name)?;
+            let records = c
+                .shard
+                .retrieve(
+                    &ids,
+                    Some(WithPayloadInterface::Bool(true)),
+                    Some(WithVector::Bool(false)),
+                )
+                .map_err(|e| c.err(e))?;
+            records
+                .into_iter()
+                .map(|r| {
+                    Ok(Record {
+                        id: point_id(&name, r.id)?,
+                        payload: payload(r.payload),
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn delete(&self, collection: &str, selector: Selector) -> Result<()> {
+        let name = collection.to_string();
+        self.blocking(format!("delete from {name}"), move |inner| {
+            let c = inner.get(&name)?;
+            let op = match selector {
+                Selector::Ids(ids) => LogOp::DeleteIds(ids),
+                Selector::Filter(f) => {
+                    // Validate now, so a bad filter is refused before it is logged.
+                    c.filter(Some(&f))?;
+                    LogOp::DeleteFilter(f.to_qdrant_json())
+                }
+            };
+            c.apply(op)
+        })
+        .await
+    }
+
+    async fn count(&self, collection: &str, filter: Option<Filter>) -> Result<u64> {
+        let name = collection.to_string();
+        self.blocking(format!("count {name}"), move |inner| {
+            let c = inner.get(&name)?;
+            let filter = c.filter(filter.as_ref())?;
+            let n = c
+                .shard
+                .count(CountRequest {
+                    filter,
+                    exact: true,
+                })
+                .map_err(|e| c.err(e))?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn scroll(
+        &self,
+        collection: &str,
+        filter: Option<Filter>,
+        offset: Option<PointId>,
+        limit: usize,
+    ) -> Result<ScrollPage> {
+        let name = collection.to_string();
+        self.blocking(format!("scroll {name}"), move |inner| {
+            let c = inner.get(&name)?;
+            let filter = c.filter(filter.as_ref())?;
+            let req = ScrollRequest {
+                offset: offset.map(qdrant_edge::PointId::Uuid),
+                limit: Some(limit.max(1)),
+                filter,
+                with_payload: Some(WithPayloadInterface::Bool(true)),
+                with_vector: WithVector::Bool(false),
+                order_by: None,
+            };
+            let (records, next) = c.shard.scroll(req).map_err(|e| c.err(e))?;
+            let records = records
+                .into_iter()
+                .map(|r| {
+                    Ok(Record {
+                        id: point_id(&name, r.id)?,
+                        payload: payload(r.payload),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let next = next.map(|id| point_id(&name, id)).transpose()?;
+            Ok(ScrollPage { records, next })
+        })
+        .await
+    }
+
+    async fn optimize(&self, collection: &str) -> Result<()> {
+        let name = collection.to_string();
+        self.blocking(format!("optimize {name}"), move |inner| {
+            inner.get(&name)?.optimize()
+        })
+        .await
+    }
+
+    async fn flush(&self) -> Result<()> {
+        self.blocking("flush".into(), |inner| {
+            inner.flush_all();
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,33 @@
+//! A tiny run of the memory benchmark (the real one is `agentry bench memory`).
+
+mod common;
+
+use std::sync::Arc;
+
+use agentry_memory::bench::{MemoryBenchOptions, run_memory_bench};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_benchmark_runs_and_reports_every_measure() {
+    let opts = MemoryBenchOptions {
+        sizes: vec![1000],
+        queries: 30,
+        queries_before_optimize: 10,
+        embed_sentences: 40,
+        embedder: Some(Arc::new(common::embedder().await)),
+        ..MemoryBenchOptions::default()
+    };
+    let report = run_memory_bench(opts).await.expect("bench");
+    assert_eq!(report.sizes.len(), 1);
+    let size = &report.sizes[0];
+    assert_eq!(size.items, 1000);
+    assert!(size.insert_per_sec > 0.0);
+    assert_eq!(size.after_optimize.queries, 30);
+    assert!(size.after_optimize.p50 <= size.after_optimize.p99);
+    assert_eq!(size.before_optimize.map(|l| l.queries), Some(10));
+    let embedding = report.embedding.expect("embedding measured");
+    assert_eq!(embedding.sentences, 40);
+    assert!(embedding.per_sec > 0.0);
+    let md = report.to_markdown();
+    assert!(md.contains("| 1000 |"), "{md}");
+    assert!(md.contains("sentences/s"), "{md}");
+}
