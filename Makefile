@@ -21,6 +21,7 @@ build: deps
 demo: build
 	$(BIN) models pull smollm2-135m
 	$(BIN) doctor --model smollm2-135m
+	$(BIN) generate --model smollm2-135m --max-tokens 48 "In one sentence: why run a language model on your own machine?"
 
 fmt:
 	$(CARGO) fmt --all -- --check

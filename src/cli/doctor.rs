@@ -82,7 +82,10 @@ fn machine_only(machine: Machine, json: bool) -> anyhow::Result<ExitCode> {
     let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
     println!("This machine");
     println!("  CPU cores              {}", machine.cpu_cores);
-    println!("  CPU features           {}", machine.cpu_features.join(" "));
+    println!(
+        "  CPU features           {}",
+        machine.cpu_features.join(" ")
+    );
     println!(
         "  RAM available / total  {:.2} / {:.2} GiB",
         gib(machine.available_ram_bytes),
@@ -106,7 +109,11 @@ fn machine_only(machine: Machine, json: bool) -> anyhow::Result<ExitCode> {
             m["alias"].as_str().unwrap_or("?"),
             gib(m["size_bytes"].as_u64().unwrap_or(0)),
             gib(m["inference_low_bytes"].as_u64().unwrap_or(0)),
-            if m["fits"].as_bool().unwrap_or(false) { "fits" } else { "too big" }
+            if m["fits"].as_bool().unwrap_or(false) {
+                "fits"
+            } else {
+                "too big"
+            }
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod doctor;
+mod generate;
 mod models;
 
 /// agentry: run agents on local models.
@@ -24,8 +26,18 @@ pub enum Command {
     #[command(subcommand)]
     Models(models::ModelsCommand),
     /// Hardware self-check: can this machine hold this model?
-    #[command(after_help = "Examples:\n  agentry doctor --model smollm2-135m\n  agentry doctor --model ./model.gguf --ctx 8192 --json\n  agentry doctor            (this machine, and which registry models fit)")]
+    #[command(
+        after_help = "Examples:\n  agentry doctor --model smollm2-135m\n  agentry doctor --model ./model.gguf --ctx 8192 --json\n  agentry doctor            (this machine, and which registry models fit)"
+    )]
     Doctor(doctor::DoctorArgs),
+    /// One streamed chat completion from a local model.
+    #[command(
+        after_help = "Examples:\n  agentry generate \"Name three colours.\"\n  agentry generate --model ./m.gguf --temperature 0.7 --max-tokens 64 \"Write a haiku.\"\n  agentry generate --json-schema '{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}' \"Where is the Eiffel tower?\""
+    )]
+    Generate(generate::GenerateArgs),
+    /// Benchmarks (markdown tables, ratios taken in one run).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Starts tracing on stderr: RUST_LOG when set, else by `-v` count.
@@ -48,5 +60,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Models(cmd) => models::run(cmd).await,
         Command::Doctor(args) => doctor::run(args).await,
+        Command::Generate(args) => generate::run(args).await,
+        Command::Bench(cmd) => bench::run(cmd).await,
     }
 }

