@@ -64,9 +64,10 @@ async fn read_list_and_write_inside_the_root() {
         &rw(),
     )
     .await;
+    let observed: serde_json::Value = serde_json::from_str(&write.observation()).unwrap();
     assert_eq!(
-        write.observation(),
-        r#"{"bytes_written":5,"path":"new/dir/out.txt"}"#
+        observed,
+        json!({"bytes_written": 5, "path": "new/dir/out.txt"})
     );
     let append = run(
         &f,

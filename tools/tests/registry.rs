@@ -167,7 +167,8 @@ async fn typed_tool_schema_is_generated_and_args_deserialised() {
         )
         .await;
     assert_eq!(result.call_id, "id-distance");
-    assert_eq!(result.observation(), r#"{"distance":5.0,"unit":"m"}"#);
+    let observed: serde_json::Value = serde_json::from_str(&result.observation()).unwrap();
+    assert_eq!(observed, serde_json::json!({"distance": 5.0, "unit": "m"}));
 }
 
 #[tokio::test]

@@ -146,12 +146,15 @@ pub(super) fn table(r: &DoctorReport) -> String {
     );
     let _ = writeln!(out, "  {}", v.advice);
 
-    let _ = writeln!(out, "\nPrecision (bytes per parameter)");
+    let _ = writeln!(out, "\nPrecision (bytes per parameter, bits per weight)");
     for p in &r.precisions {
         let _ = writeln!(
             out,
-            "  {:<11} {:>7.4}  {}",
-            p.format, p.bytes_per_parameter, p.use_for
+            "  {:<11} {:>7.4} B {:>6.2} bpw  {}",
+            p.format,
+            p.bytes_per_parameter,
+            p.bytes_per_parameter * 8.0,
+            p.use_for
         );
     }
     out
