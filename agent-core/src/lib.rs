@@ -30,3 +30,4 @@
 
 pub mod doctor;
 pub mod model;
+pub mod summarize;

@@ -3,13 +3,15 @@
 
 use std::sync::Arc;
 
-use agentry_core::model::store::ModelStore;
+mod support;
+
 use agentry_core::model::{
     Constraint, FinishReason, GenerateRequest, LanguageModel, LanguageModelExt, LlamaConfig,
     LlamaModel, ModelError, Prompt, Sampling, ScoreRequest, SessionId, StreamEvent,
 };
 use agentry_prompts::{ChatMessage, Role};
 use futures_util::StreamExt;
+use support::smollm2_path;
 use tokio::sync::{OnceCell, RwLock};
 
 static MODEL: OnceCell<Arc<LlamaModel>> = OnceCell::const_new();
@@ -28,11 +30,7 @@ fn config() -> LlamaConfig {
 async fn model() -> Arc<LlamaModel> {
     MODEL
         .get_or_init(|| async {
-            let path = ModelStore::from_env()
-                .expect("store")
-                .pull("smollm2-135m")
-                .await
-                .expect("pull smollm2-135m");
+            let path = smollm2_path().await;
             Arc::new(
                 LlamaModel::open(path, config())
                     .await
@@ -471,11 +469,7 @@ async fn two_tasks_share_one_model() {
 
 #[tokio::test]
 async fn a_configured_chat_template_replaces_the_gguf_one() {
-    let path = ModelStore::from_env()
-        .unwrap()
-        .pull("smollm2-135m")
-        .await
-        .unwrap();
+    let path = smollm2_path().await;
     let m = LlamaModel::open(
         path,
         LlamaConfig {

@@ -3,18 +3,13 @@
 
 use agentry_core::doctor::{DoctorOptions, DoctorReport, Machine};
 use agentry_core::model::gguf::GgufInfo;
-use agentry_core::model::store::ModelStore;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::model::params::LlamaModelParams;
 
-async fn smollm2() -> std::path::PathBuf {
-    ModelStore::from_env()
-        .expect("store")
-        .pull("smollm2-135m")
-        .await
-        .expect("pull smollm2-135m")
-}
+mod support;
+
+use support::smollm2_path as smollm2;
 
 #[tokio::test]
 async fn reads_the_real_smollm2_header() {

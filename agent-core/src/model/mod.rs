@@ -17,6 +17,7 @@ mod slots;
 pub mod stream;
 pub mod template;
 pub mod text;
+pub mod tokenizer;
 pub mod types;
 mod worker;
 
@@ -27,6 +28,7 @@ pub use error::ModelError;
 pub use llama::{LlamaConfig, LlamaModel, ModelStats};
 pub use sampler::GrammarMode;
 pub use stream::CompletionStream;
+pub use tokenizer::ModelTokenizer;
 pub use types::Sampling;
 pub use types::{
     CandidateScore, Completion, Constraint, FinishReason, GenerateRequest, ModelInfo, Prompt,
