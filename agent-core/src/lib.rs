@@ -30,4 +30,6 @@
 
 pub mod doctor;
 pub mod model;
+pub mod parse;
+pub mod plan;
 pub mod summarize;

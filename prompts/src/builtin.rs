@@ -53,6 +53,10 @@ pub mod names {
     /// `goal` (string), `current_prompt` (string, empty on the first round),
     /// `answers` (list of `{question, answer}`, empty on the first round).
     pub const PROMPT_OPTIMIZER: &str = "prompt_optimizer";
+    /// Sent after a reply that an output parser rejected, so the model can
+    /// correct it. Variables: `error` (what was wrong), `instructions` (the
+    /// parser's format instructions, may be empty).
+    pub const PARSE_RETRY: &str = "parse_retry";
 }
 
 /// `(name, source)` of every built-in template.
@@ -108,6 +112,10 @@ pub(crate) const BUILTIN: &[(&str, &str)] = &[
     (
         names::PROMPT_OPTIMIZER,
         include_str!("../templates/prompt_optimizer.jinja"),
+    ),
+    (
+        names::PARSE_RETRY,
+        include_str!("../templates/parse_retry.jinja"),
     ),
 ];
 

@@ -30,7 +30,7 @@ pub enum TemplateOrigin {
 ///
 /// Templates render with `trim_blocks` and `lstrip_blocks` on, no
 /// auto-escaping, and the `tojson` filter available.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Templates {
     env: Environment<'static>,
     origins: BTreeMap<String, TemplateOrigin>,

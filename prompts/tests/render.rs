@@ -221,6 +221,10 @@ fn builtin_contexts() -> Vec<(&'static str, Value)> {
             names::PROMPT_OPTIMIZER,
             json!({"goal": "G", "current_prompt": "CP", "answers": [{"question": "Q1", "answer": "A1"}]}),
         ),
+        (
+            names::PARSE_RETRY,
+            json!({"error": "missing field `name`", "instructions": "Reply with JSON."}),
+        ),
     ]
 }
 

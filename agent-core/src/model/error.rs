@@ -62,6 +62,10 @@ pub enum ModelError {
     /// A request field has an impossible value.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// The backend cannot serve this kind of request (e.g. scoring on a remote API that
+    /// returns no log-probabilities); callers may fall back to another method.
+    #[error("not supported by this backend: {0}")]
+    Unsupported(String),
     /// llama.cpp failed while evaluating tokens.
     #[error("decode failed: {0}")]
     Decode(String),

@@ -1,0 +1,279 @@
+//! [`extract`] and [`extract_with`]: generate under the parser's constraint, parse, and retry
+//! with the parse error shown to the model.
+
+use agentry_prompts::{ChatMessage, Templates, names};
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::{ExtractError, Json, OutputParser, ParseError, Scoring};
+use crate::model::{
+    FinishReason, GenerateRequest, LanguageModel, LanguageModelExt, ModelError, Prompt, Sampling,
+    SessionId, Usage,
+};
+
+/// How [`extract_with`] asks.
+#[derive(Debug, Clone)]
+pub struct ExtractOptions {
+    /// Sampling of each attempt (greedy, 512 tokens by default).
+    pub sampling: Sampling,
+    /// Attempts after the first when the reply does not parse (default 2).
+    pub max_retries: usize,
+    /// Append the parser's format instructions to the prompt (default true).
+    pub add_instructions: bool,
+    /// Read label answers from scores when the backend can score (default true).
+    pub use_scores: bool,
+    /// The templates (for the retry message).
+    pub templates: Templates,
+    /// Keep the prompt's tokens in this KV-cache session.
+    pub session: Option<SessionId>,
+}
+
+impl Default for ExtractOptions {
+    fn default() -> Self {
+        Self {
+            sampling: Sampling {
+                max_tokens: 512,
+                ..Sampling::default()
+            },
+            max_retries: 2,
+            add_instructions: true,
+            use_scores: true,
+            templates: Templates::new(),
+            session: None,
+        }
+    }
+}
+
+/// One attempt of an extraction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// The model's reply (or the label picked by score).
+    pub text: String,
+    /// Why the reply was rejected; `None` for the accepted one.
+    pub error: Option<String>,
+    /// Token counts of the request (zero when answered by score).
+    pub usage: Usage,
+    /// Why generation ended (`None` when answered by score).
+    pub finish_reason: Option<FinishReason>,
+}
+
+/// A parsed value with the attempts that led to it.
+#[derive(Debug, Clone)]
+pub struct Extraction<T> {
+    /// The value.
+    pub value: T,
+    /// Every attempt, the accepted one last.
+    pub attempts: Vec<Attempt>,
+}
+
+/// Extracts a `T` from the model's reply to `prompt`: JSON constrained by `T`'s schema, parsed,
+/// with up to two retries that show the model its parse error.
+pub async fn extract<T>(
+    model: &dyn LanguageModel,
+    prompt: impl Into<Prompt>,
+) -> Result<T, ExtractError>
+where
+    T: DeserializeOwned + JsonSchema + Send,
+{
+    let parser = Json::<T>::new();
+    Ok(
+        extract_with(model, &parser, prompt.into(), &ExtractOptions::default())
+            .await?
+            .value,
+    )
+}
+
+/// Extracts a value with any parser. Labels are read from scores when the parser offers
+/// [`Scoring`] and the backend can score; otherwise the reply is generated under
+/// [`OutputParser::constraint`] and parsed, and each rejected reply is followed by a message
+/// that quotes the parse error, up to `options.max_retries` times.
+pub async fn extract_with<P: OutputParser>(
+    model: &dyn LanguageModel,
+    parser: &P,
+    prompt: Prompt,
+    options: &ExtractOptions,
+) -> Result<Extraction<P::Output>, ExtractError> {
+    if options.use_scores
+        && let Some(scoring) = parser.scoring()
+        && let Some(extraction) = by_score(model, parser, &prompt, scoring).await?
+    {
+        return Ok(extraction);
+    }
+    let instructions = parser.instructions();
+    let mut prompt = if options.add_instructions {
+        with_instructions(prompt, &instructions)
+    } else {
+        prompt
+    };
+    let mut attempts: Vec<Attempt> = Vec::new();
+    loop {
+        let request = GenerateRequest {
+            prompt: prompt.clone(),
+            sampling: attempt_sampling(&options.sampling, &attempts),
+            constraint: parser.constraint(),
+            session: options.session.clone(),
+            n: 1,
+        };
+        let completion = model
+            .generate(request)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ModelError::Decode("the model returned no completion".into()))?;
+        let parsed = parser.parse(&completion.text).map_err(|e| {
+            if completion.finish_reason == FinishReason::Length {
+                ParseError::new(
+                    e.expected,
+                    format!(
+                        "{} (the reply was cut at {} tokens; be shorter)",
+                        e.detail, options.sampling.max_tokens
+                    ),
+                )
+            } else {
+                e
+            }
+        });
+        let mut attempt = Attempt {
+            text: completion.text.clone(),
+            error: None,
+            usage: completion.usage,
+            finish_reason: Some(completion.finish_reason),
+        };
+        match parsed {
+            Ok(value) => {
+                attempts.push(attempt);
+                return Ok(Extraction { value, attempts });
+            }
+            Err(error) => {
+                attempt.error = Some(error.to_string());
+                attempts.push(attempt);
+                if attempts.len() > options.max_retries {
+                    return Err(ExtractError::Unparseable {
+                        attempts,
+                        last: error,
+                    });
+                }
+                let retry = options.templates.render(
+                    names::PARSE_RETRY,
+                    serde_json::json!({
+                        "error": error.to_string(),
+                        "instructions": instructions,
+                    }),
+                )?;
+                prompt = with_retry(prompt, &completion.text, &retry);
+            }
+        }
+    }
+}
+
+/// Repetition penalty of a retry after a reply that ran to the token limit.
+const LOOP_BREAK_PENALTY: f32 = 1.3;
+/// Temperature of such a retry.
+const LOOP_BREAK_TEMPERATURE: f32 = 0.7;
+
+/// The sampling of the next attempt. A reply that ran into the token limit is almost always a
+/// repetition loop (small models under a grammar repeat an array item or a phrase), and a
+/// greedy retry would repeat it exactly; so after one, the retry samples (new seed) with a
+/// repetition penalty.
+fn attempt_sampling(base: &Sampling, attempts: &[Attempt]) -> Sampling {
+    let looped = attempts
+        .last()
+        .is_some_and(|a| a.finish_reason == Some(FinishReason::Length));
+    if !looped {
+        return base.clone();
+    }
+    Sampling {
+        temperature: base.temperature.max(LOOP_BREAK_TEMPERATURE),
+        repeat_penalty: base.repeat_penalty.max(LOOP_BREAK_PENALTY),
+        seed: base.seed.wrapping_add(attempts.len() as u32),
+        ..base.clone()
+    }
+}
+
+/// Answers a label parser from scores; `None` when the backend cannot score.
+async fn by_score<P: OutputParser>(
+    model: &dyn LanguageModel,
+    parser: &P,
+    prompt: &Prompt,
+    scoring: Scoring,
+) -> Result<Option<Extraction<P::Output>>, ExtractError> {
+    let text = match scoring {
+        Scoring::Single(labels) => match model.classify(prompt.clone(), &labels).await {
+            Ok(classification) => classification.label,
+            Err(ModelError::Unsupported(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        },
+        Scoring::Multi { labels, threshold } => {
+            match model
+                .classify_multi(prompt.clone(), &labels, threshold)
+                .await
+            {
+                Ok(probabilities) => {
+                    let chosen: Vec<&String> = probabilities
+                        .iter()
+                        .filter(|p| p.selected)
+                        .map(|p| &p.label)
+                        .collect();
+                    serde_json::to_string(&chosen).unwrap_or_else(|_| "[]".into())
+                }
+                Err(ModelError::Unsupported(_)) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    let value = parser
+        .parse(&text)
+        .map_err(|last| ExtractError::Unparseable {
+            attempts: vec![Attempt {
+                text: text.clone(),
+                error: Some(last.to_string()),
+                usage: Usage::default(),
+                finish_reason: None,
+            }],
+            last,
+        })?;
+    Ok(Some(Extraction {
+        value,
+        attempts: vec![Attempt {
+            text,
+            error: None,
+            usage: Usage::default(),
+            finish_reason: None,
+        }],
+    }))
+}
+
+/// The prompt with `instructions` added to its last user message (or to the end of a raw
+/// prompt, or as a new user message when there is none).
+pub fn with_instructions(prompt: Prompt, instructions: &str) -> Prompt {
+    if instructions.trim().is_empty() {
+        return prompt;
+    }
+    match prompt {
+        Prompt::Messages(mut messages) => {
+            match messages
+                .iter_mut()
+                .rev()
+                .find(|m| m.role == agentry_prompts::Role::User)
+            {
+                Some(last) => last.content = format!("{}\n\n{instructions}", last.content),
+                None => messages.push(ChatMessage::user(instructions)),
+            }
+            Prompt::Messages(messages)
+        }
+        Prompt::Raw(text) => Prompt::Raw(format!("{text}\n{instructions}\n")),
+    }
+}
+
+/// The prompt followed by the rejected reply and the retry message.
+fn with_retry(prompt: Prompt, reply: &str, retry: &str) -> Prompt {
+    match prompt {
+        Prompt::Messages(mut messages) => {
+            messages.push(ChatMessage::assistant(reply));
+            messages.push(ChatMessage::user(retry));
+            Prompt::Messages(messages)
+        }
+        Prompt::Raw(text) => Prompt::Raw(format!("{text}{reply}\n\n{retry}\n")),
+    }
+}

@@ -1,0 +1,34 @@
+//! [`Strategy::ChainOfThought`](super::Strategy::ChainOfThought): `{reasoning, answer: T}`.
+
+use agentry_prompts::names;
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+
+use super::direct::answer;
+use super::{Reasoned, Solution, SolveOptions, StrategyError, Trace};
+use crate::model::{LanguageModel, Prompt};
+use crate::parse::schema_of;
+
+pub(super) async fn solve<T>(
+    model: &dyn LanguageModel,
+    task: Prompt,
+    options: &SolveOptions,
+    mut trace: Trace,
+) -> Result<Solution<T>, StrategyError>
+where
+    T: DeserializeOwned + JsonSchema + Send,
+{
+    let cue = options.templates.render(
+        names::CHAIN_OF_THOUGHT,
+        serde_json::json!({ "answer_schema": schema_of::<T>().to_string() }),
+    )?;
+    let parser = Reasoned::<T>::new(cue, options.max_reasoning_chars);
+    let reasoned = answer(model, &parser, task, options, &mut trace).await?;
+    Ok(Solution {
+        answer: reasoned.answer,
+        reasoning: Some(reasoned.reasoning),
+        agreement: None,
+        samples: Vec::new(),
+        trace,
+    })
+}
