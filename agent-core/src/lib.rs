@@ -30,4 +30,5 @@
 
 pub mod doctor;
 pub mod model;
+pub mod plan;
 pub mod summarize;
