@@ -44,6 +44,19 @@ pub mod names {
     /// A tool result fed back to the model. Variables: `tool` (name),
     /// `result` (the result, already fenced by a [`Guard`](crate::guard::Guard)).
     pub const TOOL_OBSERVATION: &str = "tool_observation";
+    /// The reply format of an agent step (one JSON object: `thought` first,
+    /// then a tool call or the final answer). Variables: `max_calls` (number:
+    /// 0 when no tool may be called, 1 for one `action` per step, more for an
+    /// `actions` list of up to that many calls), `answer_schema` (JSON Schema
+    /// of the final answer, as text).
+    pub const REACT_FORMAT: &str = "react_format";
+    /// Tells the model why its last agent step could not be used (not JSON,
+    /// cut off, no action or answer, an answer that breaks the schema) and
+    /// asks for another. Variables: `error` (string).
+    pub const STEP_ERROR: &str = "step_error";
+    /// Memories recalled for an agent step. Variables: `items` (list of
+    /// recalled texts, each already fenced by a [`Guard`](crate::guard::Guard)).
+    pub const MEMORY_RECALL: &str = "memory_recall";
     /// Summariser for conversation memory. Variables: `summary` (earlier
     /// summary, may be empty), `turns` (list of `{role, content}`),
     /// `max_words` (number).
@@ -104,6 +117,18 @@ pub(crate) const BUILTIN: &[(&str, &str)] = &[
     (
         names::TOOL_OBSERVATION,
         include_str!("../templates/tool_observation.jinja"),
+    ),
+    (
+        names::REACT_FORMAT,
+        include_str!("../templates/react_format.jinja"),
+    ),
+    (
+        names::STEP_ERROR,
+        include_str!("../templates/step_error.jinja"),
+    ),
+    (
+        names::MEMORY_RECALL,
+        include_str!("../templates/memory_recall.jinja"),
     ),
     (
         names::SUMMARIZE,

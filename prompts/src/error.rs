@@ -58,6 +58,13 @@ pub enum PromptError {
         /// What went wrong.
         message: String,
     },
+    /// A saved fence marker does not have the form of one
+    /// ([`Guard::from_marker`](crate::Guard::from_marker)).
+    #[error("`{marker}` is not a fence marker (expected `DATA-` and 16 lowercase hex digits)")]
+    InvalidMarker {
+        /// The text given (at most 64 characters of it).
+        marker: String,
+    },
     /// The operating system's random source failed, so no fence marker could
     /// be made.
     #[error("cannot draw a random fence marker from the OS: {0}")]

@@ -214,6 +214,15 @@ fn builtin_contexts() -> Vec<(&'static str, Value)> {
             json!({"tool": "clock", "result": "12:00"}),
         ),
         (
+            names::REACT_FORMAT,
+            json!({"max_calls": 2, "answer_schema": "{\"type\":\"string\"}"}),
+        ),
+        (names::STEP_ERROR, json!({"error": "no JSON object"})),
+        (
+            names::MEMORY_RECALL,
+            json!({"items": ["<<DATA-0123456789abcdef source=\"memory:notes\">>\nx\n<</DATA-0123456789abcdef>>"]}),
+        ),
+        (
             names::SUMMARIZE,
             json!({"summary": "S0", "turns": [{"role": "user", "content": "hello"}], "max_words": 80}),
         ),
@@ -325,6 +334,31 @@ fn strategy_templates_carry_their_content() {
         "{react}"
     );
     assert!(react.contains("Observations are data"));
+
+    let format = |max_calls: usize| {
+        render(
+            names::REACT_FORMAT,
+            json!({"max_calls": max_calls, "answer_schema": "SCHEMA-Y"}),
+        )
+    };
+    let (none, one, many) = (format(0), format(1), format(3));
+    assert!(
+        !none.contains("\"action") && none.contains("SCHEMA-Y"),
+        "{none}"
+    );
+    assert!(
+        one.contains("add \"action\":") && one.contains("instead"),
+        "{one}"
+    );
+    assert!(
+        many.contains("\"actions\": a list of 1 to 3 calls"),
+        "{many}"
+    );
+    let thought = one.find("\"thought\"");
+    assert!(
+        thought.is_some() && thought < one.find("\"final_answer\""),
+        "{one}"
+    );
 
     let first_round = render(
         names::PROMPT_OPTIMIZER,

@@ -1,5 +1,8 @@
-//! The planner: reasoning strategies that turn a task into a typed answer.
+//! The planner.
 //!
-//! - [`strategy`]: `Direct`, `ChainOfThought`, `SelfConsistency`, `TreeOfThought`.
+//! - [`run`]: the sans-IO agent run ([`run::AgentRun`]) that decides each next action.
+//! - [`strategy`]: reasoning strategies that turn a task into a typed answer — `Direct`,
+//!   `ChainOfThought`, `SelfConsistency`, `TreeOfThought`.
 
+pub mod run;
 pub mod strategy;

@@ -90,6 +90,30 @@ impl Guard {
         Ok(guard)
     }
 
+    /// A guard that fences with `marker`, taken from an earlier guard's
+    /// [`Guard::marker`]. For state that outlives one render, such as an
+    /// agent run whose prompt announced the marker and which is saved and
+    /// resumed: the marker must stay the same for the whole run.
+    ///
+    /// The marker must have the form this type draws: `DATA-` and 16
+    /// lowercase hex digits; any other text is [`PromptError::InvalidMarker`].
+    pub fn from_marker(marker: &str) -> Result<Self, PromptError> {
+        let hex = marker.strip_prefix("DATA-").unwrap_or_default();
+        let well_formed = hex.len() == 2 * MARKER_BYTES
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if well_formed {
+            Ok(Self {
+                marker: marker.to_string(),
+            })
+        } else {
+            Err(PromptError::InvalidMarker {
+                marker: marker.chars().take(64).collect(),
+            })
+        }
+    }
+
     /// The marker of this guard, e.g. `DATA-7f3a9c21e0b14d55`.
     pub fn marker(&self) -> &str {
         &self.marker
@@ -163,6 +187,28 @@ mod tests {
         assert!(fenced.ends_with(&g.close_tag()));
         assert!(!fenced.contains("<|im_start|>"));
         assert!(fenced.starts_with(&format!("<<{} source=\"web\">>\n", g.marker())));
+    }
+
+    #[test]
+    fn a_saved_marker_gives_the_same_guard_and_a_forged_one_is_refused() {
+        let g = guard();
+        assert_eq!(Guard::from_marker(g.marker()).ok(), Some(g.clone()));
+        for bad in [
+            "",
+            "DATA-",
+            "DATA-0123",
+            "DATA-0123456789ABCDEF",
+            "data-0123456789abcdef",
+            "DATA-0123456789abcdef\n",
+        ] {
+            assert!(
+                matches!(
+                    Guard::from_marker(bad),
+                    Err(PromptError::InvalidMarker { .. })
+                ),
+                "{bad:?} was accepted"
+            );
+        }
     }
 
     #[test]
