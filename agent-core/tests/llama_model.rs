@@ -490,3 +490,73 @@ async fn a_configured_chat_template_replaces_the_gguf_one() {
         .unwrap();
     assert_eq!(text, "[user] hi\n[assistant]");
 }
+
+#[tokio::test]
+async fn a_batch_of_different_prompts_decodes_together_and_matches_one_by_one() {
+    let _guard = COUNTERS.write().await;
+    let m = model().await;
+    let prompts = [
+        "Name a colour.",
+        "What is the capital of Italy?",
+        "Write a word that rhymes with cat.",
+    ];
+    let request = |text: &str, n: usize, seed: u32| {
+        GenerateRequest::chat(user(text))
+            .with_sampling(sampling(if n > 1 { 1.0 } else { 0.0 }, seed, 12))
+            .with_n(n)
+    };
+    let mut alone = Vec::new();
+    for p in prompts {
+        alone.push(one(&m, request(p, 1, 0)).await.text);
+    }
+    let before = m.stats();
+    let batch = m
+        .generate_batch(prompts.iter().map(|p| request(p, 1, 0)).collect())
+        .await
+        .unwrap();
+    let after = m.stats();
+    let together: Vec<String> = batch.iter().map(|c| c[0].text.clone()).collect();
+    assert_eq!(together, alone, "greedy text does not depend on batching");
+    let prompt_tokens: usize = batch.iter().map(|c| c[0].usage.prompt_tokens).sum();
+    assert_eq!(
+        after.prompt_tokens_evaluated - before.prompt_tokens_evaluated,
+        prompt_tokens as u64,
+        "each prompt is evaluated once"
+    );
+
+    // Mixed sample counts, a stop string per request, and a session request in the batch.
+    let counting = || GenerateRequest::chat(user("Count from one to ten."));
+    let full = one(&m, counting().with_sampling(sampling(0.0, 0, 24)))
+        .await
+        .text;
+    let chars: Vec<char> = full.chars().collect();
+    assert!(chars.len() >= 6, "{full:?}");
+    let stop: String = chars[chars.len() / 2..chars.len() / 2 + 2].iter().collect();
+    let expected = full[..full.find(&stop).unwrap()].to_owned();
+    let mut mixed = vec![
+        request(prompts[0], 3, 7),
+        request(prompts[1], 1, 0).with_session(SessionId::new("batch-session")),
+        counting().with_sampling(Sampling {
+            stop: vec![stop.clone()],
+            ..sampling(0.0, 0, 24)
+        }),
+    ];
+    mixed[0].sampling.max_tokens = 6;
+    let out = m.generate_batch(mixed).await.unwrap();
+    assert_eq!(out.iter().map(Vec::len).collect::<Vec<_>>(), [3, 1, 1]);
+    assert!(out[0].iter().all(|c| c.usage.completion_tokens <= 6));
+    assert_eq!(
+        out[1][0].text, alone[1],
+        "the session request is served too"
+    );
+    assert_eq!(out[2][0].text, expected, "stopped at {stop:?}");
+    assert_eq!(out[2][0].finish_reason, FinishReason::StopString);
+
+    // More samples than sequences: served in groups, nothing lost.
+    let many: Vec<GenerateRequest> = (0..5)
+        .map(|i| request(prompts[i % 3], 3, i as u32))
+        .collect();
+    let out = m.generate_batch(many).await.unwrap();
+    assert_eq!(out.len(), 5);
+    assert!(out.iter().all(|c| c.len() == 3));
+}

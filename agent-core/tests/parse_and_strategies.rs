@@ -51,6 +51,7 @@ struct CountingModel {
     inner: Arc<LlamaModel>,
     requests: Mutex<Vec<GenerateRequest>>,
     scores: AtomicUsize,
+    batches: Mutex<Vec<usize>>,
 }
 
 impl CountingModel {
@@ -59,6 +60,7 @@ impl CountingModel {
             inner: model().await,
             requests: Mutex::new(Vec::new()),
             scores: AtomicUsize::new(0),
+            batches: Mutex::new(Vec::new()),
         }
     }
 
@@ -81,6 +83,15 @@ impl LanguageModel for CountingModel {
     async fn stream(&self, req: GenerateRequest) -> Result<CompletionStream, ModelError> {
         self.requests.lock().unwrap().push(req.clone());
         self.inner.stream(req).await
+    }
+
+    async fn generate_batch(
+        &self,
+        reqs: Vec<GenerateRequest>,
+    ) -> Result<Vec<Vec<Completion>>, ModelError> {
+        self.batches.lock().unwrap().push(reqs.len());
+        self.requests.lock().unwrap().extend(reqs.iter().cloned());
+        self.inner.generate_batch(reqs).await
     }
 
     async fn score(&self, req: ScoreRequest) -> Result<Vec<CandidateScore>, ModelError> {
@@ -475,7 +486,9 @@ async fn tree_of_thought_expands_exactly_the_configured_states() {
             "depth-2 states grow from kept ones"
         );
     }
-    // One propose call per frontier state (1 + 2) and one answer call; one score per state.
+    // One proposal batch per depth, covering every frontier state (1, then 2); one score per
+    // state.
+    assert_eq!(*m.batches.lock().unwrap(), vec![1, 2]);
     let proposals = m.requests().iter().filter(|r| r.n == 2).count();
     assert_eq!(proposals, 3);
     assert_eq!(m.scores.load(Ordering::SeqCst), 6);

@@ -341,6 +341,15 @@ impl LanguageModel for LlamaModel {
         self.start(req, true)
     }
 
+    async fn generate_batch(
+        &self,
+        reqs: Vec<GenerateRequest>,
+    ) -> Result<Vec<Vec<Completion>>, ModelError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Job::GenerateBatch { reqs, reply })?;
+        rx.await.map_err(|_| ModelError::WorkerGone)?
+    }
+
     async fn score(&self, req: ScoreRequest) -> Result<Vec<CandidateScore>, ModelError> {
         let (reply, rx) = oneshot::channel();
         self.send(Job::Score { req, reply })?;

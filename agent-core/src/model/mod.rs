@@ -49,6 +49,22 @@ pub trait LanguageModel: Send + Sync {
     /// `req.n` completions of the request.
     async fn generate(&self, req: GenerateRequest) -> Result<Vec<Completion>, ModelError>;
 
+    /// Several requests at once, each with its `n` completions, in request order.
+    ///
+    /// The llama.cpp backend decodes requests without a session together (one batch per
+    /// token step, prompts evaluated in their own sequences), so a set of different prompts
+    /// costs about one decode loop. The default serves them one after another.
+    async fn generate_batch(
+        &self,
+        reqs: Vec<GenerateRequest>,
+    ) -> Result<Vec<Vec<Completion>>, ModelError> {
+        let mut out = Vec::with_capacity(reqs.len());
+        for req in reqs {
+            out.push(self.generate(req).await?);
+        }
+        Ok(out)
+    }
+
     /// The request's tokens as they are decoded; dropping the stream cancels decoding.
     async fn stream(&self, req: GenerateRequest) -> Result<CompletionStream, ModelError>;
 

@@ -48,6 +48,11 @@ impl Slots {
         }
     }
 
+    /// The number of sequences.
+    pub fn count(&self) -> usize {
+        self.slots.len()
+    }
+
     /// The slot with this sequence id.
     pub fn get_mut(&mut self, seq: usize) -> Option<&mut Slot> {
         self.slots.get_mut(seq)

@@ -7,7 +7,7 @@
 //!   (n = samples), normalised and majority-voted; the result has the agreement ratio and
 //!   every sample.
 //! - [`Strategy::TreeOfThought`]: breadth-first search over partial solutions (propose
-//!   `proposals` thoughts per frontier state in one batched request, value every state with the
+//!   `proposals` thoughts for every frontier state in one batch, value every state with the
 //!   model, keep the best `breadth`, expand to `depth`), then answer from the best state.
 //!
 //! Every prompt is a template of `agentry-prompts` (`chain_of_thought`, `self_consistency`,
@@ -326,6 +326,36 @@ pub(crate) async fn generate_traced(
         });
     }
     Ok(completions)
+}
+
+/// Sends several requests as one batch, recording prompts and completions in the trace.
+pub(crate) async fn generate_batch_traced(
+    model: &dyn LanguageModel,
+    requests: Vec<GenerateRequest>,
+    purpose: Purpose,
+    trace: &mut Trace,
+) -> Result<Vec<Vec<Completion>>, ModelError> {
+    for request in &requests {
+        trace.push(TraceEvent::Prompt {
+            purpose,
+            prompt: request.prompt.clone(),
+            n: request.n,
+        });
+    }
+    trace.model_calls += 1;
+    let batches = model.generate_batch(requests).await?;
+    for completions in &batches {
+        for (index, c) in completions.iter().enumerate() {
+            trace.push(TraceEvent::Completion {
+                purpose,
+                index,
+                text: c.text.clone(),
+                finish_reason: c.finish_reason,
+                usage: c.usage,
+            });
+        }
+    }
+    Ok(batches)
 }
 
 /// Records the attempts of an extraction in the trace.

@@ -1,8 +1,8 @@
 //! [`Strategy::TreeOfThought`](super::Strategy::TreeOfThought): breadth-first search over
 //! partial solutions, after Yao et al., "Tree of Thoughts" (2023).
 //!
-//! At each depth every frontier state gets `proposals` candidate next thoughts from one
-//! batched request (n = proposals), so `depth` levels create exactly
+//! At each depth every frontier state gets `proposals` candidate next thoughts, all frontier
+//! states in one [`generate_batch`](crate::model::LanguageModel::generate_batch) call, so `depth` levels create exactly
 //! `proposals × (1 + breadth × (depth − 1))` states when the frontier stays full. Each new state
 //! is valued by the model as `sure` / `likely` / `impossible` (weights 20 / 1 / 0.001, as in the
 //! paper), the best `breadth` are kept (distinct ones first), and the answer is asked from the
@@ -18,7 +18,7 @@ use serde_json::json;
 use super::direct::answer;
 use super::{
     Evaluator, Purpose, Solution, SolveOptions, StrategyError, Trace, TraceEvent, ask,
-    generate_traced, split_task,
+    generate_batch_traced, generate_traced, split_task,
 };
 use crate::model::{
     Constraint, GenerateRequest, LanguageModel, LanguageModelExt, Prompt, Sampling,
@@ -67,13 +67,13 @@ impl Search {
         let mut seed = options.sampling.seed;
         let mut values: HashMap<Vec<String>, f64> = HashMap::new();
         for depth in 1..=self.depth {
-            let mut children = Vec::new();
+            let mut requests = Vec::with_capacity(frontier.len());
             for parent in &frontier {
                 let text = options.templates.render(
                     names::TOT_PROPOSE,
                     json!({ "problem": problem, "steps": parent.steps }),
                 )?;
-                let request = GenerateRequest {
+                requests.push(GenerateRequest {
                     prompt: ask(&task, text),
                     sampling: Sampling {
                         temperature: options.explore_temperature,
@@ -85,9 +85,14 @@ impl Search {
                     constraint: Constraint::Grammar(THOUGHT_GRAMMAR.into()),
                     session: None,
                     n: self.proposals,
-                };
+                });
                 seed = seed.wrapping_add(self.proposals as u32);
-                for completion in generate_traced(model, request, Purpose::Propose, trace).await? {
+            }
+            // Every frontier state's proposals in one batch.
+            let batches = generate_batch_traced(model, requests, Purpose::Propose, trace).await?;
+            let mut children = Vec::new();
+            for (parent, completions) in frontier.iter().zip(batches) {
+                for completion in completions {
                     let mut steps = parent.steps.clone();
                     steps.push(clean_thought(&completion.text));
                     children.push((parent.id, steps));
