@@ -187,3 +187,96 @@ fn bad_usage_exits_2_and_help_has_examples() {
         assert!(stdout.contains("Example"), "{cmd:?}: {stdout}");
     }
 }
+
+#[test]
+fn ingest_then_recall_finds_the_right_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs");
+    std::fs::create_dir_all(docs.join("sub")).unwrap();
+    std::fs::write(
+        docs.join("deploy.md"),
+        "# Deploys\n\nThe deploy key lives in vault/prod/deploy and rotates every month.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        docs.join("sub/holidays.md"),
+        "# Holidays\n\nThe office closes on the first Monday of August.\n",
+    )
+    .unwrap();
+    std::fs::write(docs.join(".hidden.md"), "never ingested").unwrap();
+    std::fs::write(docs.join("logo.png"), [0u8, 159, 146, 150]).unwrap();
+    let memory = dir.path().join("mem");
+    let (docs_arg, memory_arg) = (docs.to_str().unwrap(), memory.to_str().unwrap());
+
+    let out = agentry(&["ingest", docs_arg, "--memory", memory_arg]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("2 file(s)"), "{stdout}");
+    assert!(
+        !stdout.contains("hidden") && !stdout.contains("logo"),
+        "{stdout}"
+    );
+
+    let again = agentry(&["ingest", docs_arg, "--memory", memory_arg]);
+    let (stdout, _) = text(&again);
+    assert!(again.status.success());
+    assert_eq!(stdout.matches("unchanged").count(), 3, "{stdout}");
+
+    let out = agentry(&[
+        "recall",
+        "where is the deploy key kept?",
+        "-k",
+        "1",
+        "--json",
+        "--memory",
+        memory_arg,
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let hits: serde_json::Value = serde_json::from_str(&stdout).expect(&stdout);
+    assert_eq!(hits["documents"].as_array().unwrap().len(), 1);
+    assert!(
+        hits["documents"][0]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("deploy.md"),
+        "{stdout}"
+    );
+    assert!(hits["memories"].as_array().unwrap().is_empty());
+
+    let out = agentry(&["recall", "office holidays", "--memory", memory_arg]);
+    let (stdout, _) = text(&out);
+    assert!(out.status.success());
+    assert!(stdout.contains("first Monday of August"), "{stdout}");
+}
+
+#[test]
+fn ingest_errors_name_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.md");
+    let memory = dir.path().join("mem");
+    let out = agentry(&[
+        "ingest",
+        missing.to_str().unwrap(),
+        "--memory",
+        memory.to_str().unwrap(),
+    ]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("nope.md"), "{stderr}");
+
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(empty.join("data.bin"), [1u8, 2, 3]).unwrap();
+    let out = agentry(&[
+        "ingest",
+        empty.to_str().unwrap(),
+        "--memory",
+        memory.to_str().unwrap(),
+    ]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("no text files"), "{stderr}");
+    let out = agentry(&["ingest"]);
+    assert_eq!(out.status.code(), Some(2), "missing paths is a usage error");
+}

@@ -7,7 +7,10 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod doctor;
 mod generate;
+mod ingest;
+mod memory_dir;
 mod models;
+mod recall;
 
 /// agentry: run agents on local models.
 #[derive(Debug, Parser)]
@@ -38,6 +41,16 @@ pub enum Command {
     /// Benchmarks (markdown tables, ratios taken in one run).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Chunk, embed and index documents into the project memory (.agentry/memory).
+    #[command(
+        after_help = "Examples:\n  agentry ingest docs/\n  agentry ingest notes.md README.md --collection handbook\n  agentry ingest docs/ --memory /data/agentry-memory"
+    )]
+    Ingest(ingest::IngestArgs),
+    /// Search the project's documents (hybrid dense + BM25) and long-term memories.
+    #[command(
+        after_help = "Examples:\n  agentry recall \"where is the deploy key?\"\n  agentry recall -k 3 --json \"refund policy\""
+    )]
+    Recall(recall::RecallArgs),
 }
 
 /// Starts tracing on stderr: RUST_LOG when set, else by `-v` count.
@@ -62,5 +75,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctor(args) => doctor::run(args).await,
         Command::Generate(args) => generate::run(args).await,
         Command::Bench(cmd) => bench::run(cmd).await,
+        Command::Ingest(args) => ingest::run(args).await,
+        Command::Recall(args) => recall::run(args).await,
     }
 }
