@@ -1,0 +1,57 @@
+//! Shared by the examples: load the model, print the agent's events.
+
+use std::sync::Arc;
+
+use agentry::core::model::store::ModelStore;
+use agentry::core::model::{LanguageModel, LlamaConfig, LlamaModel};
+use agentry::core::plan::run::AgentEvent;
+use tokio::sync::broadcast;
+
+/// The model named by `AGENTRY_MODEL` (default: SmolLM2-135M-Instruct), downloaded on first use.
+pub async fn load_model() -> Result<Arc<dyn LanguageModel>, Box<dyn std::error::Error>> {
+    let spec = std::env::var("AGENTRY_MODEL").unwrap_or_else(|_| "smollm2-135m".into());
+    let path = ModelStore::from_env()?.pull(&spec).await?;
+    let model = LlamaModel::open(
+        path,
+        LlamaConfig {
+            n_ctx: 4096,
+            ..LlamaConfig::default()
+        },
+    )
+    .await?;
+    Ok(Arc::new(model))
+}
+
+/// Prints thoughts, tool calls and results, recalls and answers to stderr as they happen.
+pub fn print_events(mut events: broadcast::Receiver<AgentEvent>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(event) => describe(&event),
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    })
+}
+
+fn describe(event: &AgentEvent) {
+    match event {
+        AgentEvent::Thought { step, text } => eprintln!("[step {step}] thought: {text}"),
+        AgentEvent::ToolCall { step, call } => {
+            eprintln!("[step {step}] call {}({})", call.name, call.args)
+        }
+        AgentEvent::ToolResult { step, result } => {
+            eprintln!("[step {step}] result of {}: {}", result.name, result.observation())
+        }
+        AgentEvent::Recall { items, .. } => {
+            for item in items {
+                eprintln!("[recall] {} ({:.3}): {}", item.source, item.score, item.text.trim());
+            }
+        }
+        AgentEvent::ApprovalNeeded { call, .. } => eprintln!("[approval needed] {}", call.name),
+        AgentEvent::Error { message } => eprintln!("[error] {message}"),
+        AgentEvent::Stopped { reason } => eprintln!("[stopped] {reason}"),
+        AgentEvent::Answer { .. } | AgentEvent::Token { .. } => {}
+    }
+}
