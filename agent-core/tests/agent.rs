@@ -13,20 +13,25 @@
 //! choices.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 mod support;
 
-use agentry_core::agent::{Agent, AgentError, Pause};
+use agentry_core::agent::{Agent, AgentError, Pause, PendingApproval};
 use agentry_core::model::{
     CandidateScore, Completion, CompletionStream, FinishReason, GenerateRequest, LanguageModel,
     LlamaConfig, LlamaModel, ModelError, ModelInfo, Prompt, Sampling, ScoreRequest, StreamEvent,
 };
-use agentry_core::plan::run::{AgentEvent, Limits, StopReason, read_transcript};
-use agentry_memory::{EdgeStore, FastEmbedder, LongTermMemory, VectorStore};
+use agentry_core::plan::run::{
+    AgentEvent, AgentRun, ApprovalDecision, Input, Limits, StopReason, read_transcript,
+};
+use agentry_memory::{EdgeStore, FastEmbedder, LongTermMemory, MemoryKind, VectorStore};
 use agentry_prompts::{ChatMessage, Role};
-use agentry_tools::ToolRegistry;
 use agentry_tools::builtin::Calculator;
+use agentry_tools::{
+    Approval, Approver, FnTool, Policy, ToolCall, ToolError, ToolRegistry, ToolSpec,
+};
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -45,6 +50,8 @@ struct Report {
 /// Longest thought of a step: short, so that the small model, which tends to repeat
 /// itself in a long thought, gets to its action or answer within the step's tokens.
 const THOUGHT_CHARS: usize = 120;
+/// A shorter cap still, where the model otherwise talks itself out of acting.
+const SHORT_THOUGHT_CHARS: usize = 60;
 
 async fn open_model() -> Arc<LlamaModel> {
     let config = LlamaConfig {
@@ -287,6 +294,86 @@ async fn a_tool_using_run_streams_valid_steps_and_ends_within_its_limits() {
 }
 
 #[tokio::test]
+async fn a_failing_tool_is_reported_to_the_model_and_the_run_goes_on() {
+    let model = Recorder::new().await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let mut tools = ToolRegistry::new();
+    tools
+        .register(FnTool::new(
+            "lookup",
+            "Looks up facts about a city.",
+            move |_args: LookupArgs| {
+                let counted = counted.clone();
+                async move {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    Err::<String, _>(ToolError::failed("the lookup service is down"))
+                }
+            },
+        ))
+        .unwrap();
+    let agent = Agent::builder()
+        .model(model.clone())
+        .instructions(["Use the lookup tool to find facts."])
+        .tools(tools)
+        .limits(limits(4))
+        .sampling(sampling(200))
+        .thought_max_chars(Some(THOUGHT_CHARS))
+        .build()
+        .unwrap();
+    let mut events = agent.events();
+    let mut run = agent
+        .start::<Report>(
+            "Use the lookup tool to find the population of Paris, then write a report.",
+        )
+        .unwrap();
+    let mut failed_at = None;
+    let mut steps_after_failure = 0;
+    loop {
+        match agent.step(&mut run).await.unwrap() {
+            Pause::Done(outcome) => {
+                assert_eq!(outcome.stop, StopReason::MaxSteps { limit: 4 });
+                break;
+            }
+            Pause::Approval { call } => panic!("no tool needs approval: {call:?}"),
+            Pause::Stepped { step, .. } => {
+                assert_eq!(step, run.step());
+                if failed_at.is_some() {
+                    steps_after_failure += 1;
+                }
+                for event in drain(&mut events) {
+                    if let AgentEvent::ToolResult { step, result } = event {
+                        assert!(result.is_error());
+                        assert!(result.observation().contains("the lookup service is down"));
+                        failed_at.get_or_insert(step);
+                    }
+                }
+            }
+        }
+    }
+    let failed_at = failed_at.expect("the model never called the lookup tool");
+    assert!(calls.load(Ordering::SeqCst) >= 1);
+    assert!(
+        steps_after_failure >= 1,
+        "no step after the failure at step {failed_at}"
+    );
+    // The failure was shown to the model in the next request.
+    let next = &model.requests()[failed_at];
+    assert!(
+        prompt_text(next).contains("the lookup service is down"),
+        "{}",
+        prompt_text(next)
+    );
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[allow(dead_code)]
+struct LookupArgs {
+    /// The city.
+    city: String,
+}
+
+#[tokio::test]
 async fn max_steps_one_stops_after_one_step() {
     let model = Recorder::new().await;
     let agent = Agent::builder()
@@ -385,6 +472,222 @@ async fn a_checkpoint_after_step_two_resumes_at_step_three_in_a_fresh_agent() {
             pair[0].prompt_tokens
         );
     }
+}
+
+/// An agent over `model` whose only tool, `delete_file`, needs approval.
+fn deleting_agent(
+    model: Arc<Recorder>,
+    tools: Arc<ToolRegistry>,
+    policy: Policy,
+    seed: u32,
+) -> Agent {
+    Agent::builder()
+        .model(model)
+        .instructions(["Use the delete_file tool to delete files."])
+        .tools(tools)
+        .policy(policy)
+        .limits(limits(2))
+        .sampling(Sampling {
+            temperature: 0.5,
+            seed,
+            ..sampling(100)
+        })
+        .thought_max_chars(Some(SHORT_THOUGHT_CHARS))
+        .build()
+        .unwrap()
+}
+
+/// A run of `task` paused on the model's first call. Whether the small model calls the
+/// tool at once depends on its sampling, so up to five seeds are tried.
+async fn paused_on_call(
+    model: &Arc<Recorder>,
+    tools: &Arc<ToolRegistry>,
+    task: &str,
+) -> (Agent, AgentRun, ToolCall) {
+    for seed in 0..5 {
+        let agent = deleting_agent(model.clone(), tools.clone(), Policy::default(), seed);
+        let mut run = agent.start::<Report>(task).unwrap();
+        match agent.advance(&mut run).await.unwrap() {
+            Pause::Approval { call } => return (agent, run, call),
+            Pause::Done(outcome) => assert_eq!(outcome.tool_calls, 0, "{outcome:?}"),
+            Pause::Stepped { .. } => panic!("advance never stops after a step"),
+        }
+    }
+    panic!("the model called no tool with any of five seeds");
+}
+
+#[tokio::test]
+async fn calls_that_need_approval_pause_and_obey_the_decision() {
+    let model = Recorder::new().await;
+    let deleted = Arc::new(AtomicUsize::new(0));
+    let counted = deleted.clone();
+    let mut tools = ToolRegistry::new();
+    tools
+        .register(
+            FnTool::new("delete_file", "Deletes a file.", move |args: DeleteArgs| {
+                let counted = counted.clone();
+                async move {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, ToolError>(format!("deleted {}", args.path))
+                }
+            })
+            .needs_approval(true),
+        )
+        .unwrap();
+    let tools = Arc::new(tools);
+    let task = "Delete the file notes.txt.";
+
+    // Denied: the tool does not run and the model is told why.
+    let (agent, mut run, call) = paused_on_call(&model, &tools, task).await;
+    assert_eq!(call.name, "delete_file");
+    let before = model.requests().len();
+    run.feed(Input::Approval(ApprovalDecision::Deny {
+        reason: "the user keeps this file".into(),
+    }))
+    .unwrap();
+    let pause = agent.advance(&mut run).await.unwrap();
+    assert!(
+        matches!(pause, Pause::Done(_) | Pause::Approval { .. }),
+        "{pause:?}"
+    );
+    assert_eq!(deleted.load(Ordering::SeqCst), 0);
+    let next = model.requests()[before].clone();
+    assert!(
+        prompt_text(&next).contains("the user keeps this file"),
+        "{}",
+        prompt_text(&next)
+    );
+
+    // Without an approver, `finish` hands back the run paused on the call.
+    let (agent, run, _) = paused_on_call(&model, &tools, task).await;
+    let PendingApproval { call, mut run } = match agent.finish::<Report>(run).await {
+        Err(AgentError::ApprovalNeeded(pending)) => *pending,
+        other => panic!("expected ApprovalNeeded, got {other:?}"),
+    };
+    assert_eq!(call.name, "delete_file");
+    assert!(!run.is_done());
+
+    // Approved by hand: the tool runs once, and the registry does not ask the policy's
+    // approver about that call again. Later calls go to the approver.
+    run.feed(Input::Approval(ApprovalDecision::Approve))
+        .unwrap();
+    let approver = Arc::new(CountingApprover::default());
+    let approving = deleting_agent(
+        model.clone(),
+        tools.clone(),
+        Policy::default().with_approver(approver.clone()),
+        0,
+    );
+    let mut events = approving.events();
+    let result = approving.finish::<Report>(run).await;
+    assert!(
+        matches!(result, Err(AgentError::Stopped { .. })),
+        "{result:?}"
+    );
+    let asked = approver.asked.lock().unwrap().clone();
+    assert!(
+        !asked.contains(&call.id),
+        "asked again about {}: {asked:?}",
+        call.id
+    );
+    assert_eq!(deleted.load(Ordering::SeqCst), 1 + asked.len());
+    let result = drain(&mut events)
+        .into_iter()
+        .find_map(|e| match e {
+            AgentEvent::ToolResult { result, .. } if result.call_id == call.id => Some(result),
+            _ => None,
+        })
+        .expect("the approved call's result");
+    assert!(!result.is_error(), "{result:?}");
+    assert!(result.observation().starts_with("deleted "), "{result:?}");
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+struct DeleteArgs {
+    /// The file to delete.
+    path: String,
+}
+
+/// Approves every call and records the ids it was asked about.
+#[derive(Default)]
+struct CountingApprover {
+    asked: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl Approver for CountingApprover {
+    async fn approve(&self, call: &ToolCall, _spec: &ToolSpec) -> Approval {
+        self.asked.lock().unwrap().push(call.id.clone());
+        Approval::Approve
+    }
+}
+
+#[tokio::test]
+async fn memories_are_recalled_before_the_first_step_and_the_episode_is_stored() {
+    let model = Recorder::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let memory = memory_in(dir.path()).await;
+    let fact = "The office wifi password is tulip-42.";
+    memory
+        .remember(fact, MemoryKind::Semantic, serde_json::json!({}), 0.9)
+        .await
+        .unwrap();
+    let agent = Agent::builder()
+        .model(model.clone())
+        .role("You are a helpful office assistant.")
+        .memory(memory.clone())
+        .limits(limits(2))
+        .sampling(sampling(160))
+        .thought_max_chars(Some(SHORT_THOUGHT_CHARS))
+        .build()
+        .unwrap();
+    let mut events = agent.events();
+    let output = agent
+        .run::<String>("What is the office wifi password?")
+        .await
+        .unwrap_or_else(|e| panic!("the run failed: {e}"));
+    assert_eq!(output.outcome.stop, StopReason::Answered);
+
+    let events = drain(&mut events);
+    let recall = events
+        .iter()
+        .position(|e| matches!(e, AgentEvent::Recall { step: 1, .. }))
+        .expect("a Recall event for step 1");
+    let first_token = events
+        .iter()
+        .position(|e| matches!(e, AgentEvent::Token { .. }))
+        .expect("tokens");
+    assert!(recall < first_token);
+    match &events[recall] {
+        AgentEvent::Recall { items, .. } => {
+            assert!(items.iter().any(|item| item.text == fact), "{items:?}")
+        }
+        _ => unreachable!(),
+    }
+    // The memory reached the model, fenced in the user turn.
+    let first = prompt_text(&model.requests()[0]);
+    assert!(first.contains(fact), "{first}");
+
+    let episodes = memory
+        .count(Some(MemoryKind::Episodic.filter()))
+        .await
+        .unwrap();
+    assert_eq!(episodes, 1);
+    let hits = memory
+        .recall(
+            "wifi password task",
+            5,
+            Some(MemoryKind::Episodic.filter()),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(
+        hits[0]
+            .item
+            .text
+            .starts_with("Task: What is the office wifi password?")
+    );
 }
 
 #[tokio::test]
