@@ -4,7 +4,7 @@
 //! planner loop. This crate re-exports the parts:
 //!
 //! - [`core`] (`agentry-core`): models, the model store, the hardware
-//!   self-check ([`core::doctor`]);
+//!   self-check ([`core::doctor`]), the planner and the agent ([`core::agent`]);
 //! - [`store`] (`agentry-store`): model specs, the built-in registry and
 //!   verified downloads;
 //! - [`prompts`], [`tools`], [`memory`]: prompt templates and the injection
@@ -28,7 +28,14 @@ pub use agentry_tools as tools;
 
 /// The names most programs need.
 pub mod prelude {
+    pub use agentry_core::agent::{
+        Agent, AgentBuilder, AgentError, AgentOutput, Pause, PendingApproval,
+    };
     pub use agentry_core::doctor::{DoctorOptions, DoctorReport, Machine};
     pub use agentry_core::model::gguf::GgufInfo;
+    pub use agentry_core::plan::run::{
+        AgentEvent, AgentRun, ApprovalDecision, Input, Limits, RunOutcome, StopReason,
+    };
+    pub use agentry_core::plan::strategy::Strategy;
     pub use agentry_store::{ModelSpec, ModelStore};
 }

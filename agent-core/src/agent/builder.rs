@@ -1,0 +1,259 @@
+//! [`AgentBuilder`]: the settings of an [`Agent`], checked once by
+//! [`AgentBuilder::build`].
+
+use std::fs::OpenOptions;
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use agentry_memory::{Documents, LongTermMemory};
+use agentry_prompts::Templates;
+use agentry_tools::{Policy, ToolRegistry};
+use tokio::sync::broadcast;
+
+use super::{Agent, AgentError, DEFAULT_RECALL_TOP_K, DEFAULT_THOUGHT_MAX_CHARS, EVENT_CAPACITY};
+use crate::model::{LanguageModel, Sampling};
+use crate::plan::run::{Limits, TranscriptWriter};
+use crate::plan::strategy::Strategy;
+
+/// Builds an [`Agent`]; only the model is required. Start with [`Agent::builder`].
+#[derive(Default)]
+pub struct AgentBuilder {
+    model: Option<Arc<dyn LanguageModel>>,
+    role: String,
+    instructions: Vec<String>,
+    tools: Option<Arc<ToolRegistry>>,
+    policy: Policy,
+    memory: Option<Arc<LongTermMemory>>,
+    documents: Option<Arc<Documents>>,
+    strategy: Strategy,
+    limits: Limits,
+    sampling: Option<Sampling>,
+    templates: Option<Templates>,
+    recall_top_k: Option<usize>,
+    store_episodes: Option<bool>,
+    parallel_tool_calls: usize,
+    transcript: Option<PathBuf>,
+    checkpoint_dir: Option<PathBuf>,
+    chat_budget_tokens: Option<usize>,
+    thought_max_chars: Option<Option<usize>>,
+}
+
+impl std::fmt::Debug for AgentBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentBuilder")
+            .field("model", &self.model.as_ref().map(|m| m.info().name.clone()))
+            .field("role", &self.role)
+            .field("strategy", &self.strategy)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AgentBuilder {
+    /// The language model (required).
+    pub fn model(mut self, model: Arc<dyn LanguageModel>) -> Self {
+        self.model = Some(model);
+        self
+    }
+
+    /// Who the model is, e.g. "You are a careful research assistant."
+    pub fn role(mut self, role: impl Into<String>) -> Self {
+        self.role = role.into();
+        self
+    }
+
+    /// Appends instructions, one item per instruction.
+    pub fn instructions<I, S>(mut self, items: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.instructions.extend(items.into_iter().map(Into::into));
+        self
+    }
+
+    /// The tools (a registry, or a shared one). The model sees those the policy permits.
+    pub fn tools(mut self, tools: impl Into<Arc<ToolRegistry>>) -> Self {
+        self.tools = Some(tools.into());
+        self
+    }
+
+    /// What the agent may do with its tools (default: every tool by name, no capability,
+    /// no approver).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Long-term memory: recalled before each step, and where episodes and what the user
+    /// says in [`Agent::chat`] are stored.
+    pub fn memory(mut self, memory: Arc<LongTermMemory>) -> Self {
+        self.memory = Some(memory);
+        self
+    }
+
+    /// Documents retrieved (hybrid search) along with memories before each step.
+    pub fn documents(mut self, documents: Arc<Documents>) -> Self {
+        self.documents = Some(documents);
+        self
+    }
+
+    /// The reasoning strategy of answer steps (default [`Strategy::Direct`]); see
+    /// [`Agent::run`] for how it is used.
+    pub fn strategy(mut self, strategy: Strategy) -> Self {
+        self.strategy = strategy;
+        self
+    }
+
+    /// How far a run may go (default: 10 steps).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sampling of each model step and chat reply (default: greedy, 512 tokens).
+    pub fn sampling(mut self, sampling: Sampling) -> Self {
+        self.sampling = Some(sampling);
+        self
+    }
+
+    /// The prompt templates (default: the built-ins).
+    pub fn templates(mut self, templates: Templates) -> Self {
+        self.templates = Some(templates);
+        self
+    }
+
+    /// How many memories (and as many document chunks) are recalled before each step
+    /// (default 3 when memory or documents are set); 0 turns recall off.
+    pub fn recall_top_k(mut self, top_k: usize) -> Self {
+        self.recall_top_k = Some(top_k);
+        self
+    }
+
+    /// Whether each answered run is stored as an episodic memory (default: yes when
+    /// memory is set).
+    pub fn store_episodes(mut self, store: bool) -> Self {
+        self.store_episodes = Some(store);
+        self
+    }
+
+    /// Most tool calls in one step, run in parallel (default 1).
+    pub fn parallel_tool_calls(mut self, n: usize) -> Self {
+        self.parallel_tool_calls = n;
+        self
+    }
+
+    /// Appends every event of every run to this JSON Lines file (created if missing).
+    /// Streamed tokens go to [`Agent::events`] only.
+    pub fn transcript(mut self, path: impl Into<PathBuf>) -> Self {
+        self.transcript = Some(path.into());
+        self
+    }
+
+    /// Saves each run as `DIR/<run id>.json` after every model step and at every
+    /// approval pause (created if missing); resume it with [`Agent::resume`].
+    pub fn checkpoint_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.checkpoint_dir = Some(dir.into());
+        self
+    }
+
+    /// Most tokens of the chat window (system prompt, summary note, turns); default half
+    /// the model's context.
+    pub fn chat_budget_tokens(mut self, tokens: usize) -> Self {
+        self.chat_budget_tokens = Some(tokens);
+        self
+    }
+
+    /// Longest thought of a step, in characters (the `maxLength` of the step schema);
+    /// `None` for no cap beyond the step's token limit. Default: 800.
+    pub fn thought_max_chars(mut self, chars: Option<usize>) -> Self {
+        self.thought_max_chars = Some(chars);
+        self
+    }
+
+    /// The agent.
+    ///
+    /// # Errors
+    /// [`AgentError::MissingModel`] without a model; [`AgentError::InvalidConfig`] for a
+    /// strategy with a zero count, zero steps, or a chat budget of zero;
+    /// [`AgentError::Io`] when the transcript or checkpoint folder cannot be created.
+    pub fn build(self) -> Result<Agent, AgentError> {
+        let model = self.model.ok_or(AgentError::MissingModel)?;
+        self.strategy
+            .validate()
+            .map_err(|error| AgentError::InvalidConfig {
+                reason: error.to_string(),
+            })?;
+        if self.limits.max_steps == 0 {
+            return Err(AgentError::InvalidConfig {
+                reason: "limits.max_steps must be at least 1".into(),
+            });
+        }
+        if self.chat_budget_tokens == Some(0) {
+            return Err(AgentError::InvalidConfig {
+                reason: "the chat budget must be at least 1 token".into(),
+            });
+        }
+        let transcript = match &self.transcript {
+            None => None,
+            Some(path) => {
+                let file = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|source| AgentError::Io {
+                        what: "transcript",
+                        path: path.clone(),
+                        source,
+                    })?;
+                Some(Mutex::new(TranscriptWriter::new(BufWriter::new(file))))
+            }
+        };
+        if let Some(dir) = &self.checkpoint_dir {
+            std::fs::create_dir_all(dir).map_err(|source| AgentError::Io {
+                what: "checkpoint folder",
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        let retrieves = self.memory.is_some() || self.documents.is_some();
+        let recall_top_k = match self.recall_top_k {
+            Some(0) => None,
+            Some(k) => retrieves.then_some(k),
+            None => retrieves.then_some(DEFAULT_RECALL_TOP_K),
+        };
+        let store_episodes = self.memory.is_some() && self.store_episodes.unwrap_or(true);
+        let chat_budget = self
+            .chat_budget_tokens
+            .unwrap_or_else(|| (model.info().n_ctx / 2).max(256));
+        let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        Ok(Agent {
+            model,
+            role: self.role,
+            instructions: self.instructions,
+            tools: self.tools.unwrap_or_default(),
+            policy: self.policy,
+            memory: self.memory,
+            documents: self.documents,
+            strategy: self.strategy,
+            limits: self.limits,
+            sampling: self.sampling.unwrap_or(Sampling {
+                max_tokens: 512,
+                ..Sampling::default()
+            }),
+            templates: Arc::new(self.templates.unwrap_or_default()),
+            recall_top_k,
+            store_episodes,
+            parallel_tool_calls: self.parallel_tool_calls.max(1),
+            transcript,
+            checkpoint_dir: self.checkpoint_dir,
+            chat_budget,
+            thought_max_chars: self
+                .thought_max_chars
+                .unwrap_or(Some(DEFAULT_THOUGHT_MAX_CHARS)),
+            events,
+            chat: tokio::sync::Mutex::new(None),
+        })
+    }
+}

@@ -1,0 +1,454 @@
+//! Driving a run: [`Agent::start`], [`Agent::advance`], [`Agent::step`],
+//! [`Agent::finish`], [`Agent::resume`] and [`Agent::run`], and how each action is
+//! performed.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use agentry_memory::{Filter, MemoryKind};
+use agentry_tools::{Approval, Approver, Policy, ToolCall, ToolSpec};
+use async_trait::async_trait;
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::solve::Observations;
+use super::{Agent, AgentError, AgentOutput, Pause, PendingApproval};
+use crate::model::{Completion, GenerateRequest, ModelError, StreamEvent, Usage};
+use crate::parse::schema_of;
+use crate::plan::run::{
+    Action, AgentEvent, AgentRun, ApprovalDecision, Input, Recollection, RunConfig,
+};
+use crate::plan::strategy::Strategy;
+
+/// Importance of a stored episode (0 to 1).
+pub(super) const EPISODE_IMPORTANCE: f32 = 0.5;
+
+impl Agent {
+    /// A new run of `task` whose final answer is a `T` (its JSON Schema,
+    /// [`schema_of::<T>()`](crate::parse::schema_of), constrains the answer). Nothing is
+    /// performed yet: drive it with [`Agent::advance`], [`Agent::step`] or
+    /// [`Agent::finish`].
+    ///
+    /// # Errors
+    /// [`AgentError::Run`] for an empty task or a configuration the run refuses.
+    pub fn start<T: JsonSchema>(&self, task: impl Into<String>) -> Result<AgentRun, AgentError> {
+        let config = self.run_config(task.into(), schema_of::<T>());
+        Ok(AgentRun::with_templates(config, self.templates.clone())?)
+    }
+
+    /// A run restored from its checkpoint (the text of `DIR/<run id>.json`, or
+    /// `run.to_json()`), rendering with this agent's templates. It continues from the
+    /// step it was saved at: drive it with [`Agent::advance`], [`Agent::step`] or
+    /// [`Agent::finish`]. The checkpoint carries the run's own configuration (task,
+    /// tools, limits); this agent supplies the model, tools, memory and policy.
+    ///
+    /// # Errors
+    /// [`AgentError::Run`] when the text is not a checkpoint.
+    pub fn resume(&self, checkpoint: &str) -> Result<AgentRun, AgentError> {
+        Ok(AgentRun::resume(checkpoint, self.templates.clone())?)
+    }
+
+    /// Performs the run's actions until it ends ([`Pause::Done`]) or a call waits for
+    /// approval ([`Pause::Approval`]: feed `Input::Approval(..)` to the run and call
+    /// again). Never returns [`Pause::Stepped`].
+    ///
+    /// # Errors
+    /// A model or memory failure (the run is then ended with `StopReason::Failed`), a
+    /// transcript or checkpoint that cannot be written, or input the run refuses.
+    pub async fn advance(&self, run: &mut AgentRun) -> Result<Pause, AgentError> {
+        self.drive(run, false, &mut Tally::default()).await
+    }
+
+    /// As [`Agent::advance`], but also stops after each model step with
+    /// [`Pause::Stepped`] (the run's checkpoint is saved by then).
+    ///
+    /// # Errors
+    /// As [`Agent::advance`].
+    pub async fn step(&self, run: &mut AgentRun) -> Result<Pause, AgentError> {
+        self.drive(run, true, &mut Tally::default()).await
+    }
+
+    /// Drives `run` to its end and returns its typed answer.
+    ///
+    /// A call that needs approval is put to the policy's [`Approver`]; without one the
+    /// run is returned paused in [`AgentError::ApprovalNeeded`]. When the agent has tools
+    /// and a strategy other than [`Strategy::Direct`], the answer is re-derived with the
+    /// strategy from the task and the tool observations (see [`Agent::run`]).
+    ///
+    /// # Errors
+    /// [`AgentError::Stopped`] when the run ends without an answer (its `reason` says
+    /// why), [`AgentError::ApprovalNeeded`], and the errors of [`Agent::advance`].
+    pub async fn finish<T>(&self, mut run: AgentRun) -> Result<AgentOutput<T>, AgentError>
+    where
+        T: DeserializeOwned + JsonSchema + Send,
+    {
+        let mut tally = Tally::default();
+        let outcome = loop {
+            match self.drive(&mut run, false, &mut tally).await? {
+                Pause::Done(outcome) => break outcome,
+                Pause::Approval { call } => match self.decide(&call).await {
+                    Some(decision) => run.feed(Input::Approval(decision))?,
+                    None => {
+                        return Err(AgentError::ApprovalNeeded(Box::new(PendingApproval {
+                            call,
+                            run,
+                        })));
+                    }
+                },
+                Pause::Stepped { .. } => {}
+            }
+        };
+        let Some(answer) = outcome.answer.clone() else {
+            return Err(AgentError::Stopped {
+                reason: outcome.stop.clone(),
+                outcome: Box::new(outcome),
+            });
+        };
+        if self.strategy != Strategy::Direct && !run.config().tools.is_empty() {
+            return self
+                .rederive(&run, outcome, tally.step_usage, &tally.observations)
+                .await;
+        }
+        Ok(AgentOutput {
+            answer: typed(answer)?,
+            outcome,
+            run_id: run.id(),
+            step_usage: tally.step_usage,
+            reasoning: None,
+        })
+    }
+
+    /// Runs `task` to a typed answer.
+    ///
+    /// - With tools (those the policy permits), a ReAct run: each step is constrained to
+    ///   a thought and a tool call or the final answer; tools run, results come back
+    ///   fenced, memories are recalled before each step. With a strategy other than
+    ///   [`Strategy::Direct`], once ReAct has answered, the final answer is derived again
+    ///   with that strategy from the task and the observations the tools gave (fenced as
+    ///   untrusted), and replaces ReAct's answer (the episode then records it).
+    /// - Without tools and with a strategy other than `Direct`, no ReAct loop: the
+    ///   strategy solves a prompt of the role, instructions, recalled memories (fenced)
+    ///   and the task. Its requests are not streamed.
+    /// - Without tools and with `Direct`, a ReAct run whose only move is the answer.
+    ///
+    /// An answered run is stored as an episode when memory is set (see
+    /// [`AgentBuilder::store_episodes`](super::AgentBuilder::store_episodes)).
+    ///
+    /// # Errors
+    /// As [`Agent::finish`]; also [`AgentError::Strategy`] when a strategy finds no
+    /// answer.
+    pub async fn run<T>(&self, task: impl Into<String>) -> Result<AgentOutput<T>, AgentError>
+    where
+        T: DeserializeOwned + JsonSchema + Send,
+    {
+        let task = task.into();
+        if self.strategy != Strategy::Direct && self.tool_specs().is_empty() {
+            return self.solve_alone(task).await;
+        }
+        let run = self.start::<T>(task)?;
+        self.finish(run).await
+    }
+
+    /// The configuration of a new run of `task`.
+    fn run_config(&self, task: String, answer_schema: Value) -> RunConfig {
+        let mut config = RunConfig::new(task)
+            .with_role(self.role.clone())
+            .with_instructions(self.instructions.iter().cloned())
+            .with_tools(self.tool_specs())
+            .with_answer_schema(answer_schema)
+            .with_limits(self.limits)
+            .with_sampling(self.sampling.clone())
+            .with_parallel_calls(self.parallel_tool_calls);
+        config.thought_max_chars = self.thought_max_chars;
+        if let Some(top_k) = self.recall_top_k {
+            config = config.with_recall(top_k);
+        }
+        // With re-derivation the episode is stored by `finish`, with the final answer.
+        if self.store_episodes && !self.rederives() {
+            config = config.with_episode();
+        }
+        config
+    }
+
+    /// The loop behind [`Agent::advance`], [`Agent::step`] and [`Agent::finish`];
+    /// records each model step's usage and each tool observation in `tally`.
+    async fn drive(
+        &self,
+        run: &mut AgentRun,
+        stop_after_step: bool,
+        tally: &mut Tally,
+    ) -> Result<Pause, AgentError> {
+        loop {
+            let started = Instant::now();
+            let mut stepped = None;
+            match run.next_action() {
+                Action::Done(outcome) => {
+                    self.publish_tallied(run, tally)?;
+                    self.save_checkpoint(run).await?;
+                    return Ok(Pause::Done(outcome));
+                }
+                Action::AwaitApproval { call } => {
+                    self.publish_tallied(run, tally)?;
+                    self.save_checkpoint(run).await?;
+                    return Ok(Pause::Approval { call });
+                }
+                Action::Recall { query, top_k } => match self.recall(&query, top_k).await {
+                    Ok(items) => run.feed(Input::Recalled(items))?,
+                    Err(error) => return Err(self.failed(run, error).await),
+                },
+                Action::Generate(request) => match self.generate(request).await {
+                    Ok(completion) => {
+                        let usage = completion.usage;
+                        tally.step_usage.push(usage);
+                        run.feed(Input::Generated(completion))?;
+                        stepped = Some(Pause::Stepped {
+                            step: run.step(),
+                            usage,
+                        });
+                    }
+                    Err(error) => return Err(self.failed(run, error).await),
+                },
+                Action::CallTools { calls } => {
+                    let policy = self.pre_approved(&calls);
+                    let results = self
+                        .tools
+                        .call_all(&calls, &policy, self.parallel_tool_calls)
+                        .await;
+                    run.feed(Input::ToolResults(results))?;
+                }
+                Action::StoreEpisode { text, metadata } => {
+                    if let Some(memory) = &self.memory
+                        && let Err(error) = memory
+                            .remember(&text, MemoryKind::Episodic, metadata, EPISODE_IMPORTANCE)
+                            .await
+                    {
+                        return Err(self.failed(run, error.into()).await);
+                    }
+                    run.feed(Input::EpisodeStored)?;
+                }
+            }
+            run.feed(Input::Elapsed(started.elapsed()))?;
+            self.publish_tallied(run, tally)?;
+            if let Some(pause) = stepped {
+                self.save_checkpoint(run).await?;
+                if stop_after_step {
+                    return Ok(pause);
+                }
+            }
+        }
+    }
+
+    /// Streams `request`, publishing each piece of text of the first sample as an
+    /// [`AgentEvent::Token`], and returns the first completion.
+    pub(super) async fn generate(
+        &self,
+        request: GenerateRequest,
+    ) -> Result<Completion, AgentError> {
+        let mut stream = self.model.stream(request).await?;
+        while let Some(event) = stream.next_event().await {
+            match event? {
+                StreamEvent::Token { index: 0, text } => {
+                    // No receiver is not an error: nobody listens.
+                    let _ = self.events.send(AgentEvent::Token { text });
+                }
+                StreamEvent::Token { .. } => {}
+                StreamEvent::Done(completions) => {
+                    return completions
+                        .into_iter()
+                        .next()
+                        .ok_or(AgentError::NoCompletion);
+                }
+            }
+        }
+        Err(ModelError::WorkerGone.into())
+    }
+
+    /// Long-term memories (conversation turns excluded) and document chunks for `query`,
+    /// `top_k` of each, memories first.
+    pub(super) async fn recall(
+        &self,
+        query: &str,
+        top_k: usize,
+    ) -> Result<Vec<Recollection>, AgentError> {
+        let mut items = Vec::new();
+        if let Some(memory) = &self.memory {
+            let filter = Filter {
+                must_not: MemoryKind::Conversation.filter().must,
+                ..Filter::default()
+            };
+            for hit in memory.recall(query, top_k, Some(filter), None).await? {
+                let source = hit
+                    .item
+                    .payload
+                    .get("source")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| hit.item.kind.as_str().to_owned(), str::to_owned);
+                items.push(Recollection::new(hit.item.text, source, hit.score));
+            }
+        }
+        if let Some(documents) = &self.documents {
+            for chunk in documents.retrieve(query, top_k).await? {
+                items.push(Recollection::new(chunk.text, chunk.source, chunk.score));
+            }
+        }
+        Ok(items)
+    }
+
+    /// The policy's approver's decision on `call`; `None` without an approver.
+    async fn decide(&self, call: &ToolCall) -> Option<ApprovalDecision> {
+        let approver = self.policy.approver.as_ref()?;
+        let Some(spec) = self.tools.get(&call.name).map(|tool| tool.spec()) else {
+            return Some(ApprovalDecision::Deny {
+                reason: format!("there is no tool named `{}`", call.name),
+            });
+        };
+        Some(match approver.approve(call, &spec).await {
+            Approval::Approve => ApprovalDecision::Approve,
+            Approval::Deny(reason) => ApprovalDecision::Deny { reason },
+        })
+    }
+
+    /// The agent's policy, with an approver that approves exactly `calls`: the run has
+    /// already decided on each of them, so the registry must not ask again.
+    fn pre_approved(&self, calls: &[ToolCall]) -> Policy {
+        Policy {
+            allow: self.policy.allow.clone(),
+            capabilities: self.policy.capabilities,
+            approver: Some(Arc::new(PreApproved {
+                ids: calls.iter().map(|call| call.id.clone()).collect(),
+            })),
+        }
+    }
+
+    /// Ends `run` as failed because of `error`, publishes and saves it, and hands the
+    /// error back. Publishing and saving are best effort here: the first error wins.
+    async fn failed(&self, run: &mut AgentRun, error: AgentError) -> AgentError {
+        run.fail(error.to_string());
+        if let Err(publish) = self.publish(run) {
+            tracing::warn!("could not publish the events of a failed run: {publish}");
+        }
+        if let Err(save) = self.save_checkpoint(run).await {
+            tracing::warn!("could not save the checkpoint of a failed run: {save}");
+        }
+        error
+    }
+
+    /// Sends the run's new events to the subscribers and the transcript.
+    fn publish(&self, run: &mut AgentRun) -> Result<(), AgentError> {
+        let events = run.drain_events();
+        self.emit(&events)
+    }
+
+    /// [`Agent::publish`], keeping the tool observations in `tally`.
+    fn publish_tallied(&self, run: &mut AgentRun, tally: &mut Tally) -> Result<(), AgentError> {
+        let events = run.drain_events();
+        for event in &events {
+            if let AgentEvent::ToolResult { result, .. } = event {
+                tally
+                    .observations
+                    .push((result.name.clone(), result.observation()));
+            }
+        }
+        self.emit(&events)
+    }
+
+    /// Sends `events` to the subscribers and the transcript.
+    pub(super) fn emit(&self, events: &[AgentEvent]) -> Result<(), AgentError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        if let Some(transcript) = &self.transcript {
+            let mut writer = transcript
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            writer.write_all(events)?;
+            writer.flush()?;
+        }
+        for event in events {
+            let _ = self.events.send(event.clone());
+        }
+        Ok(())
+    }
+
+    /// Writes the run to `DIR/<run id>.json` (through a temporary file, so a crash never
+    /// leaves half a checkpoint), when a checkpoint folder is set.
+    pub(super) async fn save_checkpoint(&self, run: &AgentRun) -> Result<(), AgentError> {
+        let Some(path) = self.checkpoint_path(run) else {
+            return Ok(());
+        };
+        let json = run.to_json()?;
+        let partial = path.with_extension("json.partial");
+        let io = |source| AgentError::Io {
+            what: "checkpoint",
+            path: path.clone(),
+            source,
+        };
+        tokio::fs::write(&partial, json).await.map_err(io)?;
+        tokio::fs::rename(&partial, &path).await.map_err(io)
+    }
+}
+
+/// What driving a run gathered: the usage of each model step and the tool
+/// observations.
+#[derive(Debug, Default)]
+struct Tally {
+    step_usage: Vec<Usage>,
+    observations: Observations,
+}
+
+/// Converts a JSON answer to the requested type.
+pub(super) fn typed<T: DeserializeOwned>(answer: Value) -> Result<T, AgentError> {
+    serde_json::from_value(answer).map_err(|error| AgentError::AnswerType {
+        detail: error.to_string(),
+    })
+}
+
+/// Approves the calls with these ids, which the run has already approved (or which need
+/// no approval); denies any other.
+struct PreApproved {
+    ids: BTreeSet<String>,
+}
+
+#[async_trait]
+impl Approver for PreApproved {
+    async fn approve(&self, call: &ToolCall, _spec: &ToolSpec) -> Approval {
+        if self.ids.contains(&call.id) {
+            Approval::Approve
+        } else {
+            Approval::Deny(format!("call `{}` was not approved by the run", call.id))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_registry_approves_exactly_the_calls_the_run_passed_on() {
+        let approver = PreApproved {
+            ids: ["call-1-1".to_owned()].into_iter().collect(),
+        };
+        let spec = ToolSpec::new("delete_file", "Deletes a file.", json!({"type": "object"}));
+        let passed = ToolCall::new("call-1-1", "delete_file", json!({}));
+        let other = ToolCall::new("call-1-2", "delete_file", json!({}));
+        assert_eq!(approver.approve(&passed, &spec).await, Approval::Approve);
+        assert!(matches!(
+            approver.approve(&other, &spec).await,
+            Approval::Deny(reason) if reason.contains("call-1-2")
+        ));
+    }
+
+    #[test]
+    fn a_json_answer_converts_or_says_why_not() {
+        assert_eq!(typed::<u32>(json!(7)).ok(), Some(7));
+        match typed::<u32>(json!("seven")) {
+            Err(AgentError::AnswerType { detail }) => assert!(detail.contains("string")),
+            other => panic!("expected an answer type error, got {other:?}"),
+        }
+    }
+}
