@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::sync::Mutex;
 
 /// The built example `name` (target/<profile>/examples/<name>).
 fn example(name: &str) -> PathBuf {
@@ -20,7 +21,12 @@ fn example(name: &str) -> PathBuf {
     path
 }
 
+/// One example at a time: each loads the model with one thread per core, and two at once
+/// would oversubscribe the CPU.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 fn run(name: &str, args: &[&str]) -> (Output, String, String) {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let out = Command::new(example(name))
         .args(args)
         .env_remove("RUST_LOG")
