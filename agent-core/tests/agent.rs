@@ -300,32 +300,32 @@ async fn a_failing_tool_is_reported_to_the_model_and_the_run_goes_on() {
     let mut tools = ToolRegistry::new();
     tools
         .register(FnTool::new(
-            "lookup",
-            "Looks up facts about a city.",
-            move |_args: LookupArgs| {
+            "delete_file",
+            "Deletes a file.",
+            move |_args: DeleteArgs| {
                 let counted = counted.clone();
                 async move {
                     counted.fetch_add(1, Ordering::SeqCst);
-                    Err::<String, _>(ToolError::failed("the lookup service is down"))
+                    Err::<String, _>(ToolError::failed("the disk is read-only"))
                 }
             },
         ))
         .unwrap();
     let tools = Arc::new(tools);
-    let task = "Look up Paris.";
+    let task = "Delete the file notes.txt.";
     // Whether the small model calls the tool in its first step depends on its sampling,
     // so up to eight seeds are tried; the first run that calls it is checked.
     for seed in 0..8 {
         let model = Recorder::over(llama.clone());
         let agent = Agent::builder()
             .model(model.clone())
-            .instructions(["Use the lookup tool to look up cities."])
+            .instructions(["Use the delete_file tool to delete files."])
             .tools(tools.clone())
             .limits(limits(3))
             .sampling(Sampling {
                 temperature: 0.5,
                 seed,
-                ..sampling(200)
+                ..sampling(100)
             })
             .thought_max_chars(Some(SHORT_THOUGHT_CHARS))
             .build()
@@ -338,7 +338,7 @@ async fn a_failing_tool_is_reported_to_the_model_and_the_run_goes_on() {
         ));
         let called = drain(&mut events)
             .iter()
-            .any(|e| matches!(e, AgentEvent::ToolCall { call, .. } if call.name == "lookup"));
+            .any(|e| matches!(e, AgentEvent::ToolCall { call, .. } if call.name == "delete_file"));
         if !called {
             continue;
         }
@@ -356,20 +356,13 @@ async fn a_failing_tool_is_reported_to_the_model_and_the_run_goes_on() {
             })
             .expect("the failed call's result");
         assert!(result.is_error());
-        assert!(result.observation().contains("the lookup service is down"));
+        assert!(result.observation().contains("the disk is read-only"));
         let second = prompt_text(&model.requests()[1]);
-        assert!(second.contains("the lookup service is down"), "{second}");
+        assert!(second.contains("the disk is read-only"), "{second}");
         assert!(!run.is_done());
         return;
     }
-    panic!("the model never called the lookup tool with any of eight seeds");
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[allow(dead_code)]
-struct LookupArgs {
-    /// The city.
-    city: String,
+    panic!("the model never called the failing tool with any of eight seeds");
 }
 
 #[tokio::test]
