@@ -58,6 +58,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             max_steps: 4,
             ..Limits::default()
         })
+        // Small models ramble: a short thought leaves room for the tool call.
+        .thought_max_chars(Some(120))
         .build()?;
     let printer = support::print_events(agent.events());
     let result = agent.run::<String>(task).await;

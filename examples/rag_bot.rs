@@ -34,10 +34,10 @@ fn take_flag(args: &mut Vec<String>, flag: &str) -> Option<String> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let docs = PathBuf::from(
-        take_flag(&mut args, "--docs")
-            .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/handbook").into()),
-    );
+    let docs =
+        PathBuf::from(take_flag(&mut args, "--docs").unwrap_or_else(|| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/handbook").into()
+        }));
     let memory_dir = PathBuf::from(
         take_flag(&mut args, "--memory").unwrap_or_else(|| ".agentry/rag-example".into()),
     );

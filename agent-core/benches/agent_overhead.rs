@@ -83,7 +83,9 @@ impl LanguageModel for ScriptedInstantModel {
     }
 
     async fn score(&self, _req: ScoreRequest) -> Result<Vec<CandidateScore>, ModelError> {
-        Err(ModelError::Unsupported("the scripted model does not score".into()))
+        Err(ModelError::Unsupported(
+            "the scripted model does not score".into(),
+        ))
     }
 
     async fn count_tokens(&self, text: &str) -> Result<usize, ModelError> {
@@ -120,14 +122,17 @@ fn overhead_per_step(c: &mut Criterion) {
         .unwrap_or_else(|e| panic!("tokio runtime: {e}"));
     let mut group = c.benchmark_group("agent");
     group.throughput(Throughput::Elements(5));
-    group.bench_function("run of 5 steps, scripted instant model (per element = per step)", |b| {
-        b.iter(|| {
-            let output = runtime
-                .block_on(agent.run::<String>("Add 17 and 25, four times."))
-                .unwrap_or_else(|e| panic!("run: {e}"));
-            assert_eq!(output.outcome.steps, 5);
-        })
-    });
+    group.bench_function(
+        "run of 5 steps, scripted instant model (per element = per step)",
+        |b| {
+            b.iter(|| {
+                let output = runtime
+                    .block_on(agent.run::<String>("Add 17 and 25, four times."))
+                    .unwrap_or_else(|e| panic!("run: {e}"));
+                assert_eq!(output.outcome.steps, 5);
+            })
+        },
+    );
     group.finish();
 }
 

@@ -23,10 +23,13 @@ pub async fn load_model() -> Result<Arc<dyn LanguageModel>, Box<dyn std::error::
 }
 
 /// Prints thoughts, tool calls and results, recalls and answers to stderr as they happen.
+/// With `AGENTRY_SHOW_TOKENS=1` the model's raw output is streamed to stderr too.
 pub fn print_events(mut events: broadcast::Receiver<AgentEvent>) -> tokio::task::JoinHandle<()> {
+    let show_tokens = std::env::var("AGENTRY_SHOW_TOKENS").is_ok_and(|v| v == "1");
     tokio::spawn(async move {
         loop {
             match events.recv().await {
+                Ok(AgentEvent::Token { text }) if show_tokens => eprint!("{text}"),
                 Ok(event) => describe(&event),
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(broadcast::error::RecvError::Closed) => break,
@@ -42,11 +45,20 @@ fn describe(event: &AgentEvent) {
             eprintln!("[step {step}] call {}({})", call.name, call.args)
         }
         AgentEvent::ToolResult { step, result } => {
-            eprintln!("[step {step}] result of {}: {}", result.name, result.observation())
+            eprintln!(
+                "[step {step}] result of {}: {}",
+                result.name,
+                result.observation()
+            )
         }
         AgentEvent::Recall { items, .. } => {
             for item in items {
-                eprintln!("[recall] {} ({:.3}): {}", item.source, item.score, item.text.trim());
+                eprintln!(
+                    "[recall] {} ({:.3}): {}",
+                    item.source,
+                    item.score,
+                    item.text.trim()
+                );
             }
         }
         AgentEvent::ApprovalNeeded { call, .. } => eprintln!("[approval needed] {}", call.name),

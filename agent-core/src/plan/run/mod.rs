@@ -286,6 +286,9 @@ pub struct AgentRun {
     elapsed: Duration,
     tools_used: Vec<String>,
     last_observation: Option<String>,
+    /// Whether the last step ran into the token limit (almost always a repetition loop).
+    #[serde(default)]
+    last_cut_off: bool,
     events: Vec<AgentEvent>,
     #[serde(skip)]
     templates: Arc<Templates>,
@@ -339,6 +342,7 @@ impl AgentRun {
             elapsed: Duration::ZERO,
             tools_used: Vec::new(),
             last_observation: None,
+            last_cut_off: false,
             events: Vec::new(),
             templates,
             config,
@@ -598,6 +602,7 @@ impl AgentRun {
         };
 
         self.steps = step;
+        self.last_cut_off = finish == FinishReason::Length;
         self.add_usage(usage);
         self.messages.push(ChatMessage::assistant(text));
         if !thought.is_empty() {
@@ -881,6 +886,13 @@ impl AgentRun {
 
     fn request(&self) -> GenerateRequest {
         let mut sampling = self.config.sampling.clone();
+        if self.last_cut_off {
+            // A step cut at the token limit is almost always a repetition loop, which greedy
+            // decoding would repeat exactly: sample the next one with a repetition penalty.
+            sampling.repeat_penalty = sampling.repeat_penalty.max(LOOP_BREAK_PENALTY);
+            sampling.temperature = sampling.temperature.max(LOOP_BREAK_TEMPERATURE);
+            sampling.seed = sampling.seed.wrapping_add(self.steps as u32);
+        }
         if let Some(limit) = self.config.limits.max_tokens {
             let left = limit.saturating_sub(self.usage.completion_tokens);
             sampling.max_tokens = sampling.max_tokens.min(left);
@@ -961,11 +973,18 @@ impl AgentRun {
     }
 }
 
+/// Repetition penalty of a step after one that ran into the token limit.
+const LOOP_BREAK_PENALTY: f32 = 1.3;
+/// Temperature of such a step.
+const LOOP_BREAK_TEMPERATURE: f32 = 0.7;
+
 /// Why a reply could not be read, with the hint that it was cut off when it was.
 fn unusable(error: &str, finish: FinishReason) -> String {
     match finish {
         FinishReason::Length => {
-            format!("{error} (the reply was cut off at the token limit; keep the thought shorter)")
+            format!(
+                "{error} (the reply was cut off at the token limit: keep the thought and the arguments short and do not repeat yourself)"
+            )
         }
         FinishReason::ContextFull => format!("{error} (the context is full)"),
         _ => error.to_owned(),

@@ -496,6 +496,13 @@ fn an_unusable_step_becomes_an_observation_and_counts() {
         observation.contains("cut off at the token limit"),
         "{observation}"
     );
+    // The step after a cut-off one breaks the loop: sampled, with a repetition penalty.
+    assert!(
+        request.sampling.repeat_penalty >= 1.3,
+        "{:?}",
+        request.sampling
+    );
+    assert!(request.sampling.temperature > 0.0);
     let events = run.drain_events();
     assert!(
         matches!(events.as_slice(), [AgentEvent::Error { message }] if message.starts_with("step 1:")),
