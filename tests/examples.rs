@@ -54,7 +54,10 @@ fn assistant_runs_its_tools_loop() {
         stderr.contains("[stopped]"),
         "the run went to its end (answer or limit): {stderr}"
     );
-    assert!(stderr.contains("[step 1]") || stderr.contains("step 1:"), "{stderr}");
+    assert!(
+        stderr.contains("[step 1]") || stderr.contains("step 1:"),
+        "{stderr}"
+    );
     assert!(!stdout.trim().is_empty(), "an answer or the stop reason");
 }
 
