@@ -205,6 +205,7 @@ fn ingest_then_recall_finds_the_right_document() {
     .unwrap();
     std::fs::write(docs.join(".hidden.md"), "never ingested").unwrap();
     std::fs::write(docs.join("logo.png"), [0u8, 159, 146, 150]).unwrap();
+    std::os::unix::fs::symlink(&docs, docs.join("sub/loop")).unwrap();
     let memory = dir.path().join("mem");
     let (docs_arg, memory_arg) = (docs.to_str().unwrap(), memory.to_str().unwrap());
 

@@ -63,8 +63,8 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Adds `path` (a file) or the text files under it (a folder, recursively, hidden entries
-/// skipped, sorted) to `files`.
+/// Adds `path` (a file) or the text files under it (a folder, recursively, hidden entries and
+/// symlinked folders skipped, sorted) to `files`.
 fn collect(path: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     let meta =
         std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -83,8 +83,12 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
         .collect();
     entries.sort();
     for entry in entries {
+        // Symlinked folders are not followed (a link loop would never end).
+        let link = std::fs::symlink_metadata(&entry).is_ok_and(|m| m.file_type().is_symlink());
         if entry.is_dir() {
-            collect(&entry, files)?;
+            if !link {
+                collect(&entry, files)?;
+            }
         } else if entry
             .extension()
             .and_then(|e| e.to_str())
