@@ -325,22 +325,8 @@ impl<'m> Worker<'m> {
         events: &mpsc::UnboundedSender<Result<StreamEvent, ModelError>>,
         want_tokens: bool,
     ) -> Result<Vec<Completion>, ModelError> {
-        validate(&req.sampling)?;
-        if req.n == 0 {
-            return Err(ModelError::InvalidRequest("n is 0".into()));
-        }
-        let grammar = to_grammar(&req.constraint)?;
         // Build every sampler first: a bad grammar fails before any work is done.
-        let mut samplers = Vec::with_capacity(req.n);
-        for i in 0..req.n {
-            samplers.push(SequenceSampler::new(
-                self.model,
-                &req.sampling,
-                req.sampling.seed.wrapping_add(i as u32),
-                grammar.as_deref(),
-                self.grammar_mode,
-            )?);
-        }
+        let samplers = self.samplers(req)?;
         let prompt = self.tokenize_prompt(&req.prompt)?;
         self.check_fits(prompt.len())?;
 
@@ -363,6 +349,27 @@ impl<'m> Worker<'m> {
             self.clear_seq(base);
         }
         result
+    }
+
+    /// One sampler per sample of `req` (seed + i), after checking its sampling, `n` and
+    /// constraint.
+    fn samplers(&self, req: &GenerateRequest) -> Result<Vec<SequenceSampler>, ModelError> {
+        validate(&req.sampling)?;
+        if req.n == 0 {
+            return Err(ModelError::InvalidRequest("n is 0".into()));
+        }
+        let grammar = to_grammar(&req.constraint)?;
+        (0..req.n)
+            .map(|i| {
+                SequenceSampler::new(
+                    self.model,
+                    &req.sampling,
+                    req.sampling.seed.wrapping_add(i as u32),
+                    grammar.as_deref(),
+                    self.grammar_mode,
+                )
+            })
+            .collect()
     }
 
     /// Serves several requests: those without a session are decoded together, in groups whose
@@ -409,21 +416,7 @@ impl<'m> Worker<'m> {
         let mut needed = 0;
         for &i in group {
             let req = &reqs[i];
-            validate(&req.sampling)?;
-            if req.n == 0 {
-                return Err(ModelError::InvalidRequest(format!("request {i}: n is 0")));
-            }
-            let grammar = to_grammar(&req.constraint)?;
-            let mut samplers = Vec::with_capacity(req.n);
-            for s in 0..req.n {
-                samplers.push(SequenceSampler::new(
-                    self.model,
-                    &req.sampling,
-                    req.sampling.seed.wrapping_add(s as u32),
-                    grammar.as_deref(),
-                    self.grammar_mode,
-                )?);
-            }
+            let samplers = self.samplers(req)?;
             let prompt = self.tokenize_prompt(&req.prompt)?;
             self.check_fits(prompt.len())?;
             needed += prompt.len() + req.n * req.sampling.max_tokens.min(self.n_ctx - prompt.len());

@@ -316,6 +316,12 @@ pub(crate) async fn generate_traced(
     });
     trace.model_calls += 1;
     let completions = model.generate(request).await?;
+    trace_completions(trace, purpose, &completions);
+    Ok(completions)
+}
+
+/// Records the completions of one request in the trace.
+fn trace_completions(trace: &mut Trace, purpose: Purpose, completions: &[Completion]) {
     for (index, c) in completions.iter().enumerate() {
         trace.push(TraceEvent::Completion {
             purpose,
@@ -325,7 +331,6 @@ pub(crate) async fn generate_traced(
             usage: c.usage,
         });
     }
-    Ok(completions)
 }
 
 /// Sends several requests as one batch, recording prompts and completions in the trace.
@@ -345,15 +350,7 @@ pub(crate) async fn generate_batch_traced(
     trace.model_calls += 1;
     let batches = model.generate_batch(requests).await?;
     for completions in &batches {
-        for (index, c) in completions.iter().enumerate() {
-            trace.push(TraceEvent::Completion {
-                purpose,
-                index,
-                text: c.text.clone(),
-                finish_reason: c.finish_reason,
-                usage: c.usage,
-            });
-        }
+        trace_completions(trace, purpose, completions);
     }
     Ok(batches)
 }
