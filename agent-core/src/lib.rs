@@ -96,3 +96,4 @@ pub mod model;
 pub mod parse;
 pub mod plan;
 pub mod summarize;
+pub mod workflow;

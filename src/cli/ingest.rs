@@ -65,7 +65,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
 
 /// Adds `path` (a file) or the text files under it (a folder, recursively, hidden entries and
 /// symlinked folders skipped, sorted) to `files`.
-fn collect(path: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+pub(super) fn collect(path: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     let meta =
         std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     if meta.is_file() {

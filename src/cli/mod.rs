@@ -11,6 +11,9 @@ mod ingest;
 mod memory_dir;
 mod models;
 mod recall;
+mod run;
+mod toolbox;
+mod validate;
 
 /// agentry: run agents on local models.
 #[derive(Debug, Parser)]
@@ -51,6 +54,19 @@ pub enum Command {
         after_help = "Examples:\n  agentry recall \"where is the deploy key?\"\n  agentry recall -k 3 --json \"refund policy\""
     )]
     Recall(recall::RecallArgs),
+    /// Run a workflow file: steps in order, a checkpoint after each, outputs at the end.
+    ///
+    /// Exit codes: 0 done; 1 a step failed (resume with --resume RUN_ID); 2 invalid
+    /// workflow, inputs or arguments (nothing ran); 130 interrupted (resumable).
+    #[command(
+        after_help = "Examples:\n  agentry run examples/workflows/triage.yaml\n  agentry run brief.yaml --input topic=\"tide pools\" --json\n  agentry run brief.yaml --input 'sources=[\"a.md\",\"b.md\"]'\n  agentry run brief.yaml --resume 1764430000-1a2b3c4d\n\nExit codes: 0 done, 1 a step failed (resumable), 2 invalid file/inputs/arguments, 130 interrupted (resumable)."
+    )]
+    Run(run::RunArgs),
+    /// Check workflow files without running them: every problem with file:line:col.
+    #[command(
+        after_help = "Examples:\n  agentry validate examples/workflows/*.yaml\n  agentry validate --short my-flow.yaml\n\nExit codes: 0 valid, 2 a file has problems."
+    )]
+    Validate(validate::ValidateArgs),
 }
 
 /// Starts tracing on stderr: RUST_LOG when set, else by `-v` count.
@@ -77,5 +93,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Ingest(args) => ingest::run(args).await,
         Command::Recall(args) => recall::run(args).await,
+        Command::Run(args) => run::run(args).await,
+        Command::Validate(args) => validate::run(args).await,
     }
 }

@@ -386,8 +386,10 @@ impl ToolRegistry {
         policy: &Policy,
         concurrency: usize,
     ) -> Vec<ToolResult> {
+        // The futures are made before the stream is polled: a stream holding the
+        // closure would make the caller's future `Send` only for one lifetime.
+        let calls: Vec<_> = calls.iter().map(|call| self.call(call, policy)).collect();
         stream::iter(calls)
-            .map(|call| self.call(call, policy))
             .buffered(concurrency.max(1))
             .collect()
             .await

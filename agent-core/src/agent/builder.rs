@@ -37,6 +37,7 @@ pub struct AgentBuilder {
     checkpoint_dir: Option<PathBuf>,
     chat_budget_tokens: Option<usize>,
     thought_max_chars: Option<Option<usize>>,
+    answer_schema: Option<serde_json::Value>,
 }
 
 impl std::fmt::Debug for AgentBuilder {
@@ -172,6 +173,14 @@ impl AgentBuilder {
         self
     }
 
+    /// The JSON Schema every answer must match, in place of the answer type's own: for
+    /// answers whose shape is known only at run time (a workflow step's `output`), run
+    /// with `T = serde_json::Value` and set this.
+    pub fn answer_schema(mut self, schema: serde_json::Value) -> Self {
+        self.answer_schema = Some(schema);
+        self
+    }
+
     /// The agent.
     ///
     /// # Errors
@@ -237,6 +246,7 @@ impl AgentBuilder {
             memory: self.memory,
             documents: self.documents,
             strategy: self.strategy,
+            answer_schema: self.answer_schema,
             limits: self.limits,
             sampling: self.sampling.unwrap_or(Sampling {
                 max_tokens: 512,

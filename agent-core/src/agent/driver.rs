@@ -27,14 +27,16 @@ pub(super) const EPISODE_IMPORTANCE: f32 = 0.5;
 
 impl Agent {
     /// A new run of `task` whose final answer is a `T` (its JSON Schema,
-    /// [`schema_of::<T>()`](crate::parse::schema_of), constrains the answer). Nothing is
+    /// [`schema_of::<T>()`](crate::parse::schema_of), or the builder's
+    /// [`answer_schema`](super::AgentBuilder::answer_schema), constrains the answer). Nothing is
     /// performed yet: drive it with [`Agent::advance`], [`Agent::step`] or
     /// [`Agent::finish`].
     ///
     /// # Errors
     /// [`AgentError::Run`] for an empty task or a configuration the run refuses.
     pub fn start<T: JsonSchema>(&self, task: impl Into<String>) -> Result<AgentRun, AgentError> {
-        let config = self.run_config(task.into(), schema_of::<T>());
+        let schema = self.answer_schema.clone().unwrap_or_else(schema_of::<T>);
+        let config = self.run_config(task.into(), schema);
         Ok(AgentRun::with_templates(config, self.templates.clone())?)
     }
 

@@ -68,6 +68,7 @@ pub struct Agent {
     memory: Option<Arc<LongTermMemory>>,
     documents: Option<Arc<Documents>>,
     strategy: Strategy,
+    answer_schema: Option<serde_json::Value>,
     limits: Limits,
     sampling: Sampling,
     templates: Arc<Templates>,

@@ -100,6 +100,7 @@ impl Agent {
         SolveOptions {
             sampling: self.sampling.clone(),
             templates: (*self.templates).clone(),
+            answer_schema: self.answer_schema.clone(),
             ..SolveOptions::default()
         }
     }

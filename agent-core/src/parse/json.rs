@@ -35,6 +35,16 @@ impl<T: DeserializeOwned + JsonSchema> Json<T> {
             _type: PhantomData,
         }
     }
+
+    /// A parser whose answers must match `schema` instead of `T`'s own schema (use with
+    /// `T = serde_json::Value` for shapes known only at run time).
+    pub fn with_schema(schema: Value) -> Self {
+        Self {
+            schema,
+            name: T::schema_name().into_owned(),
+            _type: PhantomData,
+        }
+    }
 }
 
 impl<T: DeserializeOwned + JsonSchema> Default for Json<T> {

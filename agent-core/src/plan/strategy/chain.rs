@@ -7,7 +7,6 @@ use serde::de::DeserializeOwned;
 use super::direct::answer;
 use super::{Reasoned, Solution, SolveOptions, StrategyError, Trace};
 use crate::model::{LanguageModel, Prompt};
-use crate::parse::schema_of;
 
 pub(super) async fn solve<T>(
     model: &dyn LanguageModel,
@@ -20,9 +19,10 @@ where
 {
     let cue = options.templates.render(
         names::CHAIN_OF_THOUGHT,
-        serde_json::json!({ "answer_schema": schema_of::<T>().to_string() }),
+        serde_json::json!({ "answer_schema": options.schema_for::<T>().to_string() }),
     )?;
-    let parser = Reasoned::<T>::new(cue, options.max_reasoning_chars);
+    let parser =
+        Reasoned::<T>::with_schema(cue, options.max_reasoning_chars, &options.schema_for::<T>());
     let reasoned = answer(model, &parser, task, options, &mut trace).await?;
     Ok(Solution {
         answer: reasoned.answer,

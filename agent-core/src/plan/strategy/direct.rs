@@ -16,7 +16,14 @@ pub(super) async fn solve<T>(
 where
     T: DeserializeOwned + JsonSchema + Send,
 {
-    let answer = answer(model, &Json::<T>::new(), task, options, &mut trace).await?;
+    let answer = answer(
+        model,
+        &Json::<T>::with_schema(options.schema_for::<T>()),
+        task,
+        options,
+        &mut trace,
+    )
+    .await?;
     Ok(Solution {
         answer,
         reasoning: None,

@@ -50,7 +50,7 @@ use crate::model::{
     Completion, FinishReason, GenerateRequest, LanguageModel, ModelError, Prompt, Sampling,
     SessionId,
 };
-use crate::parse::{Attempt, ExtractError, ExtractOptions, ParseError};
+use crate::parse::{Attempt, ExtractError, ExtractOptions, ParseError, schema_of};
 
 /// How a tree-of-thought state is valued.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -188,6 +188,9 @@ pub struct SolveOptions {
     pub session: Option<SessionId>,
     /// Sees each trace event as it happens.
     pub observer: Option<TraceObserver>,
+    /// The JSON Schema answers must match, in place of the answer type's own (for answers
+    /// whose shape is known only at run time: solve for `serde_json::Value` with this set).
+    pub answer_schema: Option<Value>,
 }
 
 impl Default for SolveOptions {
@@ -204,6 +207,7 @@ impl Default for SolveOptions {
             templates: Templates::new(),
             session: None,
             observer: None,
+            answer_schema: None,
         }
     }
 }
@@ -217,11 +221,18 @@ impl fmt::Debug for SolveOptions {
             .field("explore_temperature", &self.explore_temperature)
             .field("max_thought_tokens", &self.max_thought_tokens)
             .field("session", &self.session)
+            .field("answer_schema", &self.answer_schema)
             .finish()
     }
 }
 
 impl SolveOptions {
+    /// The schema answers of type `T` must match: [`SolveOptions::answer_schema`] when
+    /// set, else `T`'s.
+    pub fn schema_for<T: JsonSchema>(&self) -> Value {
+        self.answer_schema.clone().unwrap_or_else(schema_of::<T>)
+    }
+
     fn extract_options(&self) -> ExtractOptions {
         ExtractOptions {
             sampling: self.sampling.clone(),

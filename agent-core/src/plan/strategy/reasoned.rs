@@ -60,6 +60,21 @@ impl<T: DeserializeOwned + JsonSchema> Reasoned<T> {
             _type: PhantomData,
         }
     }
+
+    /// As [`Reasoned::new`], with `answer_schema` in place of `T`'s schema (for
+    /// `T = serde_json::Value` answers whose shape is known at run time).
+    pub fn with_schema(
+        instructions: String,
+        max_reasoning_chars: Option<usize>,
+        answer_schema: &Value,
+    ) -> Self {
+        Self {
+            schema: reasoned_schema(answer_schema, max_reasoning_chars),
+            instructions,
+            name: T::schema_name().into_owned(),
+            _type: PhantomData,
+        }
+    }
 }
 
 /// A parsed `{reasoning, answer}`: the answer both typed and as JSON (for voting).

@@ -11,7 +11,7 @@ use super::{
     generate_traced,
 };
 use crate::model::{GenerateRequest, LanguageModel, Prompt, Sampling};
-use crate::parse::{OutputParser, schema_of, with_instructions};
+use crate::parse::{OutputParser, with_instructions};
 
 pub(super) async fn solve<T>(
     model: &dyn LanguageModel,
@@ -26,9 +26,10 @@ where
 {
     let cue = options.templates.render(
         names::SELF_CONSISTENCY,
-        serde_json::json!({ "answer_schema": schema_of::<T>().to_string() }),
+        serde_json::json!({ "answer_schema": options.schema_for::<T>().to_string() }),
     )?;
-    let parser = Reasoned::<T>::new(cue, options.max_reasoning_chars);
+    let parser =
+        Reasoned::<T>::with_schema(cue, options.max_reasoning_chars, &options.schema_for::<T>());
     let request = GenerateRequest {
         prompt: with_instructions(task, &parser.instructions()),
         sampling: Sampling {

@@ -140,7 +140,14 @@ impl Search {
             names::TOT_ANSWER,
             json!({ "problem": problem, "steps": best.steps }),
         )?;
-        let value = answer(model, &Json::<T>::new(), ask(&task, text), options, trace).await?;
+        let value = answer(
+            model,
+            &Json::<T>::with_schema(options.schema_for::<T>()),
+            ask(&task, text),
+            options,
+            trace,
+        )
+        .await?;
         let reasoning = best
             .steps
             .iter()

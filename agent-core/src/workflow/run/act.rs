@@ -1,0 +1,200 @@
+//! The steps that act: an agent performing a task, a tool called directly.
+
+use std::sync::Arc;
+
+use agentry_prompts::{Prompt as Sections, Templates};
+use agentry_tools::{ToolCall, ToolRegistry};
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::steps::Exec;
+use super::{WorkflowEvent, WorkflowRunError};
+use crate::agent::Agent;
+use crate::model::{Prompt, Sampling};
+use crate::parse::{ExtractOptions, Label, extract_with};
+use crate::plan::run::{AgentEvent, Limits};
+use crate::plan::strategy::Strategy;
+use crate::workflow::spec::{AgentSpec, SamplingSpec};
+
+/// The role of an agent that declares none.
+const DEFAULT_ROLE: &str = "You are a careful assistant.";
+/// Model steps per agent task unless the agent sets `max_steps`.
+const DEFAULT_MAX_STEPS: usize = 4;
+
+impl Exec<'_> {
+    /// `agent` performs `task`; the answer matches `output` (text when none).
+    pub(super) async fn agent_step(
+        &self,
+        path: &str,
+        agent: &str,
+        task: String,
+        output: Option<&Value>,
+        strategy: Option<&Strategy>,
+    ) -> Result<Value, WorkflowRunError> {
+        let failed = |message: String| WorkflowRunError::Step {
+            path: path.to_string(),
+            message,
+        };
+        let workflow = &self.runner.workflow;
+        let spec = workflow
+            .agent(agent)
+            .ok_or_else(|| failed(format!("unknown agent `{agent}`")))?;
+        if let Some(labels) = output.and_then(enum_labels)
+            && spec.tools.is_empty()
+        {
+            return self.classify(spec, &task, labels).await.map_err(failed);
+        }
+        let mut tools = ToolRegistry::new();
+        for name in &spec.tools {
+            let tool = self
+                .runner
+                .tools
+                .get(&name.name)
+                .ok_or_else(|| failed(format!("tool `{}` is not available", name.name)))?;
+            tools
+                .register_arc(tool)
+                .map_err(|e| failed(e.to_string()))?;
+        }
+        let mut builder = Agent::builder()
+            .model(self.runner.model.clone())
+            .role(
+                spec.role
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_ROLE.to_string()),
+            )
+            .instructions(spec.instructions.iter().cloned())
+            .tools(Arc::new(tools))
+            .policy(self.runner.policy.clone())
+            .strategy(strategy.cloned().unwrap_or_else(|| spec.strategy.clone()))
+            .limits(Limits {
+                max_steps: spec.max_steps.unwrap_or(DEFAULT_MAX_STEPS),
+                ..Limits::default()
+            })
+            .sampling(sampling(&spec.sampling))
+            .answer_schema(
+                output
+                    .cloned()
+                    .unwrap_or_else(|| json!({ "type": "string", "minLength": 1 })),
+            );
+        if let Some(memory) = &self.runner.memory {
+            builder = builder.memory(memory.clone());
+        }
+        if let Some(documents) = &self.runner.documents {
+            builder = builder.documents(documents.clone());
+        }
+        let agent = builder.build().map_err(|e| failed(e.to_string()))?;
+        let mut events = agent.events();
+        let run = agent.run::<Value>(task);
+        tokio::pin!(run);
+        let result = loop {
+            tokio::select! {
+                result = &mut run => break result,
+                event = events.recv() => match event {
+                    Ok(AgentEvent::Token { text }) => {
+                        let _ = self.runner.events.send(WorkflowEvent::Token {
+                            path: path.to_string(),
+                            text,
+                        });
+                    }
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => break run.await,
+                },
+            }
+        };
+        result
+            .map(|output| output.answer)
+            .map_err(|e| failed(e.to_string()))
+    }
+
+    /// A tool-less agent choosing one of `labels`: the Label parser, read from the
+    /// model's scores.
+    async fn classify(
+        &self,
+        spec: &AgentSpec,
+        task: &str,
+        labels: Vec<String>,
+    ) -> Result<Value, String> {
+        let templates = Templates::new();
+        let rendered = Sections::new()
+            .role(
+                spec.role
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_ROLE.to_string()),
+            )
+            .instructions(spec.instructions.iter().cloned())
+            .input(task)
+            .render(&templates)
+            .map_err(|e| e.to_string())?;
+        let options = ExtractOptions {
+            sampling: sampling(&spec.sampling),
+            ..ExtractOptions::default()
+        };
+        let extraction = extract_with(
+            self.runner.model.as_ref(),
+            &Label::new(labels),
+            Prompt::Messages(rendered.messages),
+            &options,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(Value::String(extraction.value))
+    }
+
+    /// Calls `tool` with `args`; its output, or the failure as the step's error.
+    pub(super) async fn tool_step(
+        &self,
+        path: &str,
+        tool: &str,
+        args: Value,
+    ) -> Result<Value, WorkflowRunError> {
+        let call = ToolCall::new(format!("{path}-call"), tool, args);
+        let result = self.runner.tools.call(&call, &self.runner.policy).await;
+        result
+            .outcome
+            .map(|output| output.value)
+            .map_err(|failure| WorkflowRunError::Step {
+                path: path.to_string(),
+                message: failure.to_string(),
+            })
+    }
+}
+
+/// The labels of an output schema that is an `enum` of texts.
+fn enum_labels(schema: &Value) -> Option<Vec<String>> {
+    let labels = schema.get("enum")?.as_array()?;
+    let labels: Option<Vec<String>> = labels
+        .iter()
+        .map(|v| v.as_str().map(String::from))
+        .collect();
+    labels.filter(|l| !l.is_empty())
+}
+
+/// The agent's sampling over the agents' default (greedy, 512 tokens).
+fn sampling(spec: &SamplingSpec) -> Sampling {
+    let mut sampling = Sampling {
+        max_tokens: 512,
+        ..Sampling::default()
+    };
+    if let Some(v) = spec.temperature {
+        sampling.temperature = v;
+    }
+    if let Some(v) = spec.top_p {
+        sampling.top_p = v;
+    }
+    if let Some(v) = spec.top_k {
+        sampling.top_k = v;
+    }
+    if let Some(v) = spec.min_p {
+        sampling.min_p = v;
+    }
+    if let Some(v) = spec.repeat_penalty {
+        sampling.repeat_penalty = v;
+    }
+    if let Some(v) = spec.max_tokens {
+        sampling.max_tokens = v;
+    }
+    if let Some(v) = spec.seed {
+        sampling.seed = v;
+    }
+    sampling
+}

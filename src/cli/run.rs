@@ -1,0 +1,346 @@
+//! `agentry run`: run a workflow file, with checkpoints and `--resume`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use agentry_core::model::{LanguageModel, LlamaConfig, LlamaModel};
+use agentry_core::workflow::{
+    self, Workflow, WorkflowError, WorkflowEvent, WorkflowOutcome, WorkflowRunError, WorkflowRunner,
+};
+use agentry_store::ModelStore;
+use agentry_tools::Policy;
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Map, Value};
+use tokio::sync::broadcast;
+
+use super::memory_dir::MemoryArgs;
+use super::toolbox::{BUILTIN_TOOLS, builtin_tools};
+
+/// Exit code: a step failed (the checkpoint keeps the finished steps).
+const EXIT_FAILED: u8 = 1;
+/// Exit code: invalid workflow file, inputs or arguments; nothing ran.
+const EXIT_INVALID: u8 = 2;
+/// Exit code: interrupted (Ctrl-C); the checkpoint keeps the finished steps.
+const EXIT_INTERRUPTED: u8 = 130;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The workflow file.
+    file: PathBuf,
+    /// An input, `NAME=VALUE` (repeatable). Numbers, lists and objects are read as JSON;
+    /// `NAME=@FILE` reads the value from a file.
+    #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+    inputs: Vec<String>,
+    /// Print the run id and outputs as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Continue the run RUN_ID from its checkpoint (finished steps are not run again).
+    #[arg(long, value_name = "RUN_ID")]
+    resume: Option<String>,
+    /// Where checkpoints are kept.
+    #[arg(long, default_value = ".agentry/runs")]
+    runs_dir: PathBuf,
+    /// Use this model instead of the workflow's.
+    #[arg(long)]
+    model: Option<String>,
+    /// Context size (default: the workflow's, else 4096).
+    #[arg(long)]
+    ctx: Option<u32>,
+    /// Layers to offload to the GPU (needs a `cuda` build).
+    #[arg(long)]
+    gpu_layers: Option<u32>,
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let flow = match workflow::load(&args.file, BUILTIN_TOOLS) {
+        Ok(flow) => flow,
+        Err(WorkflowError::Invalid(problems)) => {
+            eprint!("{}", problems.render());
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+    };
+    let given = match parse_inputs(&args.inputs) {
+        Ok(given) => given,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+    };
+    if args.resume.is_some() && !given.is_empty() {
+        eprintln!("error: --resume continues a run with its own inputs; drop --input");
+        return Ok(ExitCode::from(EXIT_INVALID));
+    }
+    let model = load_model(&flow, &args).await?;
+    let cwd = std::env::current_dir().context("reading the working directory")?;
+    let tools = Arc::new(builtin_tools(&cwd)?);
+    let mut runner = WorkflowRunner::new(flow, model)
+        .tools(tools, Policy::allow_all())
+        .checkpoints(&args.runs_dir);
+    if let Some(memory) = runner.workflow().memory.clone() {
+        let opened = MemoryArgs {
+            memory: memory.path.clone(),
+            collection: memory
+                .collection
+                .clone()
+                .unwrap_or_else(|| agentry_memory::documents::DEFAULT_DOCUMENTS_COLLECTION.into()),
+        }
+        .open()
+        .await?;
+        let base = args.file.parent().unwrap_or(Path::new("."));
+        ingest(&opened.documents, base, &memory.documents).await?;
+        runner = runner.memory(
+            Some(Arc::new(opened.memories)),
+            Some(Arc::new(opened.documents)),
+        );
+    }
+    if args.resume.is_none()
+        && let Err(error) = runner.inputs(given.clone())
+    {
+        eprintln!("error: {error}");
+        return Ok(ExitCode::from(EXIT_INVALID));
+    }
+    let progress = Progress::start(runner.events(), runner.workflow().steps.len());
+    let run_id = progress.run_id.clone();
+    let result = tokio::select! {
+        result = async {
+            match &args.resume {
+                Some(id) => runner.resume(id).await,
+                None => runner.run(given).await,
+            }
+        } => Some(result),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    drop(runner);
+    progress.finish().await;
+    let resume_hint = |id: &str| {
+        format!(
+            "resume with: agentry run {} --resume {id}",
+            args.file.display()
+        )
+    };
+    match result {
+        Some(Ok(outcome)) => {
+            print_outcome(&outcome, args.json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Err(error)) => {
+            eprintln!("error: {error}");
+            let id = run_id.lock().map(|g| g.clone()).unwrap_or_default();
+            let code = match error {
+                WorkflowRunError::Input { .. }
+                | WorkflowRunError::UnknownRun { .. }
+                | WorkflowRunError::Changed { .. } => EXIT_INVALID,
+                _ => {
+                    if let Some(id) = id {
+                        eprintln!("{}", resume_hint(&id));
+                    }
+                    EXIT_FAILED
+                }
+            };
+            Ok(ExitCode::from(code))
+        }
+        None => {
+            eprintln!("interrupted");
+            if let Ok(Some(id)) = run_id.lock().map(|g| g.clone()) {
+                eprintln!("{}", resume_hint(&id));
+            }
+            Ok(ExitCode::from(EXIT_INTERRUPTED))
+        }
+    }
+}
+
+/// `NAME=VALUE` pairs as JSON values (text, or JSON for numbers, lists, objects; the
+/// workflow's input types decide), `NAME=@FILE` read from a file.
+fn parse_inputs(pairs: &[String]) -> Result<Map<String, Value>, String> {
+    let mut out = Map::new();
+    for pair in pairs {
+        let Some((name, value)) = pair.split_once('=') else {
+            return Err(format!("--input `{pair}` is not NAME=VALUE"));
+        };
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(format!("--input `{pair}` has no name"));
+        }
+        let value = match value.strip_prefix('@') {
+            Some(path) => {
+                std::fs::read_to_string(path).map_err(|e| format!("--input {name}=@{path}: {e}"))?
+            }
+            None => value.to_string(),
+        };
+        if out.insert(name.to_string(), Value::String(value)).is_some() {
+            return Err(format!("--input `{name}` is given twice"));
+        }
+    }
+    Ok(out)
+}
+
+async fn load_model(flow: &Workflow, args: &RunArgs) -> anyhow::Result<Arc<dyn LanguageModel>> {
+    let spec = args.model.as_deref().unwrap_or(&flow.model.spec);
+    let store = ModelStore::from_env().context("opening the model store")?;
+    let path = store.pull(spec).await?;
+    let mut config = LlamaConfig {
+        n_ctx: args.ctx.or(flow.model.ctx).unwrap_or(4096),
+        gpu_layers: args.gpu_layers.or(flow.model.gpu_layers).unwrap_or(0),
+        ..LlamaConfig::default()
+    };
+    if let Some(threads) = flow.model.threads {
+        config.threads = i32::try_from(threads).unwrap_or(i32::MAX);
+    }
+    let model = LlamaModel::open(path, config)
+        .await
+        .with_context(|| format!("loading the model `{spec}`"))?;
+    Ok(Arc::new(model))
+}
+
+/// Indexes the workflow's documents (paths relative to the workflow file); unchanged
+/// files are skipped by the store.
+async fn ingest(
+    documents: &agentry_memory::Documents,
+    base: &Path,
+    paths: &[PathBuf],
+) -> anyhow::Result<()> {
+    let mut files = Vec::new();
+    for path in paths {
+        super::ingest::collect(&base.join(path), &mut files)?;
+    }
+    for file in files {
+        documents
+            .ingest_file(&file)
+            .await
+            .with_context(|| format!("ingesting {}", file.display()))?;
+    }
+    Ok(())
+}
+
+fn print_outcome(outcome: &WorkflowOutcome, json: bool) -> anyhow::Result<()> {
+    if json {
+        let value = serde_json::json!({
+            "run_id": outcome.run_id,
+            "outputs": outcome.outputs,
+            "steps_run": outcome.steps_run,
+            "steps_resumed": outcome.steps_resumed,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    for (name, value) in &outcome.outputs {
+        match value {
+            Value::String(text) if !text.contains('\n') => println!("{name}: {text}"),
+            Value::String(text) => println!("{name}:\n{text}"),
+            other => println!("{name}: {}", serde_json::to_string_pretty(other)?),
+        }
+    }
+    eprintln!(
+        "run {} done: {} step(s) run, {} resumed (checkpoint {})",
+        outcome.run_id,
+        outcome.steps_run,
+        outcome.steps_resumed,
+        outcome.checkpoint.display()
+    );
+    Ok(())
+}
+
+/// The live progress line on a terminal (step, tokens/s), one line per finished step
+/// otherwise.
+struct Progress {
+    task: tokio::task::JoinHandle<()>,
+    bar: ProgressBar,
+    run_id: Arc<Mutex<Option<String>>>,
+}
+
+impl Progress {
+    fn start(mut events: broadcast::Receiver<WorkflowEvent>, top_steps: usize) -> Self {
+        let live = std::io::stderr().is_terminal();
+        let bar = if live {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        let run_id = Arc::new(Mutex::new(None));
+        let slot = run_id.clone();
+        let shown = bar.clone();
+        let task = tokio::spawn(async move {
+            let mut current = String::new();
+            let mut tokens = 0usize;
+            let mut since = Instant::now();
+            loop {
+                let event = match events.recv().await {
+                    Ok(event) => event,
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                };
+                match event {
+                    WorkflowEvent::Started { run_id, resumed } => {
+                        let note = if resumed > 0 {
+                            format!(" (resuming: {resumed} step(s) done)")
+                        } else {
+                            String::new()
+                        };
+                        say(live, &shown, &format!("run {run_id}{note}"));
+                        if let Ok(mut slot) = slot.lock() {
+                            *slot = Some(run_id);
+                        }
+                    }
+                    WorkflowEvent::StepStarted { path, kind } => {
+                        current = format!("{path} ({kind})");
+                        tokens = 0;
+                        since = Instant::now();
+                        shown.set_message(format!("{current} of {top_steps} top-level step(s)"));
+                    }
+                    WorkflowEvent::Token { .. } => {
+                        tokens += 1;
+                        let rate = tokens as f64 / since.elapsed().as_secs_f64().max(1e-3);
+                        shown.set_message(format!("{current} · {tokens} tokens · {rate:.1} tok/s"));
+                    }
+                    WorkflowEvent::StepFinished {
+                        path, elapsed_ms, ..
+                    } => say(
+                        live,
+                        &shown,
+                        &format!("done {path} ({:.1} s)", elapsed_ms as f64 / 1000.0),
+                    ),
+                    WorkflowEvent::StepSkipped { path, why } => {
+                        let why = if why == "checkpoint" {
+                            "done in the checkpoint"
+                        } else {
+                            "condition false"
+                        };
+                        say(live, &shown, &format!("skip {path} ({why})"));
+                    }
+                    WorkflowEvent::Finished { .. } => {}
+                }
+            }
+        });
+        Self { task, bar, run_id }
+    }
+
+    /// Waits for the last events (the runner must be dropped first, closing the
+    /// channel), then clears the line.
+    async fn finish(self) {
+        let _ = self.task.await;
+        self.bar.finish_and_clear();
+    }
+}
+
+fn say(live: bool, bar: &ProgressBar, line: &str) {
+    if live {
+        bar.println(line);
+    } else {
+        eprintln!("{line}");
+    }
+}
