@@ -1,5 +1,5 @@
 # agentry: two commands.
-#   make demo  - from a fresh machine: system packages, build, default model, example run
+#   make demo  - from a fresh machine: system packages, build, default model, example workflow
 #   make test  - what CI checks: format, clippy, the whole test suite
 #
 # Everything builds in ONE cargo profile (release): llama.cpp and qdrant-edge
@@ -21,7 +21,8 @@ build: deps
 demo: build
 	$(BIN) models pull smollm2-135m
 	$(BIN) doctor --model smollm2-135m
-	$(BIN) generate --model smollm2-135m --max-tokens 48 "In one sentence: why run a language model on your own machine?"
+	$(BIN) validate examples/workflows/*.yaml
+	$(BIN) run examples/workflows/triage.yaml
 
 fmt:
 	$(CARGO) fmt --all -- --check

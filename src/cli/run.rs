@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use agentry_core::model::{LanguageModel, LlamaConfig, LlamaModel};
 use agentry_core::workflow::{
-    self, Workflow, WorkflowError, WorkflowEvent, WorkflowOutcome, WorkflowRunError, WorkflowRunner,
+    self, Checkpoints, Workflow, WorkflowError, WorkflowEvent, WorkflowOutcome, WorkflowRunError,
+    WorkflowRunner,
 };
 use agentry_store::ModelStore;
 use agentry_tools::Policy;
@@ -75,8 +76,21 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };
-    if args.resume.is_some() && !given.is_empty() {
-        eprintln!("error: --resume continues a run with its own inputs; drop --input");
+    // Everything that can be refused is checked before the model loads.
+    let checked = match &args.resume {
+        Some(_) if !given.is_empty() => {
+            Err("--resume continues a run with its own inputs; drop --input".to_string())
+        }
+        Some(id) => Checkpoints::new(&args.runs_dir)
+            .load(id)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        None => workflow::resolve_inputs(&flow, given.clone())
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+    };
+    if let Err(message) = checked {
+        eprintln!("error: {message}");
         return Ok(ExitCode::from(EXIT_INVALID));
     }
     let model = load_model(&flow, &args).await?;
@@ -101,12 +115,6 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             Some(Arc::new(opened.memories)),
             Some(Arc::new(opened.documents)),
         );
-    }
-    if args.resume.is_none()
-        && let Err(error) = runner.inputs(given.clone())
-    {
-        eprintln!("error: {error}");
-        return Ok(ExitCode::from(EXIT_INVALID));
     }
     let progress = Progress::start(runner.events(), runner.workflow().steps.len());
     let run_id = progress.run_id.clone();

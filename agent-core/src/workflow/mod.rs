@@ -52,7 +52,7 @@ pub use diagnostic::{Diagnostic, Diagnostics};
 pub use parse::STRATEGY_NAMES;
 pub use run::{
     Checkpoints, RunState, RunStatus, StepRecord, WorkflowEvent, WorkflowOutcome, WorkflowRunError,
-    WorkflowRunner,
+    WorkflowRunner, resolve_inputs,
 };
 pub use source::{Source, Span};
 pub use spec::{

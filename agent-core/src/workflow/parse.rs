@@ -584,9 +584,14 @@ fn step(reader: &mut Reader<'_>, node: &Node) -> Option<Step> {
                 }
             });
             let strategy = map.get_node("strategy").and_then(|n| strategy(reader, n));
+            // A missing task is already a problem; the step is kept so that its other
+            // parts (its agent) are still checked.
             StepKind::Agent {
                 agent: agent?,
-                task: task?,
+                task: task.unwrap_or(Template {
+                    text: String::new(),
+                    span: id_span,
+                }),
                 output,
                 strategy,
             }

@@ -143,18 +143,17 @@ fn token_len(rest: &str) -> usize {
         }
         Some(_) => {
             let trimmed = rest.trim_end();
-            let mut n = 0;
+            let mut end = trimmed.len();
             for (i, c) in trimmed.char_indices() {
-                if matches!(c, ',' | ']' | '}' | '#') && i > 0 {
+                let stop = matches!(c, ',' | ']' | '}' | '#') && i > 0
+                    || c == ':'
+                        && (i + 1 == trimmed.len() || trimmed[i + 1..].starts_with([' ', '\t']));
+                if stop {
+                    end = i;
                     break;
                 }
-                if c == ':' && (i + 1 == trimmed.len() || trimmed[i + 1..].starts_with([' ', '\t']))
-                {
-                    break;
-                }
-                n += 1;
             }
-            n.max(1)
+            trimmed[..end].trim_end().chars().count().max(1)
         }
         None => 1,
     }
@@ -170,6 +169,15 @@ mod tests {
         assert_eq!(source.offset(1, 4), 3);
         assert_eq!(source.offset(2, 5), "a: é\n".len() + "bé: ".len());
         assert_eq!(source.offset(9, 1), source.text().len());
+    }
+
+    #[test]
+    fn flow_tokens_end_before_spaces_and_brackets() {
+        let source = Source::new("w.yaml", "t: { type: strng }\nl: [a, bb ]\n");
+        let word = source.token_at(1, 12);
+        assert_eq!(&source.text()[word.range()], "strng");
+        let item = source.token_at(2, 8);
+        assert_eq!(&source.text()[item.range()], "bb");
     }
 
     #[test]

@@ -148,7 +148,10 @@ impl Exec<'_> {
         args: Value,
     ) -> Result<Value, WorkflowRunError> {
         let call = ToolCall::new(format!("{path}-call"), tool, args);
-        let result = self.runner.tools.call(&call, &self.runner.policy).await;
+        // Owned here: a future borrowing the registry through `self` is `Send` for one
+        // lifetime only, and the step futures must be `Send` for all.
+        let (tools, policy) = (self.runner.tools.clone(), self.runner.policy.clone());
+        let result = tools.call(&call, &policy).await;
         result
             .outcome
             .map(|output| output.value)

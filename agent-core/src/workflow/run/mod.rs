@@ -168,7 +168,21 @@ impl WorkflowRunner {
     ) -> Result<Map<String, Value>, WorkflowRunError> {
         inputs::resolve(&self.workflow, given)
     }
+}
 
+/// The inputs of a run of `workflow` from `given`, as [`WorkflowRunner::inputs`] checks
+/// them (usable before a model is loaded).
+///
+/// # Errors
+/// As [`WorkflowRunner::inputs`].
+pub fn resolve_inputs(
+    workflow: &Workflow,
+    given: Map<String, Value>,
+) -> Result<Map<String, Value>, WorkflowRunError> {
+    inputs::resolve(workflow, given)
+}
+
+impl WorkflowRunner {
     /// Runs the workflow from its first step with `inputs` (see
     /// [`WorkflowRunner::inputs`]).
     ///

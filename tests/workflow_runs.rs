@@ -1,0 +1,271 @@
+//! `agentry run` and `agentry validate` end to end: the example workflows on the real
+//! model, a killed run resumed from its checkpoint, and the exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// One model process at a time: two would oversubscribe the CPU.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn agentry(cwd: &Path, args: &[&str]) -> (Output, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_agentry"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run agentry");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stdout, stderr)
+}
+
+fn run_json(cwd: &Path, args: &[&str]) -> Value {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (out, stdout, stderr) = agentry(cwd, args);
+    assert!(out.status.success(), "agentry {args:?} failed\n{stderr}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+#[test]
+fn example_workflows_validate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for name in ["triage", "research-brief", "prompt-optimiser"] {
+        let file = repo(&format!("examples/workflows/{name}.yaml"));
+        let (out, stdout, stderr) = agentry(dir.path(), &["validate", file.to_str().unwrap()]);
+        assert!(out.status.success(), "{name}: {stderr}");
+        assert!(stdout.contains(": ok (workflow"), "{stdout}");
+    }
+}
+
+#[test]
+fn triage_labels_every_message_with_valid_labels() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = repo("examples/workflows/triage.yaml");
+    let result = run_json(dir.path(), &["run", file.to_str().unwrap(), "--json"]);
+    let labels = result["outputs"]["labels"].as_array().expect("labels list");
+    assert_eq!(labels.len(), 4, "{result}");
+    for label in labels {
+        let team = label["team"].as_str().expect("team");
+        assert!(
+            ["engineering", "billing", "support", "feedback"].contains(&team),
+            "{team}"
+        );
+        let urgency = label["urgency"].as_str().expect("urgency");
+        assert!(["urgent", "normal"].contains(&urgency), "{urgency}");
+    }
+    let urgent = labels.iter().filter(|l| l["urgency"] == "urgent").count();
+    assert_eq!(
+        result["outputs"]["urgent"],
+        Value::from(urgent as f64),
+        "{result}"
+    );
+    let note = result["outputs"]["note"].as_str().expect("note");
+    assert!(!note.trim().is_empty());
+    if urgent == 0 {
+        assert_eq!(note, "nothing urgent");
+    }
+    // The checkpoint holds every step: 4 iterations × (labels + team + urgency), the
+    // loop itself, the tool step and the escalation.
+    let run_id = result["run_id"].as_str().expect("run id");
+    let state = read_state(&dir.path().join(".agentry/runs"), run_id);
+    assert_eq!(state["status"], "finished");
+    assert!(state["steps"]["classify.3.labels"].is_object(), "{state}");
+    assert!(state["steps"]["urgent_count"].is_object(), "{state}");
+}
+
+#[test]
+fn research_brief_uses_documents_from_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = repo("examples/workflows/research-brief.yaml");
+    let result = run_json(
+        dir.path(),
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--input",
+            "topic=production deploys",
+            "--json",
+        ],
+    );
+    let facts = result["outputs"]["facts"].as_array().expect("facts list");
+    assert!((1..=3).contains(&facts.len()), "{result}");
+    assert!(
+        facts
+            .iter()
+            .all(|f| f.as_str().is_some_and(|s| !s.trim().is_empty()))
+    );
+    let brief = result["outputs"]["brief"].as_str().expect("brief");
+    assert!(!brief.trim().is_empty(), "{result}");
+    // The documents were indexed into the memory of the working directory.
+    assert!(dir.path().join(".agentry/memory").is_dir());
+}
+
+#[test]
+fn prompt_optimiser_returns_prompt_critique_and_questions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = repo("examples/workflows/prompt-optimiser.yaml");
+    let result = run_json(
+        dir.path(),
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--input",
+            r#"answers=[{"question":"Who reads the summary?","answer":"the on-call engineer"}]"#,
+            "--json",
+        ],
+    );
+    let outputs = &result["outputs"];
+    assert!(
+        outputs["prompt"]
+            .as_str()
+            .is_some_and(|s| !s.trim().is_empty()),
+        "{result}"
+    );
+    assert!(outputs["critique"].is_string(), "{result}");
+    let questions = outputs["questions"].as_array().expect("questions list");
+    assert!(questions.len() <= 3, "{result}");
+    assert!(["ready", "revise"].contains(&outputs["verdict"].as_str().unwrap_or("")));
+}
+
+fn read_state(runs: &Path, run_id: &str) -> Value {
+    let text = std::fs::read_to_string(runs.join(run_id).join("state.json")).expect("state");
+    serde_json::from_str(&text).expect("state is JSON")
+}
+
+/// The one run folder under `runs` and its state, once it exists.
+fn current_state(runs: &Path) -> Option<(String, Value)> {
+    let entry = std::fs::read_dir(runs).ok()?.flatten().next()?;
+    let id = entry.file_name().to_string_lossy().into_owned();
+    let text = std::fs::read_to_string(entry.path().join("state.json")).ok()?;
+    Some((id, serde_json::from_str(&text).ok()?))
+}
+
+#[test]
+fn a_run_killed_after_its_second_step_resumes_and_finishes() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runs = dir.path().join("runs");
+    let file = repo("tests/fixtures/workflows/valid/three-steps.yaml");
+    let file = file.to_str().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agentry"))
+        .args(["run", file, "--runs-dir", runs.to_str().unwrap()])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start agentry run");
+    let started = Instant::now();
+    let run_id = loop {
+        if let Some((id, state)) = current_state(&runs)
+            && state["steps"].as_object().is_some_and(|s| s.len() >= 2)
+        {
+            break id;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the run ended ({status}) before its second step was checkpointed");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "no checkpoint with two steps"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    child.kill().expect("kill the run");
+    let _ = child.wait();
+    let state = read_state(&runs, &run_id);
+    let done: Vec<&String> = state["steps"].as_object().expect("steps").keys().collect();
+    assert_eq!(
+        done,
+        ["length", "title"],
+        "killed during the third step: {state}"
+    );
+    assert_eq!(state["status"], "running");
+
+    let (out, stdout, stderr) = agentry(
+        dir.path(),
+        &[
+            "run",
+            file,
+            "--runs-dir",
+            runs.to_str().unwrap(),
+            "--resume",
+            &run_id,
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{stderr}");
+    let result: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(result["run_id"], run_id.as_str());
+    assert_eq!(result["steps_resumed"], 2, "{result}");
+    assert_eq!(result["steps_run"], 1, "{result}");
+    assert!(
+        stderr.contains("skip title (done in the checkpoint)"),
+        "{stderr}"
+    );
+    // The title comes from the checkpoint: the same text as before the kill.
+    assert_eq!(
+        result["outputs"]["title"],
+        state["steps"]["title"]["output"]
+    );
+    assert!(
+        result["outputs"]["story"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty())
+    );
+    assert_eq!(read_state(&runs, &run_id)["status"], "finished");
+}
+
+#[test]
+fn invalid_files_inputs_and_runs_exit_2_and_run_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "name: bad\nmodel: smollm2-135m\nagents:\n  a: { role: r }\nsteps:\n  - id: one\n    agent: b\n    tsk: hi\n",
+    )
+    .expect("write");
+    let (out, _, stderr) = agentry(dir.path(), &["validate", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("bad.yaml:7:12"), "{stderr}");
+    assert!(stderr.contains("unknown agent `b`"), "{stderr}");
+    assert!(stderr.contains("unknown key `tsk`"), "{stderr}");
+    assert!(stderr.contains("did you mean `task`?"), "{stderr}");
+
+    let (out, _, stderr) = agentry(dir.path(), &["run", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        !dir.path().join(".agentry/runs").exists(),
+        "nothing may run"
+    );
+
+    let triage = repo("examples/workflows/triage.yaml");
+    let (out, _, stderr) = agentry(
+        dir.path(),
+        &[
+            "run",
+            triage.to_str().unwrap(),
+            "--input",
+            "messages=not a list",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("input `messages`: expected array"),
+        "{stderr}"
+    );
+
+    let (out, _, stderr) = agentry(
+        dir.path(),
+        &["run", triage.to_str().unwrap(), "--resume", "no-such-run"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no run `no-such-run`"), "{stderr}");
+}
