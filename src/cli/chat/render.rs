@@ -3,7 +3,7 @@
 
 use std::io::{self, IsTerminal, Write};
 
-use agentry_core::plan::run::{AgentEvent, StopReason};
+use agentry_core::plan::run::AgentEvent;
 
 /// Starts dimmed text.
 const DIM: &str = "\x1b[2m";
@@ -167,8 +167,9 @@ impl<W: Write> Printer<W> {
     }
 }
 
-/// The note shown for an event other than a token, if any. Answers are shown by the
-/// REPL itself, approval requests by the approval prompt.
+/// The note shown for an event other than a token, if any. Answers and why a run
+/// stopped without one are shown by the REPL itself, approval requests by the approval
+/// prompt.
 pub fn describe(event: &AgentEvent) -> Option<String> {
     match event {
         AgentEvent::Thought { text, .. } => Some(format!("thought: {}", one_line(text))),
@@ -196,9 +197,6 @@ pub fn describe(event: &AgentEvent) -> Option<String> {
             ))
         }
         AgentEvent::Error { message } => Some(format!("error: {}", one_line(message))),
-        AgentEvent::Stopped { reason } if *reason != StopReason::Answered => {
-            Some(format!("stopped: {reason}"))
-        }
         AgentEvent::Token { .. }
         | AgentEvent::Recall { .. }
         | AgentEvent::ApprovalNeeded { .. }
@@ -222,7 +220,7 @@ pub fn shorten(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use agentry_core::plan::run::Recollection;
+    use agentry_core::plan::run::{Recollection, StopReason};
     use agentry_tools::{ToolCall, ToolOutput, ToolResult};
     use serde_json::json;
 
@@ -308,7 +306,7 @@ mod tests {
     }
 
     #[test]
-    fn recalls_name_their_sources_and_stops_their_reason() {
+    fn recalls_name_their_sources_and_stops_are_left_to_the_repl() {
         let recall = AgentEvent::Recall {
             step: 1,
             items: vec![Recollection::new("teal", "chat", 0.91)],
@@ -327,7 +325,7 @@ mod tests {
         let stopped = describe(&AgentEvent::Stopped {
             reason: StopReason::MaxSteps { limit: 4 },
         });
-        assert!(stopped.is_some_and(|s| s.starts_with("stopped: ")));
+        assert_eq!(stopped, None, "the REPL says why there is no answer");
     }
 
     #[test]
