@@ -744,6 +744,49 @@ async fn chat_keeps_the_conversation_and_a_later_agent_recalls_what_it_was_told(
 }
 
 #[tokio::test]
+async fn a_restored_conversation_is_sent_with_the_next_message_and_a_reset_forgets_it() {
+    let model = Recorder::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let memory = memory_in(dir.path()).await;
+    let agent = Agent::builder()
+        .model(model.clone())
+        .role("You are a friendly assistant.")
+        .memory(memory)
+        .sampling(sampling(16))
+        .build()
+        .unwrap();
+    let saved = vec![
+        ChatMessage::system("You were someone else."),
+        ChatMessage::user("My name is Ada."),
+        ChatMessage::assistant("Nice to meet you, Ada."),
+    ];
+    assert_eq!(agent.restore_conversation(saved.clone()).await.unwrap(), 2);
+    let window = agent.conversation().await;
+    assert_eq!(window[0].role, Role::System);
+    assert!(window[0].content.contains("You are a friendly assistant."));
+    assert_eq!(window[1..], saved[1..]);
+
+    agent.chat("What is my name?").await.unwrap();
+    let sent = messages(&model.requests()[0]);
+    assert!(
+        sent.contains(&saved[1]) && sent.contains(&saved[2]),
+        "{sent:?}"
+    );
+    assert!(
+        !sent.contains(&saved[0]),
+        "the saved system prompt is replaced"
+    );
+
+    agent.reset_conversation().await;
+    assert!(agent.conversation().await.is_empty());
+    agent.chat("Hello.").await.unwrap();
+    let requests = model.requests();
+    let sent = messages(&requests[1]);
+    assert!(!sent.contains(&saved[1]), "{sent:?}");
+    assert_ne!(requests[0].session, requests[1].session);
+}
+
+#[tokio::test]
 async fn without_tools_a_reasoning_strategy_answers_the_task() {
     let model = Recorder::new().await;
     let agent = Agent::builder()

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod chat;
 mod doctor;
 mod generate;
 mod ingest;
@@ -28,6 +29,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Chat with an agent: streamed replies, memory, tools, slash commands (/help).
+    #[command(
+        after_help = "Examples:\n  agentry chat\n  agentry chat --model ./model.gguf --ctx 8192 --threads 4\n  agentry chat --memory /data/agentry-memory --files ./notes\n\nIn the chat: /help lists the commands; a line ending in \\ continues; \"\"\" starts and ends a block;\nCtrl-C stops a reply, Ctrl-D or /exit leaves. History: chat_history next to the memory folder."
+    )]
+    Chat(chat::ChatArgs),
     /// List, download and locate models (cached under $AGENTRY_HOME).
     #[command(subcommand)]
     Models(models::ModelsCommand),
@@ -87,6 +93,7 @@ pub fn init_logging(verbose: u8) {
 /// Runs one command; the exit code is the command's.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Chat(args) => chat::run(args).await,
         Command::Models(cmd) => models::run(cmd).await,
         Command::Doctor(args) => doctor::run(args).await,
         Command::Generate(args) => generate::run(args).await,

@@ -188,6 +188,53 @@ impl Agent {
         }
     }
 
+    /// Ends the conversation: the next [`Agent::chat`] starts a fresh one (a new model
+    /// session and an empty window). Turns already stored in long-term memory stay there.
+    pub async fn reset_conversation(&self) {
+        *self.chat.lock().await = None;
+    }
+
+    /// Replaces the conversation with a fresh one holding `messages` (e.g. from
+    /// [`Agent::conversation`] of this or another agent, or a saved file) and returns how
+    /// many turns it now holds.
+    ///
+    /// A leading system message is dropped: this agent's role and instructions make the
+    /// system prompt. The other messages become turns, in order (a later system message,
+    /// such as a summary note, stays a system turn; tool messages become user turns).
+    /// They enter the window as [`Agent::chat`]'s turns do: with memory they are stored
+    /// and summarised when over the chat budget, without it the oldest leave the window.
+    ///
+    /// # Errors
+    /// A memory, model (summarising) or template failure; the previous conversation is
+    /// then kept.
+    pub async fn restore_conversation(
+        &self,
+        messages: impl IntoIterator<Item = ChatMessage>,
+    ) -> Result<usize, AgentError> {
+        let mut conversation = self.open_conversation().await?;
+        let mut messages = messages.into_iter().peekable();
+        if messages.next_if(|m| m.role == Role::System).is_some() {
+            tracing::debug!("restoring a conversation: its system prompt is replaced");
+        }
+        let mut restored = 0;
+        for message in messages {
+            if message.role == Role::User {
+                conversation.turns += 1;
+            }
+            let role = match message.role {
+                Role::Tool => Role::User,
+                role => role,
+            };
+            conversation
+                .window
+                .push(Turn::new(role.as_str(), message.content))
+                .await?;
+            restored += 1;
+        }
+        *self.chat.lock().await = Some(conversation);
+        Ok(restored)
+    }
+
     /// Starts the conversation: a fresh session, the system prompt from role and
     /// instructions, and the window.
     async fn open_conversation(&self) -> Result<Conversation, AgentError> {

@@ -1,0 +1,177 @@
+//! `agentry chat`: an interactive REPL with an agent.
+//!
+//! - [`commands`]: what an input means (pure, unit-tested).
+//! - [`input`]: multi-line input and line editing with a history file.
+//! - [`render`]: streamed tokens, dimmed thoughts and tool calls.
+//! - [`approval`]: "Allow TOOL(args)? [y/N]" for calls that need approval.
+//! - [`toolset`]: the tools of the REPL's own agent.
+//! - [`session`]: the agent, its settings and memory; the agent comes from a factory,
+//!   so another front end can supply its own.
+//! - [`repl`]: the loop.
+//!
+//! Plain messages are answered by [`Agent::chat`](agentry_core::agent::Agent::chat) (a
+//! conversation with recall from long-term memory, streamed). `/run TASK` is a
+//! tool-using run ([`Agent::run`](agentry_core::agent::Agent::run)) whose thoughts and
+//! tool calls are shown dimmed and whose risky calls ask for approval.
+
+pub mod approval;
+pub mod commands;
+pub mod input;
+pub mod render;
+pub mod repl;
+pub mod session;
+pub mod toolset;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use agentry_core::agent::Agent;
+use agentry_core::model::{LanguageModel, LlamaConfig, LlamaModel, Sampling};
+use agentry_core::plan::run::Limits;
+use agentry_core::plan::strategy::Strategy;
+use agentry_store::ModelStore;
+use anyhow::Context;
+use clap::Args;
+
+use super::memory_dir::MemoryArgs;
+use approval::TerminalApprover;
+use input::LineReader;
+use render::{Printer, Style};
+use repl::Repl;
+use session::{AgentFactory, Session, Settings};
+use toolset::Toolset;
+
+/// The name of the history file, next to the memory folder (`.agentry/chat_history` for
+/// the default `.agentry/memory`).
+pub const HISTORY_FILE: &str = "chat_history";
+
+/// Arguments of `agentry chat`.
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// Model spec (alias, ./path.gguf, hf:..., pypi:...).
+    #[arg(long, short, default_value = agentry_store::DEFAULT_MODEL)]
+    model: String,
+    #[command(flatten)]
+    memory: MemoryArgs,
+    /// Context size in tokens.
+    #[arg(long, default_value_t = 4096)]
+    ctx: u32,
+    /// CPU threads for the model (default: every core).
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
+    threads: Option<i32>,
+    /// Layers to offload to the GPU (needs a `cuda` build).
+    #[arg(long, default_value_t = 0)]
+    gpu_layers: u32,
+    /// Most tokens per reply (change it later with /set max_tokens=N).
+    #[arg(long, default_value_t = 512)]
+    max_tokens: usize,
+    /// Let the agent's /run read and list the files in DIR, and write there after you
+    /// approve each write.
+    #[arg(long, value_name = "DIR")]
+    files: Option<PathBuf>,
+    /// The history file [default: chat_history next to the memory folder, i.e.
+    /// .agentry/chat_history].
+    #[arg(long, value_name = "FILE")]
+    history: Option<PathBuf>,
+}
+
+/// Runs the REPL until the user leaves.
+pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
+    let tools = Toolset::new(args.files.as_deref())?;
+    let store = ModelStore::from_env().context("opening the model store")?;
+    let path = store.pull(&args.model).await?;
+    let mut config = LlamaConfig {
+        n_ctx: args.ctx,
+        gpu_layers: args.gpu_layers,
+        ..LlamaConfig::default()
+    };
+    if let Some(threads) = args.threads {
+        config.threads = threads;
+    }
+    let model: Arc<dyn LanguageModel> = Arc::new(
+        LlamaModel::open(&path, config)
+            .await
+            .with_context(|| format!("loading the model {}", path.display()))?,
+    );
+    let project = args.memory.open().await?;
+    let memories = Arc::new(project.memories);
+    let documents = Arc::new(project.documents);
+
+    let factory: AgentFactory = {
+        let memories = memories.clone();
+        Box::new(move |approver| {
+            Agent::builder()
+                .model(model.clone())
+                .role("You are a helpful, precise assistant.")
+                .instructions([
+                    "Answer clearly and briefly",
+                    "Use the tools for arithmetic, the time and files instead of guessing",
+                ])
+                .tools(tools.registry.clone())
+                .policy(tools.policy(approver))
+                .memory(memories.clone())
+                .documents(documents.clone())
+                .limits(Limits {
+                    max_steps: 6,
+                    ..Limits::default()
+                })
+                // Small models ramble: a short thought leaves room for the tool call.
+                .thought_max_chars(Some(160))
+        })
+    };
+    let settings = Settings {
+        strategy: Strategy::Direct,
+        sampling: Sampling {
+            max_tokens: args.max_tokens,
+            ..Sampling::default()
+        },
+    };
+    let (approver, approvals) = TerminalApprover::channel();
+    let session = Session::new(factory, Arc::new(approver), settings, Some(memories))?;
+    let history = args
+        .history
+        .clone()
+        .unwrap_or_else(|| history_next_to(&args.memory.memory));
+    let reader = LineReader::new(Some(history))?;
+    let printer = Printer::new(std::io::stdout(), Style::detect());
+    Repl::new(
+        session,
+        reader,
+        printer,
+        approvals,
+        Some(args.memory.memory.clone()),
+    )
+    .run()
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The history file next to the memory folder `memory`.
+pub fn history_next_to(memory: &Path) -> PathBuf {
+    match memory.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.join(HISTORY_FILE),
+        _ => PathBuf::from(HISTORY_FILE),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_history_sits_next_to_the_memory() {
+        assert_eq!(
+            history_next_to(Path::new(".agentry/memory")),
+            PathBuf::from(".agentry/chat_history")
+        );
+        assert_eq!(
+            history_next_to(Path::new("/data/mem")),
+            PathBuf::from("/data/chat_history")
+        );
+        assert_eq!(
+            history_next_to(Path::new("mem")),
+            PathBuf::from("chat_history")
+        );
+    }
+}

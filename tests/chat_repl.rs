@@ -1,0 +1,185 @@
+//! `agentry chat` driven through a pseudo-terminal (expectrl), on the real SmolLM2-135M
+//! model and a real memory in a temp dir: /help, a question with a streamed answer, /tools,
+//! /set, a bad /set, Ctrl-C during a reply, /exit, and the history file.
+//!
+//! Timeouts are generous (the model runs on 2 shared cores); nothing asserts on time.
+//! Where the test waits for the next prompt it first waits for the end of what it typed
+//! (rustyline redraws the line as it is typed, so the prompt text shows up in the echo).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use expectrl::process::unix::WaitStatus;
+use expectrl::{Eof, Expect, Regex, Session};
+
+const PROMPT: &str = "you> ";
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The text of terminal output: ANSI escape sequences and carriage returns removed.
+fn plain(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => {
+                // CSI: ESC [ params final-byte (0x40..=0x7e); other escapes: ESC + one char.
+                if chars.next_if_eq(&'[').is_some() {
+                    for c in chars.by_ref() {
+                        if ('\x40'..='\x7e').contains(&c) {
+                            break;
+                        }
+                    }
+                } else {
+                    chars.next();
+                }
+            }
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn escape(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == ' ' {
+                c.to_string()
+            } else {
+                format!("\\x{{{:x}}}", c as u32)
+            }
+        })
+        .collect()
+}
+
+struct Repl {
+    session: expectrl::session::OsSession,
+}
+
+impl Repl {
+    fn start(dir: &Path) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_agentry"));
+        command
+            .arg("chat")
+            .args(["--model", "smollm2-135m", "--max-tokens", "64", "--memory"])
+            .arg(dir.join("memory"))
+            .current_dir(dir)
+            .env_remove("RUST_LOG")
+            .env_remove("NO_COLOR")
+            .env("TERM", "xterm");
+        let mut session = Session::spawn(command).expect("spawn agentry chat in a pty");
+        session
+            .get_process_mut()
+            .set_window_size(200, 50)
+            .expect("set the pty size");
+        session.set_expect_timeout(Some(TIMEOUT));
+        let mut repl = Self { session };
+        repl.expect_text("Type a message, or /help for commands.");
+        repl.expect_text(PROMPT);
+        repl
+    }
+
+    /// Waits for `text`; returns the plain text printed before it.
+    fn expect_text(&mut self, text: &str) -> String {
+        match self.session.expect(text) {
+            Ok(found) => plain(found.before()),
+            Err(e) => panic!("waiting for {text:?}: {e}"),
+        }
+    }
+
+    /// Types `line` and Enter, and waits until the terminal has shown the whole line.
+    fn type_line(&mut self, line: &str) {
+        self.session.send_line(line).expect("type a line");
+        // The line, then maybe escape sequences, then the newline.
+        let echoed = format!("{}(\\x1b\\[[0-9;?]*[a-zA-Z]|\\r)*\\n", escape(line));
+        if let Err(e) = self.session.expect(Regex(echoed)) {
+            panic!("waiting for the echo of {line:?}: {e}");
+        }
+    }
+
+    /// Types `line` and returns the plain text printed before the next prompt.
+    fn ask(&mut self, line: &str) -> String {
+        self.type_line(line);
+        self.expect_text(PROMPT)
+    }
+}
+
+#[test]
+fn the_repl_chats_lists_sets_cancels_and_exits() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut repl = Repl::start(dir.path());
+
+    let help = repl.ask("/help");
+    for command in [
+        "/help",
+        "/tools",
+        "/memory",
+        "/remember",
+        "/forget",
+        "/strategy",
+        "/set",
+        "/reset",
+        "/save",
+        "/load",
+        "/model",
+        "/run",
+        "/exit",
+    ] {
+        assert!(help.contains(command), "{command} missing from:\n{help}");
+    }
+
+    let answer = repl.ask("What is the capital of France?");
+    assert!(
+        answer.chars().any(char::is_alphanumeric),
+        "no answer text before the next prompt: {answer:?}"
+    );
+    assert!(!answer.contains("error:"), "{answer}");
+
+    let tools = repl.ask("/tools");
+    assert!(tools.contains("calculator"), "{tools}");
+    assert!(tools.contains("clock"), "{tools}");
+
+    let set = repl.ask("/set temperature=0");
+    assert!(set.contains("Set: temperature=0 "), "{set}");
+
+    let bad = repl.ask("/set temperature=hot");
+    assert!(
+        bad.contains("error: invalid value `hot` for temperature"),
+        "{bad}"
+    );
+    // Still alive, settings unchanged.
+    let shown = repl.ask("/set");
+    assert!(shown.contains("temperature=0 "), "{shown}");
+
+    // Ctrl-C during a long reply stops it and the REPL goes on.
+    let _ = repl.ask("/set max_tokens=2000");
+    repl.type_line("Count from one to five hundred in words, one number per line.");
+    // Three letters in a row: a word of the reply, not an escape sequence.
+    repl.session
+        .expect(Regex("[a-zA-Z]{3}"))
+        .expect("the reply starts");
+    repl.session.send([3u8]).expect("send Ctrl-C");
+    let stopped = repl.expect_text(PROMPT);
+    assert!(stopped.contains("(stopped)"), "{stopped}");
+    let model = repl.ask("/model");
+    assert!(model.contains("Model: "), "{model}");
+
+    repl.type_line("/exit");
+    if let Err(e) = repl.session.expect(Eof) {
+        panic!("waiting for the REPL to end: {e}");
+    }
+    let status = repl.session.get_process().wait().expect("wait for agentry");
+    assert!(
+        matches!(status, WaitStatus::Exited(_, 0)),
+        "exit status {status:?}"
+    );
+
+    let history = std::fs::read_to_string(dir.path().join("chat_history")).unwrap_or_default();
+    assert!(history.contains("/help"), "history: {history:?}");
+    assert!(
+        history.contains("/set temperature=0"),
+        "history: {history:?}"
+    );
+}
