@@ -42,6 +42,7 @@ mod parse;
 pub mod run;
 pub mod source;
 pub mod spec;
+mod syntax;
 mod template;
 mod validate;
 mod yaml;
@@ -91,7 +92,7 @@ pub fn parse(name: &str, text: &str, tools: &[&str]) -> Result<Workflow, Diagnos
     let workflow = parse::workflow(&mut reader, &root, &source);
     let mut problems = reader.problems;
     if let Some(workflow) = &workflow {
-        problems.extend(validate::check(workflow, tools));
+        problems.extend(validate::check(workflow, tools, &reader.notes));
     }
     match workflow {
         Some(workflow) if problems.is_empty() => Ok(workflow),

@@ -60,16 +60,38 @@ pub const STRATEGY_NAMES: &[&str] = &[
 /// Reads the whole file; the problems found are in `reader.problems`.
 pub(crate) fn workflow(reader: &mut Reader<'_>, root: &Node, source: &Source) -> Option<Workflow> {
     let map = reader.mapping(root, "a workflow file")?;
-    reader.known_keys(map, TOP_KEYS, "the workflow");
     let top = reader.span(root);
+    if map.is_empty() {
+        let start = source.span_at(1, 1, 1);
+        reader.error(
+            Diagnostic::at(start, "the workflow file is empty", "nothing here").with_help(
+                "a workflow needs at least `name:`, `model:` and `steps:` \
+                     (see examples/workflows/)",
+            ),
+        );
+        return None;
+    }
+    reader.known_keys(map, TOP_KEYS, "the workflow");
     let name = reader
-        .required(map, top, "name", "the workflow")
+        .required_or(
+            map,
+            top,
+            "name",
+            "the workflow",
+            "add e.g. `name: weekly-report`",
+        )
         .and_then(|n| reader.string(n, "`name`"));
     let description = map
         .get_node("description")
         .and_then(|n| reader.string(n, "`description`"));
     let model = reader
-        .required(map, top, "model", "the workflow")
+        .required_or(
+            map,
+            top,
+            "model",
+            "the workflow",
+            "add e.g. `model: smollm2-135m` (a registry name or a GGUF path)",
+        )
         .and_then(|n| model(reader, n));
     let memory = map.get_node("memory").and_then(|n| memory(reader, n));
     let inputs = map
@@ -80,7 +102,13 @@ pub(crate) fn workflow(reader: &mut Reader<'_>, root: &Node, source: &Source) ->
         .get_node("agents")
         .map(|n| agents(reader, n))
         .unwrap_or_default();
-    let steps = match reader.required(map, top, "steps", "the workflow") {
+    let steps = match reader.required_or(
+        map,
+        top,
+        "steps",
+        "the workflow",
+        "add `steps:` with at least one step (`- id: NAME` and what it does)",
+    ) {
         Some(node) => {
             let steps = steps(reader, node, "`steps`");
             if steps.is_empty() && matches!(node, Node::Sequence(s) if s.is_empty()) {
@@ -131,7 +159,10 @@ fn model(reader: &mut Reader<'_>, node: &Node) -> Option<ModelSpec> {
         });
     }
     let map = reader.mapping(node, "`model`")?;
-    reader.known_keys(map, MODEL_KEYS, "`model`");
+    reader.known_keys_or(map, MODEL_KEYS, "`model`", |key| {
+        matches!(key, "name" | "path" | "model" | "file")
+            .then(|| "the model's registry name or GGUF path goes under `spec:`".to_string())
+    });
     let spec = reader
         .required(map, span, "spec", "`model`")
         .and_then(|n| reader.string(n, "`model.spec`"))?;
@@ -198,13 +229,14 @@ fn memory(reader: &mut Reader<'_>, node: &Node) -> Option<MemorySpec> {
 
 fn inputs(reader: &mut Reader<'_>, node: &Node) -> Vec<InputSpec> {
     let Some(map) = reader.mapping(node, "`inputs`") else {
+        reader.notes.all_inputs = true;
         return Vec::new();
     };
     let mut out = Vec::new();
     for (key, value) in map.iter() {
         let name = key.as_str().to_string();
         let span = reader.key_span(key);
-        check_identifier(reader, &name, span, "an input name");
+        check_identifier(reader, &name, span, "input name");
         let what = format!("input `{name}`");
         let (type_node, spec_map) = match value {
             Node::Scalar(_) => (Some(value), None),
@@ -219,11 +251,13 @@ fn inputs(reader: &mut Reader<'_>, node: &Node) -> Vec<InputSpec> {
                     format!("{what} must be a type name or a mapping with `type`, found a list"),
                     "expected `{ type: string }`",
                 ));
+                reader.notes.inputs.insert(name);
                 continue;
             }
         };
-        let Some(type_node) = type_node else { continue };
-        let Some(type_name) = reader.string(type_node, &format!("the type of {what}")) else {
+        let type_name = type_node.and_then(|n| reader.string(n, &format!("the type of {what}")));
+        let (Some(type_node), Some(type_name)) = (type_node, type_name) else {
+            reader.notes.inputs.insert(name);
             continue;
         };
         let Some(kind) = InputType::from_name(&type_name) else {
@@ -238,6 +272,7 @@ fn inputs(reader: &mut Reader<'_>, node: &Node) -> Vec<InputSpec> {
                 None => d.with_help(format!("types: {}", InputType::NAMES.join(", "))),
             };
             reader.error(d);
+            reader.notes.inputs.insert(name);
             continue;
         };
         let mut default = None;
@@ -250,15 +285,27 @@ fn inputs(reader: &mut Reader<'_>, node: &Node) -> Vec<InputSpec> {
                     default = Some(value);
                 } else {
                     let at = reader.span(d);
-                    reader.error(Diagnostic::at(
+                    let mut problem = Diagnostic::at(
                         at,
                         format!(
                             "the default of {what} must be of type {}, found {}",
                             kind.name(),
                             describe(d)
                         ),
-                        format!("not a {}", kind.name()),
-                    ));
+                        format!("not {}", a_type(kind)),
+                    );
+                    // `"50"` for an integer: right but for the quotes.
+                    if let Node::Scalar(s) = d
+                        && !s.may_coerce()
+                    {
+                        let mut plain = s.clone();
+                        plain.set_coerce(true);
+                        if kind.accepts(&to_json(&Node::Scalar(plain))) {
+                            problem = problem
+                                .with_help("quoted values are text: write it without quotes");
+                        }
+                    }
+                    reader.error(problem);
                 }
             }
             description = m
@@ -287,18 +334,24 @@ fn coerce_input(kind: InputType, value: Value) -> Value {
 
 fn agents(reader: &mut Reader<'_>, node: &Node) -> Vec<AgentSpec> {
     let Some(map) = reader.mapping(node, "`agents`") else {
+        reader.notes.all_agents = true;
         return Vec::new();
     };
     let mut out = Vec::new();
     for (key, value) in map.iter() {
         let name = key.as_str().to_string();
         let span = reader.key_span(key);
-        check_identifier(reader, &name, span, "an agent name");
+        check_identifier(reader, &name, span, "agent name");
         let what = format!("agent `{name}`");
         let Some(m) = reader.mapping(value, &what) else {
+            reader.notes.agents.insert(name);
             continue;
         };
-        reader.known_keys(m, AGENT_KEYS, &what);
+        reader.known_keys_or(m, AGENT_KEYS, &what, |key| {
+            SAMPLING_KEYS.contains(&key).then(|| {
+                format!("`{key}` is a sampling setting: put it under `sampling:` (e.g. `sampling: {{ {key}: ... }}`)")
+            })
+        });
         let role = m
             .get_node("role")
             .and_then(|n| reader.string(n, &format!("the role of {what}")));
@@ -472,11 +525,16 @@ pub(crate) fn strategy(reader: &mut Reader<'_>, node: &Node) -> Option<Strategy>
         }
     };
     if settings_map.is_some() && matches!(strategy, Strategy::Direct | Strategy::ChainOfThought) {
-        reader.error(Diagnostic::at(
-            name_span,
-            format!("strategy `{name}` takes no settings"),
-            "write it as a plain name",
-        ));
+        reader.error(
+            Diagnostic::at(
+                name_span,
+                format!("strategy `{name}` takes no settings"),
+                "write it as a plain name",
+            )
+            .with_help(format!(
+                "write `strategy: {name}`; `self_consistency` and `tree_of_thought` take settings"
+            )),
+        );
     }
     Some(strategy)
 }
@@ -485,17 +543,44 @@ fn steps(reader: &mut Reader<'_>, node: &Node, what: &str) -> Vec<Step> {
     let Some(items) = reader.sequence(node, what) else {
         return Vec::new();
     };
-    items.iter().filter_map(|item| step(reader, item)).collect()
+    items
+        .iter()
+        .filter_map(|item| {
+            let step = step(reader, item);
+            if step.is_none()
+                && let Node::Mapping(m) = item
+                && let Some(id) = m.get_scalar("id")
+            {
+                // Its problems are reported; uses of it are not unknown steps.
+                reader.notes.steps.insert(id.as_str().to_string());
+            }
+            step
+        })
+        .collect()
 }
 
 fn step(reader: &mut Reader<'_>, node: &Node) -> Option<Step> {
     let span = reader.span(node);
-    let map = reader.mapping(node, "a step")?;
-    let id_node = reader.required(map, span, "id", "a step");
+    let Some(map) = reader.mapping(node, "a step") else {
+        if let Some(last) = reader.problems.last_mut() {
+            last.help = Some(
+                "a step is a mapping: `- id: NAME` then e.g. `agent:` and `task:` on the lines below"
+                    .into(),
+            );
+        }
+        return None;
+    };
+    let id_node = reader.required_or(
+        map,
+        span,
+        "id",
+        "a step",
+        "give every step an `id:`; later steps read its result as `steps.ID.output`",
+    );
     let id = id_node.and_then(|n| reader.string(n, "a step `id`"));
     let id_span = id_node.map_or(span, |n| reader.span(n));
     if let Some(id) = &id {
-        check_identifier(reader, id, id_span, "a step id");
+        check_identifier(reader, id, id_span, "step id");
     }
     let label = id
         .as_deref()
@@ -523,11 +608,14 @@ fn step(reader: &mut Reader<'_>, node: &Node) -> Option<Step> {
                 .keys()
                 .find(|k| k.as_str() == *second)
                 .map_or(id_span, |k| reader.key_span(k));
-            reader.error(Diagnostic::at(
-                at,
-                format!("{label} has both `{first}` and `{second}`: a step does one thing"),
-                "second kind here",
-            ));
+            reader.error(
+                Diagnostic::at(
+                    at,
+                    format!("{label} has both `{first}` and `{second}`: a step does one thing"),
+                    "second kind here",
+                )
+                .with_help("split it into two steps, each with its own `id`"),
+            );
             return None;
         }
     };
@@ -539,7 +627,26 @@ fn step(reader: &mut Reader<'_>, node: &Node) -> Option<Step> {
         _ => &["until", "max_iterations", "steps"],
     };
     let allowed: Vec<&str> = COMMON_STEP_KEYS.iter().chain(kind_keys).copied().collect();
-    reader.known_keys(map, &allowed, &format!("{label} ({kind_name} step)"));
+    reader.known_keys_or(
+        map,
+        &allowed,
+        &format!("{label} ({kind_name} step)"),
+        |key| {
+            AGENT_KEYS.contains(&key).then(|| {
+                format!("`{key}` belongs to the agent: set it under `agents:`, not in a step")
+            })
+        },
+    );
+    if kind_name == "agent"
+        && let Some(schema @ Node::Mapping(_)) = map.get_node("output")
+    {
+        output_schema(reader, schema, &label);
+    }
+    if kind_name == "tool"
+        && let (Some(id), Some(args)) = (&id, map.get_node("args"))
+    {
+        note_args(reader, id, args);
+    }
     let condition = map.get_node("if").and_then(|n| template(reader, n, "`if`"));
     let otherwise = match map.get_node("else") {
         Some(n) => {
@@ -548,11 +655,14 @@ fn step(reader: &mut Reader<'_>, node: &Node) -> Option<Step> {
                     .keys()
                     .find(|k| k.as_str() == "else")
                     .map_or(id_span, |k| reader.key_span(k));
-                reader.error(Diagnostic::at(
-                    at,
-                    format!("{label} has `else` without `if`"),
-                    "`else` needs an `if`",
-                ));
+                reader.error(
+                    Diagnostic::at(
+                        at,
+                        format!("{label} has `else` without `if`"),
+                        "`else` needs an `if`",
+                    )
+                    .with_help("add an `if:` condition to this step, or remove `else`"),
+                );
             }
             steps(reader, n, "`else`")
         }
@@ -605,11 +715,14 @@ fn step(reader: &mut Reader<'_>, node: &Node) -> Option<Step> {
                 Some(n @ Node::Mapping(_)) => to_json(n),
                 Some(n) => {
                     let at = reader.span(n);
-                    reader.error(Diagnostic::at(
-                        at,
-                        format!("`args` of {label} must be a mapping, found {}", describe(n)),
-                        "expected `name: value` pairs",
-                    ));
+                    reader.error(
+                        Diagnostic::at(
+                            at,
+                            format!("`args` of {label} must be a mapping, found {}", describe(n)),
+                            "expected `name: value` pairs",
+                        )
+                        .with_help("name each argument, e.g. `args: { expression: \"2 + 2\" }`"),
+                    );
                     Value::Object(Default::default())
                 }
                 None => Value::Object(Default::default()),
@@ -621,11 +734,16 @@ fn step(reader: &mut Reader<'_>, node: &Node) -> Option<Step> {
             let inner = steps(reader, node, "`parallel`");
             if inner.len() < 2 && matches!(node, Node::Sequence(_)) {
                 let at = reader.span(node);
-                reader.error(Diagnostic::at(
-                    at,
-                    format!("`parallel` of {label} needs at least two steps"),
-                    "fewer than two steps",
-                ));
+                reader.error(
+                    Diagnostic::at(
+                        at,
+                        format!("`parallel` of {label} needs at least two steps"),
+                        "fewer than two steps",
+                    )
+                    .with_help(
+                        "add a step to run alongside it, or write the step without `parallel`",
+                    ),
+                );
             }
             StepKind::Parallel { steps: inner }
         }
@@ -638,13 +756,18 @@ fn step(reader: &mut Reader<'_>, node: &Node) -> Option<Step> {
                     let at = reader.span(n);
                     let var = reader.string(n, "`as`");
                     if let Some(v) = &var {
-                        check_identifier(reader, v, at, "a loop variable");
+                        check_identifier(reader, v, at, "loop variable name");
                         if matches!(v.as_str(), "inputs" | "steps" | "loop") {
-                            reader.error(Diagnostic::at(
-                                at,
-                                format!("the loop variable cannot be named `{v}`"),
-                                "reserved name",
-                            ));
+                            reader.error(
+                                Diagnostic::at(
+                                    at,
+                                    format!("the loop variable cannot be named `{v}`"),
+                                    "reserved name",
+                                )
+                                .with_help(
+                                    "`inputs`, `steps` and `loop` are taken: pick another name, e.g. `as: item`",
+                                ),
+                            );
                         }
                     }
                     var
@@ -668,7 +791,13 @@ fn step(reader: &mut Reader<'_>, node: &Node) -> Option<Step> {
                 .get_node("until")
                 .and_then(|n| template(reader, n, "`until`"));
             let max_iterations = reader
-                .required(map, id_span, "max_iterations", &label)
+                .required_or(
+                    map,
+                    id_span,
+                    "max_iterations",
+                    &label,
+                    "an `until` loop needs a limit: add e.g. `max_iterations: 5`",
+                )
                 .and_then(|n| reader.integer(n, "`max_iterations`", 1, 100));
             let body = body(reader, map, id_span, &label);
             StepKind::Until {
@@ -688,7 +817,13 @@ fn step(reader: &mut Reader<'_>, node: &Node) -> Option<Step> {
 }
 
 fn body(reader: &mut Reader<'_>, map: &MarkedMappingNode, at: Span, label: &str) -> Vec<Step> {
-    match reader.required(map, at, "steps", label) {
+    match reader.required_or(
+        map,
+        at,
+        "steps",
+        label,
+        "the steps to repeat go under `steps:`, each with its own `id`",
+    ) {
         Some(n) => {
             let body = steps(reader, n, "`steps`");
             if body.is_empty() && matches!(n, Node::Sequence(s) if s.is_empty()) {
@@ -727,19 +862,122 @@ fn outputs(reader: &mut Reader<'_>, node: &Node) -> Vec<OutputSpec> {
 
 /// Names used in templates must be plain identifiers (`steps.NAME.output`).
 fn check_identifier(reader: &mut Reader<'_>, name: &str, span: Span, what: &str) {
-    let mut chars = name.chars();
-    let ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !ok {
+    if !is_identifier(name) {
+        let fixed = plain_name(name);
+        let used = match what {
+            "step id" => format!("`steps.{fixed}.output`"),
+            "input name" => format!("`inputs.{fixed}`"),
+            "agent name" => format!("`agent: {fixed}`"),
+            _ => format!("`{{{{ {fixed} }}}}`"),
+        };
         reader.error(
             Diagnostic::at(
                 span,
-                format!("`{name}` is not a valid name for {what}"),
+                format!("`{name}` is not a valid {what}"),
                 "letters, digits and `_` only, not starting with a digit",
             )
-            .with_help("templates refer to it as a name, e.g. `steps.my_step.output`"),
+            .with_help(format!("rename it e.g. `{fixed}`; it is used as {used}")),
         );
     }
+}
+
+/// `name` made a valid identifier (other characters become `_`).
+pub(crate) fn plain_name(name: &str) -> String {
+    let mut fixed: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if !fixed.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        fixed.insert(0, '_');
+    }
+    fixed
+}
+
+/// Whether `name` can be written in a template (`steps.NAME.output`).
+pub(crate) fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// "a string", "an integer", ...
+fn a_type(kind: InputType) -> String {
+    let name = kind.name();
+    let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {name}")
+}
+
+/// Records where each text in a tool step's `args` is written (texts are templates,
+/// checked later).
+fn note_args(reader: &mut Reader<'_>, id: &str, node: &Node) {
+    match node {
+        Node::Scalar(s) => {
+            let span = reader.span(node);
+            reader
+                .notes
+                .args
+                .entry((id.to_string(), s.as_str().to_string()))
+                .or_insert(span);
+        }
+        Node::Sequence(items) => items.iter().for_each(|n| note_args(reader, id, n)),
+        Node::Mapping(map) => map.values().for_each(|n| note_args(reader, id, n)),
+    }
+}
+
+const JSON_TYPES: &[&str] = &[
+    "string", "number", "integer", "boolean", "array", "object", "null",
+];
+
+/// Checks an `output` JSON Schema, pointing at the part that is wrong.
+fn output_schema(reader: &mut Reader<'_>, node: &Node, label: &str) {
+    let schema = to_json(node);
+    let Err(error) = jsonschema::validator_for(&schema) else {
+        return;
+    };
+    // The error's place in the schema, as a JSON pointer.
+    let mut target = node;
+    let mut last = None;
+    for segment in error.instance_path().as_str().split('/').skip(1) {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        let next = match target {
+            Node::Mapping(m) => m.get_node(segment.as_str()),
+            Node::Sequence(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            Node::Scalar(_) => None,
+        };
+        let Some(next) = next else { break };
+        target = next;
+        last = Some(segment);
+    }
+    let span = reader.span(target);
+    let wrong_type = match (last.as_deref(), target) {
+        (Some("type"), Node::Scalar(s)) if !JSON_TYPES.contains(&s.as_str()) => Some(s.as_str()),
+        _ => None,
+    };
+    let diagnostic = match wrong_type {
+        Some(name) => {
+            let d = Diagnostic::at(
+                span,
+                format!("the `output` schema of {label} has an unknown type `{name}`"),
+                "not a JSON Schema type",
+            );
+            let prefix = JSON_TYPES.iter().copied().find(|t| t.starts_with(name));
+            match prefix.or_else(|| closest(name, JSON_TYPES.iter().copied())) {
+                Some(best) => d.with_help(format!("did you mean `{best}`?")),
+                None => d.with_help(format!("JSON Schema types: {}", JSON_TYPES.join(", "))),
+            }
+        }
+        None => Diagnostic::at(
+            span,
+            format!("the `output` schema of {label} is not a valid JSON Schema: {error}"),
+            "here",
+        )
+        .with_help("`output` is a JSON Schema, e.g. `{ type: object, properties: { name: { type: string } } }`"),
+    };
+    reader.error(diagnostic);
 }

@@ -4,6 +4,7 @@
 //! expressions, without braces.
 
 use std::collections::BTreeSet;
+use std::ops::Range;
 
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value;
@@ -63,29 +64,135 @@ fn lone_expression(text: &str, mode: Mode) -> Option<&str> {
     (mode == Mode::Expression && !has_syntax).then_some(trimmed)
 }
 
+/// Why a template cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TemplateError {
+    /// What is wrong.
+    pub(crate) message: String,
+    /// Where in the template's text (bytes), when known.
+    pub(crate) range: Option<Range<usize>>,
+    /// How to fix it.
+    pub(crate) help: Option<String>,
+}
+
 /// Compiles `text`; the variables it reads (dotted paths such as `steps.facts.output`).
 pub(crate) fn variables<'s>(
     env: &Environment<'s>,
     text: &'s str,
     mode: Mode,
-) -> Result<BTreeSet<String>, String> {
+) -> Result<BTreeSet<String>, TemplateError> {
     match lone_expression(text, mode) {
-        Some(expr) => env
-            .compile_expression(expr)
-            .map(|e| e.undeclared_variables(true).into_iter().collect())
-            .map_err(|e| describe(&e)),
+        Some(expr) => {
+            // `expr` is a part of `text`: errors are placed in `text`.
+            let offset = expr.as_ptr() as usize - text.as_ptr() as usize;
+            env.compile_expression(expr)
+                .map(|e| e.undeclared_variables(true).into_iter().collect())
+                .map_err(|e| syntax_error(&e, text, offset))
+        }
         None => {
             if mode == Mode::Expression {
-                return Err(
-                    "a condition or list must be one expression, e.g. `{{ steps.a.output | length > 2 }}`"
-                        .into(),
-                );
+                return Err(not_one_expression(env, text));
             }
             env.template_from_str(text)
                 .map(|t| t.undeclared_variables(true).into_iter().collect())
-                .map_err(|e| describe(&e))
+                .map_err(|e| syntax_error(&e, text, 0))
         }
     }
+}
+
+/// A condition or list written as more than one expression; the help suggests the one
+/// expression when moving the text into the braces makes one (`{{ a | length }} > 2`).
+fn not_one_expression(env: &Environment<'_>, text: &str) -> TemplateError {
+    let trimmed = text.trim();
+    let suggestion = trimmed.find("{{").and_then(|open| {
+        let close = trimmed[open..].find("}}")? + open;
+        let (before, inner, after) = (
+            &trimmed[..open],
+            &trimmed[open + 2..close],
+            &trimmed[close + 2..],
+        );
+        if ["{{", "{%", "{#"].iter().any(|s| after.contains(s)) {
+            return None;
+        }
+        let joined = format!("{} {} {}", before.trim(), inner.trim(), after.trim());
+        let joined = joined.trim();
+        env.compile_expression(joined).ok()?;
+        Some(format!("write it as one expression: `{{{{ {joined} }}}}`"))
+    });
+    TemplateError {
+        message: "must be one expression".into(),
+        range: None,
+        help: Some(suggestion.unwrap_or_else(|| {
+            "write one `{{ ... }}` with nothing around it, e.g. `{{ steps.a.output | length > 2 }}`"
+                .into()
+        })),
+    }
+}
+
+/// A minijinja compile error, placed in `text` (its source starts at `offset` there).
+fn syntax_error(error: &minijinja::Error, text: &str, offset: usize) -> TemplateError {
+    let detail = error.detail().unwrap_or_default();
+    let mut range = error
+        .range()
+        .map(|r| (r.start + offset).min(text.len())..(r.end + offset).min(text.len()));
+    let mut help = None;
+    if detail.contains("end of variable block") {
+        help = Some("close the `{{` with `}}`".to_string());
+        // At the end of the text: show the `{{` left open.
+        if detail.contains("end of input")
+            && let Some(open) = text.rfind("{{")
+        {
+            range = Some(open..open + 2);
+        }
+    } else if detail.contains("end of input")
+        && let Some((open, name)) = unclosed_block(text)
+    {
+        help = Some(format!("close it with `{{% end{name} %}}`"));
+        let end = text[open..].find("%}").map_or(open + 2, |i| open + i + 2);
+        range = Some(open..end);
+        return TemplateError {
+            message: format!("has a syntax error: `{{% {name} %}}` is never closed"),
+            range,
+            help,
+        };
+    }
+    let message = if error.kind() == minijinja::ErrorKind::SyntaxError {
+        format!("has a syntax error: {detail}")
+    } else {
+        format!("does not compile: {}", describe(error))
+    };
+    TemplateError {
+        message,
+        range,
+        help,
+    }
+}
+
+/// The last block tag (`{% if %}`, `{% for %}`, ...) opened in `text` and never closed:
+/// its byte offset and name.
+fn unclosed_block(text: &str) -> Option<(usize, String)> {
+    const BLOCKS: &[&str] = &[
+        "if", "for", "macro", "call", "filter", "with", "raw", "block",
+    ];
+    let mut open: Vec<(usize, String)> = Vec::new();
+    let mut rest = 0;
+    while let Some(i) = text[rest..].find("{%") {
+        let at = rest + i;
+        let inside = text[at + 2..].trim_start_matches(['-', '+', ' ']);
+        let word: String = inside
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if BLOCKS.contains(&word.as_str()) {
+            open.push((at, word));
+        } else if let Some(name) = word.strip_prefix("end")
+            && open.last().is_some_and(|(_, n)| n == name)
+        {
+            open.pop();
+        }
+        rest = at + 2;
+    }
+    open.pop()
 }
 
 /// Evaluates `text` against `context`.
@@ -179,7 +286,8 @@ mod tests {
         assert!(vars.contains("inputs.topic"), "{vars:?}");
         assert!(vars.contains("steps.a.output"), "{vars:?}");
         let error = variables(&env, "{{ inputs.topic ", Mode::Text).expect_err("unclosed");
-        assert!(error.contains("syntax error"), "{error}");
+        assert!(error.message.contains("syntax error"), "{error:?}");
+        assert_eq!(error.range, Some(0..2), "the `{{` left open");
         let missing = evaluate(
             &env,
             "{{ inputs.nope }}",

@@ -7,16 +7,20 @@ use minijinja::Environment;
 use serde_json::Value;
 
 use super::diagnostic::Diagnostic;
+use super::parse::{is_identifier, plain_name};
 use super::source::Span;
 use super::spec::{Step, StepKind, Template, Workflow};
-use super::template::{self, Mode};
-use super::yaml::closest;
+use super::template::{self, Mode, TemplateError};
+use super::yaml::{Notes, closest};
 
-/// Every problem in `workflow`'s references; `tools` names the tools a run can provide.
-pub(crate) fn check(workflow: &Workflow, tools: &[&str]) -> Vec<Diagnostic> {
+/// Every problem in `workflow`'s references; `tools` names the tools a run can provide;
+/// `notes` says what reading the file left out (uses of those are not reported again).
+pub(crate) fn check(workflow: &Workflow, tools: &[&str], notes: &Notes) -> Vec<Diagnostic> {
     let mut checker = Checker {
         workflow,
         tools,
+        notes,
+        loop_vars: BTreeMap::new(),
         env: template::environment(),
         problems: Vec::new(),
         ids: BTreeMap::new(),
@@ -46,6 +50,9 @@ struct Scope {
 struct Checker<'w> {
     workflow: &'w Workflow,
     tools: &'w [&'w str],
+    notes: &'w Notes,
+    /// Each `for_each` loop variable and the step that defines it.
+    loop_vars: BTreeMap<String, String>,
     env: Environment<'w>,
     problems: Vec<Diagnostic>,
     /// Every step id and where it is.
@@ -60,19 +67,30 @@ impl<'w> Checker<'w> {
     fn collect_ids(&mut self, steps: &'w [Step], group: Option<&str>) {
         for step in steps {
             if let Some(first) = self.ids.get(&step.id) {
-                self.problems.push(Diagnostic::at(
-                    step.span,
-                    format!(
-                        "duplicate step id `{}` (first used at line {})",
-                        step.id, first.line
+                self.problems.push(
+                    Diagnostic::at(
+                        step.span,
+                        format!(
+                            "duplicate step id `{}` (first used at line {})",
+                            step.id, first.line
+                        ),
+                        "used again here",
+                    )
+                    .with_help(
+                        "step ids are unique in the whole workflow, nested steps included: \
+                         rename one",
                     ),
-                    "used again here",
-                ));
+                );
             } else {
                 self.ids.insert(step.id.clone(), step.span);
             }
             if let Some(group) = group {
                 self.groups.insert(step.id.clone(), group.to_string());
+            }
+            if let StepKind::ForEach { var, .. } = &step.kind {
+                self.loop_vars
+                    .entry(var.clone())
+                    .or_insert_with(|| step.id.clone());
             }
             let inner_group =
                 matches!(step.kind, StepKind::Parallel { .. }).then_some(step.id.as_str());
@@ -132,13 +150,9 @@ impl<'w> Checker<'w> {
             self.template(condition, Mode::Expression, scope, here, "condition");
         }
         match &step.kind {
-            StepKind::Agent {
-                agent,
-                task,
-                output,
-                ..
-            } => {
-                if self.workflow.agent(&agent.name).is_none() {
+            StepKind::Agent { agent, task, .. } => {
+                let left_out = self.notes.all_agents || self.notes.agents.contains(&agent.name);
+                if self.workflow.agent(&agent.name).is_none() && !left_out {
                     let names = self.workflow.agents.iter().map(|a| a.name.as_str());
                     let mut d = Diagnostic::at(
                         agent.span,
@@ -147,22 +161,25 @@ impl<'w> Checker<'w> {
                     );
                     if let Some(best) = closest(&agent.name, names) {
                         d = d.with_help(format!("did you mean `{best}`?"));
+                    } else if self.workflow.agents.is_empty() {
+                        d = d.with_help(format!(
+                            "this workflow defines no agents: add `{}` under `agents:`",
+                            agent.name
+                        ));
                     }
                     self.problems.push(d);
                 }
                 self.template(task, Mode::Text, scope, here, "task");
-                if let Some(schema) = output {
-                    self.schema(step, schema);
-                }
             }
             StepKind::Tool { tool, args } => {
                 self.tool(&tool.name, tool.span);
                 let mut texts = Vec::new();
                 strings_in(args, &mut texts);
                 for text in texts {
+                    let key = (step.id.clone(), text.to_string());
                     let t = Template {
                         text: text.to_string(),
-                        span: step.span,
+                        span: self.notes.args.get(&key).copied().unwrap_or(step.span),
                     };
                     self.owned_template(&t, scope, here);
                 }
@@ -180,7 +197,7 @@ impl<'w> Checker<'w> {
             StepKind::ForEach {
                 items, var, steps, ..
             } => {
-                self.template(items, Mode::Expression, scope, here, "list");
+                self.template(items, Mode::Expression, scope, here, "`for_each` list");
                 let mut inner = scope.clone();
                 inner.vars.push(var.clone());
                 inner.vars.push("loop".into());
@@ -212,29 +229,53 @@ impl<'w> Checker<'w> {
         scope.done.insert(step.id.clone());
     }
 
-    fn schema(&mut self, step: &Step, schema: &Value) {
-        if let Err(error) = jsonschema::validator_for(schema) {
-            self.problems.push(Diagnostic::at(
-                step.span,
-                format!(
-                    "the `output` schema of step `{}` is not a valid JSON Schema: {error}",
-                    step.id
-                ),
-                "this step's output schema",
-            ));
-        }
-    }
-
     fn owned_template(&mut self, template: &Template, scope: &Scope, here: Option<&str>) {
         let env = template::environment();
         match template::variables(&env, &template.text, Mode::Text) {
             Ok(vars) => self.references(template, &vars, scope, here),
-            Err(message) => self.problems.push(Diagnostic::at(
-                template.span,
-                format!("a tool argument template does not compile: {message}"),
-                "in the arguments of this step",
-            )),
+            Err(error) => self.template_error(template, &error, "the tool argument"),
         }
+    }
+
+    /// A template that cannot be used, placed at the mistake when it can be found.
+    fn template_error(&mut self, template: &Template, error: &TemplateError, what: &str) {
+        let span = error
+            .range
+            .as_ref()
+            .and_then(|range| self.place(template, range.clone()))
+            .unwrap_or(template.span);
+        let mut d = Diagnostic::at(span, format!("{what} template {}", error.message), "here");
+        if let Some(help) = &error.help {
+            d = d.with_help(help.clone());
+        }
+        self.problems.push(d);
+    }
+
+    /// Where bytes `range` of `template`'s text are in the file, when the text is written
+    /// there as it is (plain or quoted on one line, without escapes).
+    fn place(&self, template: &Template, range: std::ops::Range<usize>) -> Option<Span> {
+        let text = self.workflow.source.text();
+        let at = template.span.start.min(text.len());
+        let written = &text[at..];
+        let start = if written.starts_with(&template.text) {
+            at
+        } else if written.starts_with(['"', '\'']) && written[1..].starts_with(&template.text) {
+            at + 1
+        } else {
+            return None;
+        };
+        // At the very end: the last character, so that a caret shows.
+        let (from, to) = if range.start >= template.text.len() {
+            let last = template.text.len().saturating_sub(1);
+            (last, template.text.len())
+        } else {
+            (range.start, range.end.max(range.start + 1))
+        };
+        Some(
+            self.workflow
+                .source
+                .span_of_bytes(start + from, start + to.min(template.text.len())),
+        )
     }
 
     fn template(
@@ -247,11 +288,7 @@ impl<'w> Checker<'w> {
     ) {
         match template::variables(&self.env, &template.text, mode) {
             Ok(vars) => self.references(template, &vars, scope, here),
-            Err(message) => self.problems.push(Diagnostic::at(
-                template.span,
-                format!("the {what} template does not compile: {message}"),
-                "in this template",
-            )),
+            Err(error) => self.template_error(template, &error, &format!("the {what}")),
         }
     }
 
@@ -276,7 +313,8 @@ impl<'w> Checker<'w> {
             match parts[0] {
                 "inputs" => {
                     let Some(name) = parts.get(1) else { continue };
-                    if self.workflow.input(name).is_none() {
+                    let left_out = self.notes.all_inputs || self.notes.inputs.contains(*name);
+                    if self.workflow.input(name).is_none() && !left_out {
                         let mut d = Diagnostic::at(
                             span,
                             format!("unknown input `{name}`"),
@@ -298,18 +336,26 @@ impl<'w> Checker<'w> {
                 name => {
                     let mut candidates: Vec<&str> = vec!["inputs", "steps"];
                     candidates.extend(scope.vars.iter().map(String::as_str));
-                    let mut d = Diagnostic::at(
+                    let d = Diagnostic::at(
                         span,
                         format!("unknown variable `{name}`"),
                         "not defined here",
                     );
-                    d = match closest(name, candidates.iter().copied()) {
-                        Some(best) => d.with_help(format!("did you mean `{best}`?")),
-                        None => d.with_help(
-                            "templates read `inputs.NAME`, `steps.ID.output` and loop variables",
-                        ),
+                    let help = if self.workflow.input(name).is_some() {
+                        format!("inputs are read as `inputs.{name}`")
+                    } else if self.ids.contains_key(name) {
+                        format!("a step's result is read as `steps.{name}.output`")
+                    } else if let Some(owner) = self.loop_vars.get(name) {
+                        format!(
+                            "`{name}` is the loop variable of step `{owner}`: it exists only \
+                             in that step's `steps`"
+                        )
+                    } else if let Some(best) = closest(name, candidates.iter().copied()) {
+                        format!("did you mean `{best}`?")
+                    } else {
+                        "templates read `inputs.NAME`, `steps.ID.output` and loop variables".into()
                     };
-                    self.problems.push(d);
+                    self.problems.push(d.with_help(help));
                 }
             }
         }
@@ -336,17 +382,35 @@ impl<'w> Checker<'w> {
             return;
         }
         if here == Some(id) {
-            self.problems.push(Diagnostic::at(
-                span,
-                format!("step `{id}` uses its own output (a cycle)"),
-                "refers to itself",
-            ));
+            self.problems.push(
+                Diagnostic::at(
+                    span,
+                    format!("step `{id}` uses its own output (a cycle)"),
+                    "refers to itself",
+                )
+                .with_help(
+                    "a step cannot read its own output (only a step inside an `until` loop can: \
+                     the previous round's)",
+                ),
+            );
             return;
         }
         if !self.ids.contains_key(id) {
+            if self.notes.steps.contains(id) {
+                // The step has problems of its own, reported where it is.
+                return;
+            }
             let mut d = Diagnostic::at(span, format!("unknown step `{id}`"), "no step has this id");
             if let Some(best) = closest(id, self.ids.keys().map(String::as_str)) {
-                d = d.with_help(format!("did you mean `steps.{best}`?"));
+                d = d.with_help(if is_identifier(best) {
+                    format!("did you mean `steps.{best}`?")
+                } else {
+                    format!(
+                        "did you mean step `{best}`? Its id cannot be written in a template: \
+                         rename it `{}`",
+                        plain_name(best)
+                    )
+                });
             }
             self.problems.push(d);
             return;
@@ -355,11 +419,17 @@ impl<'w> Checker<'w> {
         if let Some(here) = here
             && let Some(path) = self.path(id, here)
         {
-            self.problems.push(Diagnostic::at(
-                span,
-                format!("cycle between steps: {here} → {}", path.join(" → ")),
-                "each waits for the other",
-            ));
+            self.problems.push(
+                Diagnostic::at(
+                    span,
+                    format!("cycle between steps: {here} → {}", path.join(" → ")),
+                    "each waits for the other",
+                )
+                .with_help(
+                    "a step reads only steps that finish before it starts: one of these \
+                     references has to go",
+                ),
+            );
             return;
         }
         let parallel = here.is_some_and(|h| {
@@ -367,16 +437,29 @@ impl<'w> Checker<'w> {
                 .get(h)
                 .is_some_and(|g| self.groups.get(id) == Some(g))
         });
-        let why = if parallel {
-            format!("step `{id}` runs in parallel with `{user}`")
+        let (why, help) = if parallel {
+            let group = self.groups.get(id).map_or("parallel", String::as_str);
+            (
+                format!("step `{id}` runs in parallel with `{user}`"),
+                format!(
+                    "steps in one `parallel` group cannot read each other: move `{id}` into a \
+                     step before `{group}`"
+                ),
+            )
         } else {
-            format!("step `{id}` runs after `{user}`")
+            (
+                format!("step `{id}` runs after `{user}`"),
+                format!("move step `{id}` above `{user}`"),
+            )
         };
-        self.problems.push(Diagnostic::at(
-            span,
-            format!("`steps.{id}` is not available here: {why}"),
-            "not run yet",
-        ));
+        self.problems.push(
+            Diagnostic::at(
+                span,
+                format!("`steps.{id}` is not available here: {why}"),
+                "not run yet",
+            )
+            .with_help(help),
+        );
     }
 
     /// A chain of references from `from` back to `to`, if there is one.
@@ -455,5 +538,111 @@ fn strings_in<'v>(value: &'v Value, out: &mut Vec<&'v str>) {
         Value::Array(items) => items.iter().for_each(|v| strings_in(v, out)),
         Value::Object(map) => map.values().for_each(|v| strings_in(v, out)),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::workflow::{Diagnostic, parse};
+
+    const TOOLS: &[&str] = &["calculator", "write_file"];
+
+    /// The problems in `text`, each as (line, column, underlined text, message).
+    fn problems(text: &str) -> Vec<(usize, usize, String, String)> {
+        let diagnostics = parse("w.yaml", text, TOOLS).expect_err("refused");
+        diagnostics
+            .items()
+            .iter()
+            .map(|d: &Diagnostic| {
+                let span = d.span.expect("a place");
+                let under = text[span.range()].to_string();
+                (span.line, span.column, under, d.message.clone())
+            })
+            .collect()
+    }
+
+    const HEAD: &str = "name: t\nmodel: m\nagents:\n  w: { role: r }\n";
+
+    #[test]
+    fn a_step_left_out_is_not_reported_again_where_it_is_used() {
+        let text = format!(
+            "{HEAD}steps:\n  - id: a\n    agent: w\n    tool: clock\n  - id: b\n    agent: w\n    task: \"{{{{ steps.a.output }}}}\"\n"
+        );
+        let found = problems(&text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].3.contains("has both `agent` and `tool`"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn inputs_and_agents_left_out_are_not_unknown() {
+        let text = "name: t\nmodel: m\ninputs:\n  n: { type: integr }\nagents:\n  w: [r]\nsteps:\n  - id: a\n    agent: w\n    task: \"{{ inputs.n }}\"\n";
+        let found = problems(text);
+        let messages: Vec<&str> = found.iter().map(|p| p.3.as_str()).collect();
+        assert_eq!(found.len(), 2, "{messages:?}");
+        assert!(
+            messages[0].contains("unknown type `integr`"),
+            "{messages:?}"
+        );
+        assert!(
+            messages[1].contains("agent `w` must be a mapping"),
+            "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn template_errors_point_into_the_template() {
+        let text =
+            format!("{HEAD}steps:\n  - id: a\n    agent: w\n    task: \"About {{{{ x for y.\"\n");
+        let found = problems(&text);
+        assert_eq!((found[0].0, found[0].2.as_str()), (8, "for"), "{found:?}");
+        let text = format!(
+            "{HEAD}steps:\n  - id: a\n    agent: w\n    task: \"Hi {{% if true %}} there\"\n"
+        );
+        let found = problems(&text);
+        assert_eq!(found[0].2, "{% if true %}", "{found:?}");
+        assert!(
+            found[0].3.contains("`{% if %}` is never closed"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_condition_in_two_parts_gets_the_one_expression_to_write() {
+        let text = format!(
+            "{HEAD}steps:\n  - id: a\n    agent: w\n    task: t\n  - id: b\n    if: \"{{{{ steps.a.output | length }}}} > 3\"\n    agent: w\n    task: t\n"
+        );
+        let diagnostics = parse("w.yaml", &text, TOOLS).expect_err("refused");
+        let d = &diagnostics.items()[0];
+        assert_eq!(d.message, "the condition template must be one expression");
+        assert_eq!(
+            d.help.as_deref(),
+            Some("write it as one expression: `{{ steps.a.output | length > 3 }}`")
+        );
+    }
+
+    #[test]
+    fn tool_arguments_and_output_schemas_are_placed_at_the_value() {
+        let text = format!(
+            "{HEAD}steps:\n  - id: a\n    tool: write_file\n    args:\n      path: x.md\n      content: \"{{{{ steps.nope.output }}}}\"\n  - id: b\n    agent: w\n    task: t\n    output:\n      type: array\n      items:\n        type: strin\n"
+        );
+        let found = problems(&text);
+        assert_eq!((found[0].0, found[0].2.as_str()), (10, "steps.nope.output"));
+        assert_eq!(
+            (found[1].0, found[1].2.as_str()),
+            (17, "strin"),
+            "{found:?}"
+        );
+        assert!(found[1].3.contains("unknown type `strin`"), "{found:?}");
+    }
+
+    #[test]
+    fn a_bare_input_name_is_pointed_to_inputs() {
+        let text = "name: t\nmodel: m\ninputs:\n  topic: string\nagents:\n  w: { role: r }\nsteps:\n  - id: a\n    agent: w\n    task: \"{{ topic }}\"\n";
+        let diagnostics = parse("w.yaml", text, TOOLS).expect_err("refused");
+        let d = &diagnostics.items()[0];
+        assert_eq!(d.help.as_deref(), Some("inputs are read as `inputs.topic`"));
     }
 }

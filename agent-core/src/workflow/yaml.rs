@@ -2,15 +2,21 @@
 //! problem instead of stopping at the first.
 
 use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, MarkedSequenceNode};
+use std::collections::{BTreeMap, BTreeSet};
+
 use marked_yaml::{LoadError, LoaderOptions, Node};
 use serde_json::{Map, Number, Value};
 
 use super::diagnostic::Diagnostic;
 use super::source::{Source, Span};
+use super::syntax;
 
-/// Parses `source` into a YAML node tree (top level a mapping, duplicate keys refused).
+/// Parses `source` into a YAML node tree (top level a mapping, duplicate keys refused,
+/// quoted scalars kept as text: `'3'` and `"null"` are not a number and nothing).
 pub(crate) fn load(source: &Source) -> Result<Node, Diagnostic> {
-    let options = LoaderOptions::default().error_on_duplicate_keys(true);
+    let options = LoaderOptions::default()
+        .error_on_duplicate_keys(true)
+        .prevent_coercion(true);
     marked_yaml::parse_yaml_with_options(0, source.text(), options)
         .map_err(|e| load_error(source, e))
 }
@@ -22,12 +28,17 @@ fn load_error(source: &Source, error: LoadError) -> Diagnostic {
             at(&m),
             "a workflow file must be a mapping (name:, model:, steps:, ...)",
             "expected `key: value` here",
+        )
+        .with_help(
+            "a workflow starts with `name:`, `model:` and `steps:`; a list of steps goes \
+             under `steps:`",
         ),
         LoadError::TopLevelMustBeSequence(m) => {
             Diagnostic::at(at(&m), "expected a list at the top level", "here")
         }
         LoadError::UnexpectedAnchor(m) => Diagnostic::at(
-            at(&m),
+            syntax::marker_before(source, m.line(), m.column(), &['&', '*'])
+                .unwrap_or_else(|| at(&m)),
             "YAML anchors and aliases are not supported in workflow files",
             "anchor or alias",
         )
@@ -36,24 +47,12 @@ fn load_error(source: &Source, error: LoadError) -> Diagnostic {
             Diagnostic::at(at(&m), "a mapping key must be a plain name", "complex key")
         }
         LoadError::UnexpectedTag(m) => Diagnostic::at(
-            at(&m),
+            syntax::marker_before(source, m.line(), m.column(), &['!']).unwrap_or_else(|| at(&m)),
             "YAML tags (`!tag`) are not supported in workflow files",
             "tag",
-        ),
-        LoadError::ScanError(m, e) => {
-            let message = e.to_string();
-            // yaml-rust appends " at line L column C" to its message; the caret says it.
-            let message = message
-                .split(" at line ")
-                .next()
-                .unwrap_or(&message)
-                .to_string();
-            Diagnostic::at(
-                source.span_at(m.line(), m.column(), 1),
-                format!("invalid YAML: {message}"),
-                "here",
-            )
-        }
+        )
+        .with_help("remove the tag; quote the value if it must stay text (`\"yes\"`)"),
+        LoadError::ScanError(m, e) => syntax::scan_error(source, m.line(), m.column(), e.info()),
         LoadError::DuplicateKey(inner) => {
             let key = &inner.key;
             let span = scalar_span(source, key);
@@ -68,6 +67,7 @@ fn load_error(source: &Source, error: LoadError) -> Diagnostic {
                 format!("duplicate key `{}`{first}", key.as_str()),
                 "defined again here",
             )
+            .with_help("a key may appear once in a mapping: remove one, or merge them")
         }
     }
 }
@@ -93,10 +93,30 @@ fn is_null(s: &MarkedScalarNode) -> bool {
     s.may_coerce() && matches!(s.as_str(), "" | "~" | "null" | "Null" | "NULL")
 }
 
+/// What reading found out besides the workflow itself, for the checks that follow: the
+/// parts declared but refused (so that uses of them are not reported again as unknown) and
+/// where the texts of tool arguments are.
+#[derive(Debug, Default)]
+pub(crate) struct Notes {
+    /// Ids of steps that have a problem of their own and were left out.
+    pub(crate) steps: BTreeSet<String>,
+    /// Agents declared but left out.
+    pub(crate) agents: BTreeSet<String>,
+    /// Inputs declared but left out.
+    pub(crate) inputs: BTreeSet<String>,
+    /// `agents` could not be read at all.
+    pub(crate) all_agents: bool,
+    /// `inputs` could not be read at all.
+    pub(crate) all_inputs: bool,
+    /// Where each text in a tool step's `args` is written, by step id and text.
+    pub(crate) args: BTreeMap<(String, String), Span>,
+}
+
 /// Reads nodes of one file and collects the problems found.
 pub(crate) struct Reader<'s> {
     pub(crate) source: &'s Source,
     pub(crate) problems: Vec<Diagnostic>,
+    pub(crate) notes: Notes,
 }
 
 impl<'s> Reader<'s> {
@@ -104,6 +124,7 @@ impl<'s> Reader<'s> {
         Self {
             source,
             problems: Vec::new(),
+            notes: Notes::default(),
         }
     }
 
@@ -112,12 +133,105 @@ impl<'s> Reader<'s> {
         self.problems.push(diagnostic);
     }
 
-    /// Where `node` starts (its first token underlined).
+    /// Where `node` is: a scalar's token, a mapping's first key (or its `{...}`), a list's
+    /// `[...]` or first `-`; for a value left empty, the key before it.
     pub(crate) fn span(&self, node: &Node) -> Span {
-        match node.span().start() {
-            Some(m) => self.source.token_at(m.line(), m.column()),
-            None => Span::default(),
+        let Some(m) = node.span().start() else {
+            return Span::default();
+        };
+        let text = self.source.text();
+        let at = self.source.offset(m.line(), m.column());
+        match node {
+            Node::Mapping(map) => {
+                let Some(first) = map.keys().next() else {
+                    return self
+                        .flow_span(at)
+                        .unwrap_or_else(|| self.source.span_at(m.line(), m.column(), 1));
+                };
+                let key = self.key_span(first);
+                let before = text[..key.start].trim_end_matches([' ', '\t']);
+                match before.strip_suffix('{') {
+                    Some(open) => self.flow_span(open.len()).unwrap_or(key),
+                    None => key,
+                }
+            }
+            Node::Sequence(_) if text[at..].starts_with('[') => self
+                .flow_span(at)
+                .unwrap_or_else(|| self.source.span_at(m.line(), m.column(), 1)),
+            Node::Sequence(_) if text[at..].starts_with('-') => {
+                self.source.span_at(m.line(), m.column(), 1)
+            }
+            Node::Scalar(s) if s.may_coerce() && s.as_str().is_empty() => self
+                .key_before(at)
+                .unwrap_or_else(|| self.source.token_at(m.line(), m.column())),
+            _ => self.source.token_at(m.line(), m.column()),
         }
+    }
+
+    /// The `[...]` or `{...}` opening at byte `open`, when it closes on the same line.
+    fn flow_span(&self, open: usize) -> Option<Span> {
+        let text = self.source.text();
+        let opening = text[open..]
+            .chars()
+            .next()
+            .filter(|c| matches!(c, '[' | '{'))?;
+        let closing = if opening == '[' { ']' } else { '}' };
+        let mut depth = 0usize;
+        let mut quote = None;
+        for (i, c) in text[open..].char_indices() {
+            match (quote, c) {
+                (_, '\n') => return None,
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, c) if c == opening => depth += 1,
+                (None, c) if c == closing => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(self.source.span_of_bytes(open, open + i + 1));
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// The key whose value is missing at byte `at` (the last `key:` before it, past blank
+    /// and comment lines).
+    fn key_before(&self, at: usize) -> Option<Span> {
+        let text = self.source.text();
+        let mut end = at;
+        for _ in 0..64 {
+            let start = text[..end].rfind('\n').map_or(0, |i| i + 1);
+            let line = &text[start..end];
+            let content = match line.find(" #") {
+                Some(i) => &line[..i],
+                None if line.trim_start().starts_with('#') => "",
+                None => line,
+            }
+            .trim_end();
+            if let Some(before) = content.strip_suffix(':') {
+                let key_start = before
+                    .rfind([' ', '\t', '{', ',', '-'])
+                    .map_or(0, |i| i + 1);
+                if key_start < before.len() {
+                    return Some(
+                        self.source
+                            .span_of_bytes(start + key_start, start + before.len()),
+                    );
+                }
+                return Some(
+                    self.source
+                        .span_of_bytes(start + before.len(), start + content.len()),
+                );
+            }
+            if !content.trim().is_empty() || start == 0 {
+                return None;
+            }
+            end = start - 1;
+        }
+        None
     }
 
     /// Where a mapping key is.
@@ -167,6 +281,18 @@ impl<'s> Reader<'s> {
 
     /// Records a problem for each key of `map` not in `allowed`, suggesting the closest.
     pub(crate) fn known_keys(&mut self, map: &MarkedMappingNode, allowed: &[&str], what: &str) {
+        self.known_keys_or(map, allowed, what, |_| None);
+    }
+
+    /// As [`Reader::known_keys`], with `hint` giving the help for a key that belongs
+    /// elsewhere.
+    pub(crate) fn known_keys_or(
+        &mut self,
+        map: &MarkedMappingNode,
+        allowed: &[&str],
+        what: &str,
+        hint: impl Fn(&str) -> Option<String>,
+    ) {
         for key in map.keys() {
             if allowed.contains(&key.as_str()) {
                 continue;
@@ -177,9 +303,15 @@ impl<'s> Reader<'s> {
                 format!("unknown key `{}` in {what}", key.as_str()),
                 "unknown key",
             );
-            diagnostic = match closest(key.as_str(), allowed.iter().copied()) {
-                Some(best) => diagnostic.with_help(format!("did you mean `{best}`?")),
-                None => diagnostic.with_help(format!("expected one of: {}", allowed.join(", "))),
+            diagnostic = match (
+                hint(key.as_str()),
+                closest(key.as_str(), allowed.iter().copied()),
+            ) {
+                (Some(help), _) => diagnostic.with_help(help),
+                (None, Some(best)) => diagnostic.with_help(format!("did you mean `{best}`?")),
+                (None, None) => {
+                    diagnostic.with_help(format!("expected one of: {}", allowed.join(", ")))
+                }
             };
             self.error(diagnostic);
         }
@@ -204,10 +336,28 @@ impl<'s> Reader<'s> {
         node
     }
 
+    /// As [`Reader::required`], with a hint on what to add.
+    pub(crate) fn required_or<'n>(
+        &mut self,
+        map: &'n MarkedMappingNode,
+        owner_span: Span,
+        key: &str,
+        what: &str,
+        help: &str,
+    ) -> Option<&'n Node> {
+        let node = self.required(map, owner_span, key, what);
+        if node.is_none()
+            && let Some(last) = self.problems.last_mut()
+        {
+            last.help = Some(help.to_string());
+        }
+        node
+    }
+
     /// A non-empty text scalar.
     pub(crate) fn string(&mut self, node: &Node, what: &str) -> Option<String> {
         match node {
-            Node::Scalar(s) if is_null(s) => {
+            Node::Scalar(s) if is_null(s) || s.as_str().trim().is_empty() => {
                 let span = self.span(node);
                 self.error(Diagnostic::at(
                     span,
@@ -259,12 +409,14 @@ impl<'s> Reader<'s> {
     /// A whole number within `min..=max`.
     pub(crate) fn integer(&mut self, node: &Node, what: &str, min: u64, max: u64) -> Option<u64> {
         let span = self.span(node);
+        // Negative numbers are whole numbers too, only out of range; a quoted number is
+        // still the number.
         let value = match node {
-            Node::Scalar(s) if s.may_coerce() => s.as_str().parse::<u64>().ok(),
+            Node::Scalar(s) => s.as_str().trim().parse::<i128>().ok(),
             _ => None,
         };
         match value {
-            Some(v) if (min..=max).contains(&v) => Some(v),
+            Some(v) if (i128::from(min)..=i128::from(max)).contains(&v) => u64::try_from(v).ok(),
             Some(v) => {
                 self.error(Diagnostic::at(
                     span,
@@ -288,7 +440,7 @@ impl<'s> Reader<'s> {
     pub(crate) fn number(&mut self, node: &Node, what: &str, min: f64, max: f64) -> Option<f64> {
         let span = self.span(node);
         let value = match node {
-            Node::Scalar(s) if s.may_coerce() => s.as_str().parse::<f64>().ok(),
+            Node::Scalar(s) => s.as_str().trim().parse::<f64>().ok(),
             _ => None,
         };
         match value {
@@ -319,7 +471,12 @@ pub(crate) fn describe(node: &Node) -> String {
         Node::Scalar(s) if is_null(s) => "nothing".into(),
         Node::Scalar(s) => {
             let text: String = s.as_str().chars().take(40).collect();
-            format!("`{text}`")
+            // Quoted in the file: text, whatever it looks like.
+            if s.may_coerce() {
+                format!("`{text}`")
+            } else {
+                format!("`\"{text}\"`")
+            }
         }
         other => kind_of(other).into(),
     }
@@ -393,6 +550,53 @@ mod tests {
         assert_eq!(
             json,
             serde_json::json!({"a": 3, "b": "3", "c": true, "d": 2.5, "e": null, "f": ["x", 1]})
+        );
+    }
+}
+
+#[cfg(test)]
+mod span_tests {
+    use super::*;
+
+    fn place(text: &str, path: &[&str]) -> String {
+        let source = Source::new("t.yaml", text);
+        let mut node = load(&source).expect("valid yaml");
+        for key in path {
+            node = node
+                .as_mapping()
+                .and_then(|m| m.get_node(key))
+                .expect("key")
+                .clone();
+        }
+        let reader = Reader::new(&source);
+        let span = reader.span(&node);
+        format!("{}:{} {}", span.line, span.column, &text[span.range()])
+    }
+
+    #[test]
+    fn nodes_are_placed_where_a_reader_looks() {
+        // A block mapping: its first key (the loader marks the `:`).
+        assert_eq!(place("a:\n  b: 1\n  c: 2\n", &["a"]), "2:3 b");
+        // Flow collections: the whole brackets.
+        assert_eq!(place("a: { b: 1 }\n", &["a"]), "1:4 { b: 1 }");
+        assert_eq!(place("a: [x, y]\n", &["a"]), "1:4 [x, y]");
+        // A value left empty: its key (the loader marks the next token).
+        assert_eq!(
+            place("a:\n  b:   # none yet\n  c: 1\n", &["a", "b"]),
+            "2:3 b"
+        );
+    }
+
+    #[test]
+    fn negative_whole_numbers_are_out_of_range() {
+        let source = Source::new("t.yaml", "n: -3\n");
+        let node = load(&source).expect("valid yaml");
+        let mut reader = Reader::new(&source);
+        let value = node.as_mapping().and_then(|m| m.get_node("n")).expect("n");
+        assert_eq!(reader.integer(value, "`n`", 1, 10), None);
+        assert_eq!(
+            reader.problems[0].message,
+            "`n` must be between 1 and 10, found -3"
         );
     }
 }
