@@ -281,3 +281,23 @@ fn ingest_errors_name_the_path() {
     let out = agentry(&["ingest"]);
     assert_eq!(out.status.code(), Some(2), "missing paths is a usage error");
 }
+
+#[test]
+fn chat_agent_reference_errors_name_the_file_and_the_agents() {
+    let flow = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/workflows/triage.yaml"
+    );
+    let out = agentry(&["chat", "--agent", &format!("{flow}#nobody")]);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("has no agent `nobody`; its agents: triager, writer"),
+        "{stderr}"
+    );
+
+    let out = agentry(&["chat", "--agent", "flow.yaml"]);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(stderr.contains("is not FILE#NAME"), "{stderr}");
+}

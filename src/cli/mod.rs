@@ -31,7 +31,7 @@ pub struct Cli {
 pub enum Command {
     /// Chat with an agent: streamed replies, memory, tools, slash commands (/help).
     #[command(
-        after_help = "Examples:\n  agentry chat\n  agentry chat --model ./model.gguf --ctx 8192 --threads 4\n  agentry chat --memory /data/agentry-memory --files ./notes\n\nIn the chat: /help lists the commands; a line ending in \\ continues; \"\"\" starts and ends a block;\nCtrl-C stops a reply, Ctrl-D or /exit leaves. History: chat_history next to the memory folder."
+        after_help = "Examples:\n  agentry chat\n  agentry chat --model ./model.gguf --ctx 8192 --threads 4\n  agentry chat --memory /data/agentry-memory --files ./notes\n  agentry chat --agent examples/workflows/research-brief.yaml#researcher\n\nIn the chat: /help lists the commands; a line ending in \\ continues; \"\"\" starts and ends a block;\nCtrl-C stops a reply, Ctrl-D or /exit leaves. History: chat_history next to the memory folder."
     )]
     Chat(chat::ChatArgs),
     /// List, download and locate models (cached under $AGENTRY_HOME).

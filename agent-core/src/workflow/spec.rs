@@ -164,6 +164,35 @@ pub struct SamplingSpec {
     pub seed: Option<u32>,
 }
 
+impl SamplingSpec {
+    /// `base` with the fields this spec sets replaced.
+    pub fn apply(&self, base: crate::model::Sampling) -> crate::model::Sampling {
+        let mut sampling = base;
+        if let Some(v) = self.temperature {
+            sampling.temperature = v;
+        }
+        if let Some(v) = self.top_p {
+            sampling.top_p = v;
+        }
+        if let Some(v) = self.top_k {
+            sampling.top_k = v;
+        }
+        if let Some(v) = self.min_p {
+            sampling.min_p = v;
+        }
+        if let Some(v) = self.repeat_penalty {
+            sampling.repeat_penalty = v;
+        }
+        if let Some(v) = self.max_tokens {
+            sampling.max_tokens = v;
+        }
+        if let Some(v) = self.seed {
+            sampling.seed = v;
+        }
+        sampling
+    }
+}
+
 /// A name that refers to something else in the file (an agent, a tool), with its place.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Name {

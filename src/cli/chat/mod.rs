@@ -30,11 +30,13 @@ use agentry_core::agent::Agent;
 use agentry_core::model::{LanguageModel, LlamaConfig, LlamaModel, Sampling};
 use agentry_core::plan::run::Limits;
 use agentry_core::plan::strategy::Strategy;
+use agentry_core::workflow::{self, AgentSpec, WorkflowError};
 use agentry_store::ModelStore;
 use anyhow::Context;
 use clap::Args;
 
 use super::memory_dir::MemoryArgs;
+use super::toolbox::BUILTIN_TOOLS;
 use approval::TerminalApprover;
 use input::LineReader;
 use render::{Printer, Style};
@@ -49,9 +51,14 @@ pub const HISTORY_FILE: &str = "chat_history";
 /// Arguments of `agentry chat`.
 #[derive(Debug, Args)]
 pub struct ChatArgs {
-    /// Model spec (alias, ./path.gguf, hf:..., pypi:...).
-    #[arg(long, short, default_value = agentry_store::DEFAULT_MODEL)]
-    model: String,
+    /// Model spec (alias, ./path.gguf, hf:..., pypi:...) [default: the --agent
+    /// workflow's model, else smollm2-135m].
+    #[arg(long, short)]
+    model: Option<String>,
+    /// Chat with an agent of a workflow file: its role, instructions, tools (those the
+    /// chat has), strategy and sampling.
+    #[arg(long, value_name = "FILE#NAME")]
+    agent: Option<String>,
     #[command(flatten)]
     memory: MemoryArgs,
     /// Context size in tokens.
@@ -79,8 +86,14 @@ pub struct ChatArgs {
 /// Runs the REPL until the user leaves.
 pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
     let tools = Toolset::new(args.files.as_deref())?;
+    let persona = args.agent.as_deref().map(persona).transpose()?;
+    let model_spec = args
+        .model
+        .clone()
+        .or_else(|| persona.as_ref().map(|(_, spec)| spec.clone()))
+        .unwrap_or_else(|| agentry_store::DEFAULT_MODEL.to_string());
     let store = ModelStore::from_env().context("opening the model store")?;
-    let path = store.pull(&args.model).await?;
+    let path = store.pull(&model_spec).await?;
     let mut config = LlamaConfig {
         n_ctx: args.ctx,
         gpu_layers: args.gpu_layers,
@@ -98,34 +111,50 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
     let memories = Arc::new(project.memories);
     let documents = Arc::new(project.documents);
 
-    let factory: AgentFactory = {
-        let memories = memories.clone();
-        Box::new(move |approver| {
-            Agent::builder()
-                .model(model.clone())
-                .role("You are a helpful, precise assistant.")
-                .instructions([
-                    "Answer clearly and briefly",
-                    "Use the tools for arithmetic, the time and files instead of guessing",
-                ])
-                .tools(tools.registry.clone())
-                .policy(tools.policy(approver))
-                .memory(memories.clone())
-                .documents(documents.clone())
-                .limits(Limits {
-                    max_steps: 6,
-                    ..Limits::default()
-                })
-                // Small models ramble: a short thought leaves room for the tool call.
-                .thought_max_chars(Some(160))
-        })
-    };
-    let settings = Settings {
+    let agent_spec = persona.map(|(agent, _)| agent);
+    let mut settings = Settings {
         strategy: Strategy::Direct,
         sampling: Sampling {
             max_tokens: args.max_tokens,
             ..Sampling::default()
         },
+    };
+    if let Some(agent) = &agent_spec {
+        settings.strategy = agent.strategy.clone();
+        settings.sampling = agent.sampling.apply(settings.sampling);
+    }
+    let factory: AgentFactory = {
+        let memories = memories.clone();
+        Box::new(move |approver| {
+            let mut policy = tools.policy(approver);
+            let mut builder = Agent::builder()
+                .model(model.clone())
+                .role("You are a helpful, precise assistant.")
+                .instructions([
+                    "Answer clearly and briefly",
+                    "Use the tools for arithmetic, the time and files instead of guessing",
+                ]);
+            let mut max_steps = 6;
+            if let Some(agent) = &agent_spec {
+                if let Some(role) = &agent.role {
+                    builder = builder.role(role.clone());
+                }
+                builder = builder.instructions(agent.instructions.iter().cloned());
+                policy = policy.allow_tools(agent.tools.iter().map(|t| t.name.clone()));
+                max_steps = agent.max_steps.unwrap_or(max_steps);
+            }
+            builder
+                .tools(tools.registry.clone())
+                .policy(policy)
+                .memory(memories.clone())
+                .documents(documents.clone())
+                .limits(Limits {
+                    max_steps,
+                    ..Limits::default()
+                })
+                // Small models ramble: a short thought leaves room for the tool call.
+                .thought_max_chars(Some(160))
+        })
     };
     let (approver, approvals) = TerminalApprover::channel();
     let session = Session::new(factory, Arc::new(approver), settings, Some(memories))?;
@@ -145,6 +174,37 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
     .run()
     .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The agent `NAME` of the workflow file in `FILE#NAME`, and the workflow's model.
+fn persona(reference: &str) -> anyhow::Result<(AgentSpec, String)> {
+    let Some((file, name)) = reference.rsplit_once('#') else {
+        anyhow::bail!("--agent `{reference}` is not FILE#NAME (e.g. flow.yaml#researcher)");
+    };
+    let flow = match workflow::load(Path::new(file), BUILTIN_TOOLS) {
+        Ok(flow) => flow,
+        Err(WorkflowError::Invalid(problems)) => {
+            anyhow::bail!(
+                "{file} is not a valid workflow:\n{}",
+                problems.render().trim_end()
+            )
+        }
+        Err(error) => return Err(error.into()),
+    };
+    match flow.agent(name) {
+        Some(agent) => Ok((agent.clone(), flow.model.spec.clone())),
+        None => {
+            let names: Vec<&str> = flow.agents.iter().map(|a| a.name.as_str()).collect();
+            anyhow::bail!(
+                "{file} has no agent `{name}`; its agents: {}",
+                if names.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    names.join(", ")
+                }
+            )
+        }
+    }
 }
 
 /// The history file next to the memory folder `memory`.

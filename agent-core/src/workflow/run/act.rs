@@ -174,30 +174,8 @@ fn enum_labels(schema: &Value) -> Option<Vec<String>> {
 
 /// The agent's sampling over the agents' default (greedy, 512 tokens).
 fn sampling(spec: &SamplingSpec) -> Sampling {
-    let mut sampling = Sampling {
+    spec.apply(Sampling {
         max_tokens: 512,
         ..Sampling::default()
-    };
-    if let Some(v) = spec.temperature {
-        sampling.temperature = v;
-    }
-    if let Some(v) = spec.top_p {
-        sampling.top_p = v;
-    }
-    if let Some(v) = spec.top_k {
-        sampling.top_k = v;
-    }
-    if let Some(v) = spec.min_p {
-        sampling.min_p = v;
-    }
-    if let Some(v) = spec.repeat_penalty {
-        sampling.repeat_penalty = v;
-    }
-    if let Some(v) = spec.max_tokens {
-        sampling.max_tokens = v;
-    }
-    if let Some(v) = spec.seed {
-        sampling.seed = v;
-    }
-    sampling
+    })
 }
