@@ -1,8 +1,8 @@
 //! Workflow files checked without a model: every malformed file in
 //! `tests/fixtures/workflows/invalid/` is refused with the right messages at the right
-//! places (insta snapshots of the rendered diagnostics under `tests/snapshots/`), every
-//! example in `examples/workflows/` is accepted, and damaged copies of all of them never
-//! make the parser panic.
+//! places (insta snapshots of the rendered diagnostics under `tests/snapshots/`); every
+//! example in `examples/workflows/` and `tests/fixtures/workflows/valid/` is accepted;
+//! damaged copies of all of them never make the parser panic.
 //!
 //! New or changed snapshots: `INSTA_UPDATE=always cargo test --release --workspace --test
 //! workflow_fixtures`, then read every changed `.snap` file before committing. With
@@ -91,8 +91,9 @@ fn malformed_workflows_are_refused_with_their_place() {
 
 #[test]
 fn example_workflows_are_accepted() {
-    let files = yaml_files("examples/workflows");
+    let mut files = yaml_files("examples/workflows");
     assert!(!files.is_empty(), "no example workflows");
+    files.extend(yaml_files("tests/fixtures/workflows/valid"));
     for path in &files {
         let name = path.display().to_string();
         if let Err(d) = workflow::parse(&name, &read(path), TOOLS) {
@@ -149,6 +150,7 @@ fn mutations(text: &str) -> Vec<(String, String)> {
 #[test]
 fn damaged_workflows_never_panic() {
     let mut files = yaml_files("examples/workflows");
+    files.extend(yaml_files("tests/fixtures/workflows/valid"));
     files.extend(yaml_files("tests/fixtures/workflows/invalid"));
     let mut checked = 0;
     let mut refused = 0;
