@@ -67,7 +67,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _ = printer.await;
     match result {
         Ok(output) => {
-            println!("{}", output.answer);
+            if output.answer.trim().is_empty() {
+                // A schema-valid but empty final answer: say so rather than print nothing.
+                println!("No answer: the model's final answer was empty");
+            } else {
+                println!("{}", output.answer);
+            }
             eprintln!(
                 "({} steps, {} tool calls, {} tokens generated)",
                 output.outcome.steps,
