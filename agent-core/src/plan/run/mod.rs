@@ -920,6 +920,11 @@ impl AgentRun {
         let Step::Answer { answer, .. } = step else {
             return None;
         };
+        if step::is_free_text(&self.config.answer_schema)
+            && answer.as_str().is_some_and(|text| text.trim().is_empty())
+        {
+            return Some("\"final_answer\" is blank: write the answer itself".to_owned());
+        }
         let validator = jsonschema::validator_for(&self.config.answer_schema).ok()?;
         let errors: Vec<String> = validator
             .iter_errors(answer)

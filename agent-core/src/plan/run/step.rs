@@ -30,7 +30,9 @@ const MAX_CANDIDATES: usize = 32;
 /// [`ToolRegistry::step_schema`](agentry_tools::ToolRegistry::step_schema):
 /// `{"tool": {"const": NAME}, "args": ARGS}`. Every object lists its properties in that
 /// order, requires them all and allows no others. With no tools, or `max_calls` = 0, the
-/// schema is ANSWER alone. `thought_max_chars` caps the thought (`maxLength`).
+/// schema is ANSWER alone. `thought_max_chars` caps the thought (`maxLength`). A free-text
+/// answer schema (`{"type": "string"}`) gets `minLength: 1`: an empty final answer is never
+/// an answer.
 ///
 /// Each embedded schema is made self-contained (local `$ref`s inlined, `$schema` dropped);
 /// definitions that must stay (recursive types) move to the root, where their `$ref`s point.
@@ -45,11 +47,11 @@ pub fn step_schema(
     if let (Some(max), Value::Object(map)) = (thought_max_chars, &mut thought) {
         map.insert("maxLength".into(), json!(max));
     }
-    let answer = object_schema(
-        &thought,
-        "final_answer",
-        embeddable(answer_schema, &mut defs),
-    );
+    let mut answer = embeddable(answer_schema, &mut defs);
+    if let (true, Value::Object(map)) = (is_free_text(answer_schema), &mut answer) {
+        map.insert("minLength".into(), json!(1));
+    }
+    let answer = object_schema(&thought, "final_answer", answer);
     let mut branches: Vec<Value> = tools
         .iter()
         .map(|spec| {
@@ -87,6 +89,22 @@ pub fn step_schema(
         }
     }
     schema
+}
+
+/// Whether `schema` is a plain string with no rule on its content (`{"type": "string"}`, as
+/// `String` gives): such a final answer must not be empty, so the step schema requires
+/// at least one character and the run refuses a blank one.
+pub(crate) fn is_free_text(schema: &Value) -> bool {
+    const CONTENT_RULES: [&str; 6] = [
+        "minLength",
+        "maxLength",
+        "pattern",
+        "enum",
+        "const",
+        "format",
+    ];
+    schema.get("type").and_then(Value::as_str) == Some("string")
+        && CONTENT_RULES.iter().all(|rule| schema.get(rule).is_none())
 }
 
 /// `{"thought": thought, key: value}`, both required, nothing else allowed.
@@ -342,6 +360,27 @@ mod tests {
         let answer = &schema["anyOf"][1];
         assert_eq!(answer["required"], json!(["thought", "final_answer"]));
         assert_eq!(answer["properties"]["thought"]["maxLength"], 400);
+    }
+
+    #[test]
+    fn a_free_text_answer_must_not_be_empty_but_other_strings_keep_their_rules() {
+        let answer_of = |answer: Value| {
+            step_schema(&[], &answer, 1, None)["properties"]["final_answer"].clone()
+        };
+        assert_eq!(
+            answer_of(json!({"type": "string"})),
+            json!({"type": "string", "minLength": 1})
+        );
+        let short = json!({"type": "string", "maxLength": 3});
+        assert_eq!(answer_of(short.clone()), short);
+        let labels = json!({"type": "string", "enum": ["a", "b"]});
+        assert_eq!(answer_of(labels.clone()), labels);
+        assert_eq!(
+            answer_of(json!({"type": "integer"})),
+            json!({"type": "integer"})
+        );
+        let grammar = grammar(&step_schema(&[], &json!({"type": "string"}), 1, None));
+        assert!(!grammar.is_empty());
     }
 
     #[test]

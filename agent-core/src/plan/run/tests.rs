@@ -525,6 +525,31 @@ fn an_unusable_step_becomes_an_observation_and_counts() {
 }
 
 #[test]
+fn a_blank_free_text_answer_is_sent_back_and_a_real_one_ends_the_run() {
+    let mut run = new_run(config().with_answer_schema(json!({"type": "string"})));
+    let request = expect_generate(&run);
+    let Constraint::JsonSchema(schema) = &request.constraint else {
+        panic!("steps are schema-constrained: {:?}", request.constraint);
+    };
+    assert_eq!(
+        schema["anyOf"][1]["properties"]["final_answer"]["minLength"],
+        1
+    );
+    feed(
+        &mut run,
+        Input::Generated(scripted_completion(&scripted_answer(json!("  \n ")))),
+    );
+    assert!(!run.is_done(), "a blank answer does not end the run");
+    let observation = last_user(&expect_generate(&run));
+    assert!(
+        observation.contains("\"final_answer\" is blank"),
+        "{observation}"
+    );
+    scripted_step(&mut run, &scripted_answer(json!("Three hours.")));
+    assert!(run.is_done());
+}
+
+#[test]
 fn a_denied_call_is_shown_to_the_model_and_an_approved_one_runs() {
     let tools = vec![calculator(), delete_file()];
     let mut run = new_run(config().with_tools(tools.clone()));
