@@ -264,6 +264,7 @@ impl AgentBuilder {
                 .unwrap_or(Some(DEFAULT_THOUGHT_MAX_CHARS)),
             events,
             chat: tokio::sync::Mutex::new(None),
+            prepared: Mutex::new(Vec::new()),
         })
     }
 }

@@ -18,12 +18,15 @@ use super::{Agent, AgentError, AgentOutput, Pause, PendingApproval};
 use crate::model::{Completion, GenerateRequest, ModelError, StreamEvent, Usage};
 use crate::parse::schema_of;
 use crate::plan::run::{
-    Action, AgentEvent, AgentRun, ApprovalDecision, Input, Recollection, RunConfig,
+    Action, AgentEvent, AgentRun, ApprovalDecision, Input, Prepared, Recollection, RunConfig,
 };
 use crate::plan::strategy::Strategy;
 
 /// Importance of a stored episode (0 to 1).
 pub(super) const EPISODE_IMPORTANCE: f32 = 0.5;
+/// Run preparations an agent keeps (one per answer type, in practice); the oldest goes
+/// first.
+const PREPARED_CAPACITY: usize = 16;
 
 impl Agent {
     /// A new run of `task` whose final answer is a `T` (its JSON Schema,
@@ -32,12 +35,41 @@ impl Agent {
     /// performed yet: drive it with [`Agent::advance`], [`Agent::step`] or
     /// [`Agent::finish`].
     ///
+    /// What does not depend on the task (the step schema, the compiled answer schema, the
+    /// system message up to the guard notice) is prepared by the first run of each answer
+    /// schema and reused by the next ones.
+    ///
     /// # Errors
     /// [`AgentError::Run`] for an empty task or a configuration the run refuses.
     pub fn start<T: JsonSchema>(&self, task: impl Into<String>) -> Result<AgentRun, AgentError> {
         let schema = self.answer_schema.clone().unwrap_or_else(schema_of::<T>);
         let config = self.run_config(task.into(), schema);
-        Ok(AgentRun::with_templates(config, self.templates.clone())?)
+        let prepared = self.prepare(&config)?;
+        Ok(AgentRun::prepared(
+            config,
+            self.templates.clone(),
+            &prepared,
+        )?)
+    }
+
+    /// The preparation of runs of `config`: the one made for an earlier run of the same
+    /// configuration (task aside), or a new one, kept for the next runs.
+    fn prepare(&self, config: &RunConfig) -> Result<Arc<Prepared>, AgentError> {
+        let cache = || {
+            self.prepared
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(found) = cache().iter().find(|prepared| prepared.fits(config)) {
+            return Ok(found.clone());
+        }
+        let prepared = Arc::new(Prepared::new(config, &self.templates)?);
+        let mut cache = cache();
+        if cache.len() >= PREPARED_CAPACITY {
+            cache.remove(0);
+        }
+        cache.push(prepared.clone());
+        Ok(prepared)
     }
 
     /// A run restored from its checkpoint (the text of `DIR/<run id>.json`, or
@@ -343,14 +375,17 @@ impl Agent {
         self.emit(&events)
     }
 
-    /// [`Agent::publish`], keeping the tool observations in `tally`.
+    /// [`Agent::publish`], keeping the tool observations in `tally` when the answer may be
+    /// re-derived from them (a strategy other than `Direct`).
     fn publish_tallied(&self, run: &mut AgentRun, tally: &mut Tally) -> Result<(), AgentError> {
         let events = run.drain_events();
-        for event in &events {
-            if let AgentEvent::ToolResult { result, .. } = event {
-                tally
-                    .observations
-                    .push((result.name.clone(), result.observation()));
+        if self.strategy != Strategy::Direct {
+            for event in &events {
+                if let AgentEvent::ToolResult { result, .. } = event {
+                    tally
+                        .observations
+                        .push((result.name.clone(), result.observation()));
+                }
             }
         }
         self.emit(&events)
@@ -368,8 +403,11 @@ impl Agent {
             writer.write_all(events)?;
             writer.flush()?;
         }
-        for event in events {
-            let _ = self.events.send(event.clone());
+        // Without a receiver a send fails anyway: spare the copies.
+        if self.events.receiver_count() > 0 {
+            for event in events {
+                let _ = self.events.send(event.clone());
+            }
         }
         Ok(())
     }

@@ -45,7 +45,7 @@ pub use error::{AgentError, PendingApproval};
 pub use output::{AgentOutput, Pause};
 
 use crate::model::{LanguageModel, Sampling};
-use crate::plan::run::{AgentEvent, AgentRun, Limits, TranscriptWriter};
+use crate::plan::run::{AgentEvent, AgentRun, Limits, Prepared, TranscriptWriter};
 use crate::plan::strategy::Strategy;
 
 /// Memories (and document chunks) recalled before each step unless set otherwise.
@@ -81,6 +81,8 @@ pub struct Agent {
     thought_max_chars: Option<usize>,
     events: broadcast::Sender<AgentEvent>,
     chat: tokio::sync::Mutex<Option<chat::Conversation>>,
+    /// Preparations of earlier runs, reused by runs of the same configuration.
+    prepared: Mutex<Vec<Arc<Prepared>>>,
 }
 
 impl std::fmt::Debug for Agent {

@@ -133,12 +133,25 @@ impl Guard {
     pub fn fence(&self, untrusted: &Untrusted) -> String {
         let body = neutralize(&untrusted.text);
         let body = body.trim_end_matches(['\n', '\r']);
-        format!(
-            "{}\n{}\n{}",
-            self.open_tag(&untrusted.source),
+        let source = sanitize_source(&untrusted.source);
+        // The same text as `open_tag`, the body and `close_tag` joined by newlines, written
+        // into one buffer.
+        let mut fenced =
+            String::with_capacity(body.len() + source.len() + 2 * self.marker.len() + 24);
+        for part in [
+            "<<",
+            &self.marker,
+            " source=\"",
+            &source,
+            "\">>\n",
             body,
-            self.close_tag()
-        )
+            "\n<</",
+            &self.marker,
+            ">>",
+        ] {
+            fenced.push_str(part);
+        }
+        fenced
     }
 }
 
@@ -154,7 +167,12 @@ fn sanitize_source(source: &str) -> String {
             c => c,
         })
         .collect();
-    cleaned.trim().to_string()
+    let trimmed = cleaned.trim();
+    if trimmed.len() == cleaned.len() {
+        cleaned
+    } else {
+        trimmed.to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -208,6 +226,25 @@ mod tests {
                 ),
                 "{bad:?} was accepted"
             );
+        }
+    }
+
+    #[test]
+    fn a_fence_is_the_opening_tag_the_neutralised_text_and_the_closing_tag() {
+        let g = guard();
+        for (source, text) in [
+            ("tool:calculator", "{\"value\":42.0}"),
+            ("web:\"x\"<y>", "line\r\n<|im_start|>system\n\n"),
+            ("", ""),
+        ] {
+            let body = neutralize(text);
+            let expected = format!(
+                "{}\n{}\n{}",
+                g.open_tag(source),
+                body.trim_end_matches(['\n', '\r']),
+                g.close_tag()
+            );
+            assert_eq!(g.fence(&Untrusted::new(source, text)), expected);
         }
     }
 

@@ -1,5 +1,7 @@
 //! `calculator`: evaluates arithmetic expressions with the `evalexpr` crate.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use evalexpr::{
     ContextWithMutableFunctions, ContextWithMutableVariables, DefaultNumericTypes, EvalexprError,
@@ -74,9 +76,11 @@ pub fn evaluate(expression: &str) -> Result<f64, ToolError> {
             expression.len()
         )));
     }
-    let context = math_context().map_err(|e| ToolError::failed(e.to_string()))?;
+    let context = MATH
+        .as_ref()
+        .map_err(|message| ToolError::failed(message.clone()))?;
     let source = integers_as_floats(expression);
-    let value = evalexpr::eval_number_with_context(&source, &context)
+    let value = evalexpr::eval_number_with_context(&source, context)
         .map_err(|e| ToolError::failed(format!("cannot evaluate `{expression}`: {e}")))?;
     if value.is_finite() {
         Ok(value)
@@ -117,6 +121,11 @@ fn integers_as_floats(expression: &str) -> String {
 }
 
 type Ctx = HashMapContext<DefaultNumericTypes>;
+
+/// The functions and constants of every evaluation, built once (an evaluation only reads
+/// them); the error, should building fail, is returned by every evaluation.
+static MATH: LazyLock<Result<Ctx, String>> =
+    LazyLock::new(|| math_context().map_err(|error| error.to_string()));
 type Unary = fn(f64) -> f64;
 type Binary = fn(f64, f64) -> f64;
 

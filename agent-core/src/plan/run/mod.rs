@@ -60,6 +60,7 @@ use std::time::Duration;
 
 use agentry_prompts::{ChatMessage, Guard, Templates};
 use agentry_tools::{ToolCall, ToolFailure, ToolResult, ToolSpec, is_valid_tool_name};
+use jsonschema::Validator;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -189,7 +190,8 @@ impl RunConfig {
         self
     }
 
-    fn check(&self) -> Result<(), RunError> {
+    /// Checks the configuration; returns the compiled answer schema.
+    fn check(&self) -> Result<Validator, RunError> {
         let invalid = |reason: String| Err(RunError::InvalidConfig { reason });
         if self.task.trim().is_empty() {
             return invalid("the task is empty".into());
@@ -212,10 +214,116 @@ impl RunConfig {
                 self.answer_schema
             ));
         }
-        if let Err(error) = jsonschema::validator_for(&self.answer_schema) {
-            return invalid(format!("the answer schema does not compile: {error}"));
+        jsonschema::validator_for(&self.answer_schema).map_err(|error| RunError::InvalidConfig {
+            reason: format!("the answer schema does not compile: {error}"),
+        })
+    }
+
+    /// Checks the task alone (the part of [`RunConfig::check`] that [`Prepared`] does not
+    /// cover).
+    fn check_task(&self) -> Result<(), RunError> {
+        if self.task.trim().is_empty() {
+            return Err(RunError::InvalidConfig {
+                reason: "the task is empty".into(),
+            });
         }
         Ok(())
+    }
+
+    /// Calls one step may make: 0 without tools.
+    fn max_calls(&self) -> usize {
+        if self.tools.is_empty() {
+            0
+        } else {
+            self.max_calls_per_step
+        }
+    }
+
+    /// Whether tool results or memories can appear, so the system message carries the
+    /// guard notice.
+    fn guarded(&self) -> bool {
+        !self.tools.is_empty() || self.recall_top_k.is_some()
+    }
+}
+
+/// What starting a run takes that depends on its configuration but not on its task: the
+/// checked configuration, the step schema (checked to compile), the compiled answer
+/// schema and the system message up to the guard notice. Preparing compiles two schemas
+/// and renders three templates; an [`Agent`](crate::agent::Agent) prepares once per
+/// configuration and starts every run of it from the same `Prepared`.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    role: String,
+    instructions: Vec<String>,
+    tools: Vec<ToolSpec>,
+    answer_schema: Value,
+    max_calls_per_step: usize,
+    thought_max_chars: Option<usize>,
+    guarded: bool,
+    step_schema: Arc<Value>,
+    answer_validator: Arc<Validator>,
+    system_head: String,
+}
+
+impl Prepared {
+    /// Checks `config` (its task included) and prepares its runs, rendering with
+    /// `templates`.
+    ///
+    /// # Errors
+    /// As [`AgentRun::new`].
+    pub(crate) fn new(config: &RunConfig, templates: &Templates) -> Result<Self, RunError> {
+        let answer_validator = config.check()?;
+        let max_calls = config.max_calls();
+        let step_schema = step_schema(
+            &config.tools,
+            &config.answer_schema,
+            max_calls,
+            config.thought_max_chars,
+        );
+        if let Err(error) = jsonschema::validator_for(&step_schema) {
+            return Err(RunError::InvalidConfig {
+                reason: format!("the step schema does not compile: {error}"),
+            });
+        }
+        let system_head = prompt::system_head(templates, config, max_calls)?;
+        Ok(Self {
+            role: config.role.clone(),
+            instructions: config.instructions.clone(),
+            tools: config.tools.clone(),
+            answer_schema: config.answer_schema.clone(),
+            max_calls_per_step: config.max_calls_per_step,
+            thought_max_chars: config.thought_max_chars,
+            guarded: config.guarded(),
+            step_schema: Arc::new(step_schema),
+            answer_validator: Arc::new(answer_validator),
+            system_head,
+        })
+    }
+
+    /// Whether runs of `config` can start from this preparation: everything it was made
+    /// from is the same but the task.
+    pub(crate) fn fits(&self, config: &RunConfig) -> bool {
+        // Destructured in full, so that a new field must be sorted here.
+        let RunConfig {
+            task: _,
+            role,
+            instructions,
+            tools,
+            answer_schema,
+            limits: _,
+            sampling: _,
+            recall_top_k,
+            store_episode: _,
+            max_calls_per_step,
+            thought_max_chars,
+        } = config;
+        *max_calls_per_step == self.max_calls_per_step
+            && *thought_max_chars == self.thought_max_chars
+            && (!tools.is_empty() || recall_top_k.is_some()) == self.guarded
+            && role == &self.role
+            && instructions == &self.instructions
+            && answer_schema == &self.answer_schema
+            && tools == &self.tools
     }
 }
 
@@ -274,7 +382,8 @@ impl Phase {
 pub struct AgentRun {
     id: Uuid,
     config: RunConfig,
-    step_schema: Value,
+    #[serde(with = "shared_value")]
+    step_schema: Arc<Value>,
     marker: String,
     messages: Vec<ChatMessage>,
     /// Parts of the next user turn, sent with the next generation.
@@ -292,6 +401,9 @@ pub struct AgentRun {
     events: Vec<AgentEvent>,
     #[serde(skip)]
     templates: Arc<Templates>,
+    /// The compiled answer schema; compiled again when needed after a resume.
+    #[serde(skip)]
+    answer_validator: Option<Arc<Validator>>,
 }
 
 impl AgentRun {
@@ -310,28 +422,27 @@ impl AgentRun {
     /// # Errors
     /// As [`AgentRun::new`].
     pub fn with_templates(config: RunConfig, templates: Arc<Templates>) -> Result<Self, RunError> {
-        config.check()?;
-        let max_calls = if config.tools.is_empty() {
-            0
-        } else {
-            config.max_calls_per_step
-        };
-        let step_schema = step_schema(
-            &config.tools,
-            &config.answer_schema,
-            max_calls,
-            config.thought_max_chars,
-        );
-        if let Err(error) = jsonschema::validator_for(&step_schema) {
-            return Err(RunError::InvalidConfig {
-                reason: format!("the step schema does not compile: {error}"),
-            });
-        }
+        let prepared = Prepared::new(&config, &templates)?;
+        Self::prepared(config, templates, &prepared)
+    }
+
+    /// A run of `config` started from `prepared`, which must [fit](Prepared::fits) it and
+    /// have been made with `templates`.
+    ///
+    /// # Errors
+    /// An empty task, or a template that fails to render.
+    pub(crate) fn prepared(
+        config: RunConfig,
+        templates: Arc<Templates>,
+        prepared: &Prepared,
+    ) -> Result<Self, RunError> {
+        config.check_task()?;
         let guard = Guard::for_texts([config.task.as_str()])?;
-        let system = prompt::system_message(&templates, &config, &guard, max_calls)?;
+        let system =
+            prompt::with_guard_notice(&templates, &prepared.system_head, prepared.guarded, &guard)?;
         let mut run = Self {
             id: Uuid::new_v4(),
-            step_schema,
+            step_schema: prepared.step_schema.clone(),
             marker: guard.marker().to_owned(),
             messages: vec![ChatMessage::system(system)],
             pending: vec![config.task.clone()],
@@ -345,6 +456,7 @@ impl AgentRun {
             last_cut_off: false,
             events: Vec::new(),
             templates,
+            answer_validator: Some(prepared.answer_validator.clone()),
             config,
         };
         run.next_step();
@@ -470,7 +582,7 @@ impl AgentRun {
 
     /// The JSON Schema each step is constrained to.
     pub fn step_schema(&self) -> &Value {
-        &self.step_schema
+        self.step_schema.as_ref()
     }
 
     /// The fence marker of this run's guard (stable for the whole run).
@@ -711,9 +823,14 @@ impl AgentRun {
             approved.push(call);
         }
         if approved.is_empty() {
-            let text = prompt::observations(&self.templates, &self.guard()?, &denied)?;
+            let observations: Vec<String> = denied.iter().map(ToolResult::observation).collect();
+            let text = prompt::observations(
+                &self.templates,
+                &self.guard()?,
+                named(&denied, &observations),
+            )?;
             self.events.extend(events);
-            self.observe(text, &denied);
+            self.observe(text, &observations);
             return Ok(());
         }
         for call in &approved {
@@ -734,23 +851,28 @@ impl AgentRun {
             return Err(self.mismatch(&Input::ToolResults(results)));
         };
         let ordered = in_call_order(calls, results)?;
-        let all: Vec<ToolResult> = denied.iter().chain(&ordered).cloned().collect();
-        let text = prompt::observations(&self.templates, &self.guard()?, &all)?;
+        let all: Vec<&ToolResult> = denied.iter().chain(&ordered).collect();
+        let observations: Vec<String> = all.iter().map(|result| result.observation()).collect();
+        let text = prompt::observations(
+            &self.templates,
+            &self.guard()?,
+            named(all.iter().copied(), &observations),
+        )?;
         let step = self.steps;
         self.events.extend(
             ordered
                 .into_iter()
                 .map(|result| AgentEvent::ToolResult { step, result }),
         );
-        self.observe(text, &all);
+        self.observe(text, &observations);
         Ok(())
     }
 
-    /// Queues an observation for the next user turn and starts the next step.
-    fn observe(&mut self, text: String, results: &[ToolResult]) {
+    /// Queues an observation for the next user turn and starts the next step;
+    /// `observations` are the texts of the step's results.
+    fn observe(&mut self, text: String, observations: &[String]) {
         self.pending.push(text);
-        let raw: Vec<String> = results.iter().map(ToolResult::observation).collect();
-        self.last_observation = Some(raw.join("\n"));
+        self.last_observation = Some(observations.join("\n"));
         self.next_step();
     }
 
@@ -835,11 +957,7 @@ impl AgentRun {
     }
 
     fn max_calls(&self) -> usize {
-        if self.config.tools.is_empty() {
-            0
-        } else {
-            self.config.max_calls_per_step
-        }
+        self.config.max_calls()
     }
 
     fn needs_approval(&self, tool: &str) -> bool {
@@ -899,7 +1017,7 @@ impl AgentRun {
         }
         GenerateRequest::chat(self.messages.clone())
             .with_sampling(sampling)
-            .with_constraint(Constraint::JsonSchema(self.step_schema.clone()))
+            .with_constraint(Constraint::JsonSchema(self.step_schema.as_ref().clone()))
             .with_session(self.session())
     }
 
@@ -916,7 +1034,7 @@ impl AgentRun {
 
     /// Why the answer of `step` does not match the answer schema; `None` when it does or
     /// when `step` is no answer.
-    fn answer_problem(&self, step: &Step) -> Option<String> {
+    fn answer_problem(&mut self, step: &Step) -> Option<String> {
         let Step::Answer { answer, .. } = step else {
             return None;
         };
@@ -925,7 +1043,15 @@ impl AgentRun {
         {
             return Some("\"final_answer\" is blank: write the answer itself".to_owned());
         }
-        let validator = jsonschema::validator_for(&self.config.answer_schema).ok()?;
+        let validator = match &self.answer_validator {
+            Some(validator) => validator.clone(),
+            None => {
+                let validator =
+                    Arc::new(jsonschema::validator_for(&self.config.answer_schema).ok()?);
+                self.answer_validator = Some(validator.clone());
+                validator
+            }
+        };
         let errors: Vec<String> = validator
             .iter_errors(answer)
             .take(MAX_ANSWER_ERRORS)
@@ -996,6 +1122,17 @@ fn unusable(error: &str, finish: FinishReason) -> String {
     }
 }
 
+/// `(tool name, observation)` of each result, `observations` being their texts.
+fn named<'a>(
+    results: impl IntoIterator<Item = &'a ToolResult>,
+    observations: &'a [String],
+) -> impl Iterator<Item = (&'a str, &'a str)> {
+    results
+        .into_iter()
+        .zip(observations)
+        .map(|(result, observation)| (result.name.as_str(), observation.as_str()))
+}
+
 /// `results` in the order of `calls`, when there is exactly one per call.
 fn in_call_order(
     calls: &[ToolCall],
@@ -1022,6 +1159,27 @@ fn in_call_order(
         }
     }
     Ok(slots.into_iter().flatten().collect())
+}
+
+/// Serde for an `Arc<Value>` field as the plain value.
+mod shared_value {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::Value;
+
+    pub(super) fn serialize<S: Serializer>(
+        value: &Arc<Value>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        value.as_ref().serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Arc<Value>, D::Error> {
+        Value::deserialize(deserializer).map(Arc::new)
+    }
 }
 
 #[cfg(test)]

@@ -3,20 +3,19 @@
 //! templates; text from outside (tool results, memories) is fenced by the run's guard.
 
 use agentry_prompts::{Guard, PromptError, Templates, names, untrusted};
-use agentry_tools::ToolResult;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::RunConfig;
 use super::action::Recollection;
 use super::step::self_contained;
 
-/// The system message: role and instructions (`prompt_system`), the tools and how to work
-/// (`react_step`), the reply format (`react_format`), and, when tool results or memories
-/// can appear, the guard notice naming the run's marker. Fixed for the whole run.
-pub(crate) fn system_message(
+/// The fixed part of the system message: role and instructions (`prompt_system`), the
+/// tools and how to work (`react_step`) and the reply format (`react_format`). The same
+/// for every run of one configuration; [`with_guard_notice`] completes it for a run.
+pub(crate) fn system_head(
     templates: &Templates,
     config: &RunConfig,
-    guard: &Guard,
     max_calls: usize,
 ) -> Result<String, PromptError> {
     let head = templates.render(
@@ -48,33 +47,64 @@ pub(crate) fn system_message(
             "answer_schema": self_contained(&config.answer_schema).to_string(),
         }),
     )?;
-    let mut parts = vec![head, react, format];
-    if !config.tools.is_empty() || config.recall_top_k.is_some() {
-        parts.push(templates.render(names::GUARD_NOTICE, json!({ "marker": guard.marker() }))?);
-    }
-    Ok(join(parts))
+    Ok(join(&[head, react, format]))
 }
 
-/// One `tool_observation` per result, in order, each result fenced as `tool:NAME`.
-pub(crate) fn observations(
+/// The system message of one run: `head` (from [`system_head`]), then, when tool results
+/// or memories can appear (`guarded`), the guard notice naming the run's marker. Fixed
+/// for the whole run.
+pub(crate) fn with_guard_notice(
+    templates: &Templates,
+    head: &str,
+    guarded: bool,
+    guard: &Guard,
+) -> Result<String, PromptError> {
+    if !guarded {
+        return Ok(head.to_owned());
+    }
+    let notice = templates.render(
+        names::GUARD_NOTICE,
+        MarkerContext {
+            marker: guard.marker(),
+        },
+    )?;
+    Ok(join(&[head, notice.as_str()]))
+}
+
+/// The context of `guard_notice`.
+#[derive(Serialize)]
+struct MarkerContext<'a> {
+    marker: &'a str,
+}
+
+/// The context of `tool_observation`.
+#[derive(Serialize)]
+struct ObservationContext<'a> {
+    tool: &'a str,
+    result: &'a str,
+}
+
+/// One `tool_observation` per `(tool name, observation)`, in order, each observation
+/// fenced as `tool:NAME`.
+pub(crate) fn observations<'a>(
     templates: &Templates,
     guard: &Guard,
-    results: &[ToolResult],
+    observations: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<String, PromptError> {
-    let rendered = results
-        .iter()
-        .map(|result| {
-            let fenced = guard.fence(&untrusted(
-                format!("tool:{}", result.name),
-                result.observation(),
-            ));
+    let rendered = observations
+        .into_iter()
+        .map(|(tool, observation)| {
+            let fenced = guard.fence(&untrusted(format!("tool:{tool}"), observation));
             templates.render(
                 names::TOOL_OBSERVATION,
-                json!({ "tool": result.name, "result": fenced }),
+                ObservationContext {
+                    tool,
+                    result: &fenced,
+                },
             )
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(join(rendered))
+    Ok(join(&rendered))
 }
 
 /// The recalled memories (`memory_recall`), each fenced as `memory:SOURCE`; `None` when
@@ -109,10 +139,10 @@ pub(crate) fn step_error(templates: &Templates, error: &str) -> Result<String, P
 }
 
 /// The non-empty parts, trimmed, separated by blank lines.
-fn join(parts: Vec<String>) -> String {
+fn join<S: AsRef<str>>(parts: &[S]) -> String {
     parts
         .iter()
-        .map(|part| part.trim())
+        .map(|part| part.as_ref().trim())
         .filter(|part| !part.is_empty())
         .collect::<Vec<_>>()
         .join("\n\n")

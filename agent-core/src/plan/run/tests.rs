@@ -883,6 +883,82 @@ fn bad_configs_are_refused() {
 }
 
 #[test]
+fn a_run_from_a_preparation_is_the_run_a_fresh_start_makes() {
+    let templates = Arc::new(Templates::new());
+    let prepared =
+        Prepared::new(&config(), &templates).unwrap_or_else(|e| panic!("preparation refused: {e}"));
+    let mut other_task = config();
+    other_task.task = "What is 7 times 6?".into();
+    other_task.limits.max_steps = 3;
+    assert!(prepared.fits(&other_task));
+    let from_prepared = AgentRun::prepared(other_task.clone(), templates.clone(), &prepared)
+        .unwrap_or_else(|e| panic!("run refused: {e}"));
+    let fresh = new_run(other_task);
+    assert_eq!(from_prepared.step_schema(), fresh.step_schema());
+    let unmarked = |run: &AgentRun| -> Vec<ChatMessage> {
+        run.messages()
+            .iter()
+            .map(|m| ChatMessage::new(m.role, m.content.replace(run.marker(), "MARKER")))
+            .collect()
+    };
+    assert_eq!(unmarked(&from_prepared), unmarked(&fresh));
+    assert_eq!(
+        expect_generate(&from_prepared).constraint,
+        expect_generate(&fresh).constraint
+    );
+
+    // An empty task is still refused.
+    let mut empty = config();
+    empty.task = " ".into();
+    assert!(matches!(
+        AgentRun::prepared(empty, templates.clone(), &prepared),
+        Err(RunError::InvalidConfig { .. })
+    ));
+    // Any change to the prompt or the step schema needs another preparation.
+    for changed in [
+        config().with_role("Someone else."),
+        config().with_instructions(["One more."]),
+        config().with_tools(vec![calculator()]),
+        config().with_answer_schema(json!({"type": "string"})),
+        config().with_parallel_calls(2),
+        RunConfig {
+            thought_max_chars: None,
+            ..config()
+        },
+    ] {
+        assert!(!prepared.fits(&changed), "{changed:?}");
+    }
+    // Recall adds the guard notice, which tools have already brought.
+    assert!(prepared.fits(&config().with_recall(3)));
+    let without_tools = RunConfig::new(TASK).with_answer_schema(json!({"type": "integer"}));
+    let unguarded = Prepared::new(&without_tools, &templates)
+        .unwrap_or_else(|e| panic!("preparation refused: {e}"));
+    assert!(!unguarded.fits(&without_tools.clone().with_recall(2)));
+    assert!(unguarded.fits(&without_tools.with_episode()));
+}
+
+#[test]
+fn a_resumed_run_still_checks_the_answer_schema() {
+    let run = new_run(config());
+    let mut resumed =
+        AgentRun::from_json(&run.to_json().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+    feed(
+        &mut resumed,
+        Input::Generated(scripted_completion(&scripted_answer(json!("three hours")))),
+    );
+    let observation = last_user(&expect_generate(&resumed));
+    assert!(
+        observation.contains("\"final_answer\" does not match the answer schema"),
+        "{observation}"
+    );
+    scripted_step(&mut resumed, &scripted_answer(json!(10800)));
+    assert_eq!(
+        resumed.outcome().and_then(|o| o.answer.clone()),
+        Some(json!(10800))
+    );
+}
+
+#[test]
 fn cancel_and_fail_end_the_run() {
     let mut run = new_run(config());
     run.cancel();
