@@ -1,10 +1,13 @@
 //! `agentry chat` driven through a pseudo-terminal (expectrl), on the real SmolLM2-135M
 //! model and a real memory in a temp dir: /help, a question with a streamed answer, /tools,
-//! /set, a bad /set, Ctrl-C during a reply, /exit, and the history file.
+//! /set, a bad /set, Ctrl-C during a reply, /exit, the history file; and, with `--files`,
+//! the approval prompt of a risky tool call.
 //!
 //! Timeouts are generous (the model runs on 2 shared cores); nothing asserts on time.
 //! Where the test waits for the next prompt it first waits for the end of what it typed
 //! (rustyline redraws the line as it is typed, so the prompt text shows up in the echo).
+
+#![cfg(unix)]
 
 use std::path::Path;
 use std::process::Command;
