@@ -1,10 +1,13 @@
 //! `agentry chat` driven through a pseudo-terminal (expectrl), on the real SmolLM2-135M
 //! model and a real memory in a temp dir: /help, a question with a streamed answer, /tools,
-//! /set, a bad /set, Ctrl-C during a reply, /exit, and the history file.
+//! /set, a bad /set, Ctrl-C during a reply, /exit, the history file; and, with `--files`,
+//! the approval prompt of a risky tool call.
 //!
 //! Timeouts are generous (the model runs on 2 shared cores); nothing asserts on time.
 //! Where the test waits for the next prompt it first waits for the end of what it typed
 //! (rustyline redraws the line as it is typed, so the prompt text shows up in the echo).
+
+#![cfg(unix)]
 
 use std::path::Path;
 use std::process::Command;
@@ -59,12 +62,16 @@ struct Repl {
 }
 
 impl Repl {
-    fn start(dir: &Path) -> Self {
+    fn start(dir: &Path, extra: &[&str]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_agentry"));
         command
             .arg("chat")
-            .args(["--model", "smollm2-135m", "--max-tokens", "64", "--memory"])
+            // One thread: the tests run in parallel, and llama.cpp threads of two
+            // processes waiting on each other on a small machine slow both down.
+            .args(["--model", "smollm2-135m", "--threads", "1"])
+            .args(["--max-tokens", "64", "--memory"])
             .arg(dir.join("memory"))
+            .args(extra)
             .current_dir(dir)
             .env_remove("RUST_LOG")
             .env_remove("NO_COLOR")
@@ -99,6 +106,19 @@ impl Repl {
         }
     }
 
+    /// Types `/exit` and checks that the process ends with status 0.
+    fn exit(mut self) {
+        self.type_line("/exit");
+        if let Err(e) = self.session.expect(Eof) {
+            panic!("waiting for the REPL to end: {e}");
+        }
+        let status = self.session.get_process().wait().expect("wait for agentry");
+        assert!(
+            matches!(status, WaitStatus::Exited(_, 0)),
+            "exit status {status:?}"
+        );
+    }
+
     /// Types `line` and returns the plain text printed before the next prompt.
     fn ask(&mut self, line: &str) -> String {
         self.type_line(line);
@@ -109,7 +129,7 @@ impl Repl {
 #[test]
 fn the_repl_chats_lists_sets_cancels_and_exits() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut repl = Repl::start(dir.path());
+    let mut repl = Repl::start(dir.path(), &[]);
 
     let help = repl.ask("/help");
     for command in [
@@ -166,15 +186,7 @@ fn the_repl_chats_lists_sets_cancels_and_exits() {
     let model = repl.ask("/model");
     assert!(model.contains("Model: "), "{model}");
 
-    repl.type_line("/exit");
-    if let Err(e) = repl.session.expect(Eof) {
-        panic!("waiting for the REPL to end: {e}");
-    }
-    let status = repl.session.get_process().wait().expect("wait for agentry");
-    assert!(
-        matches!(status, WaitStatus::Exited(_, 0)),
-        "exit status {status:?}"
-    );
+    repl.exit();
 
     let history = std::fs::read_to_string(dir.path().join("chat_history")).unwrap_or_default();
     assert!(history.contains("/help"), "history: {history:?}");
@@ -182,4 +194,51 @@ fn the_repl_chats_lists_sets_cancels_and_exits() {
         history.contains("/set temperature=0"),
         "history: {history:?}"
     );
+}
+
+/// With `--files`, write_file asks before each call: the file is written only once the
+/// user says yes; a call the user denies is not made. (At temperature 0 the model's
+/// first step calls write_file for this task.)
+#[test]
+fn a_risky_tool_call_waits_for_the_users_yes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let files = dir.path().join("files");
+    std::fs::create_dir(&files).expect("files dir");
+    let files_arg = files.to_string_lossy().into_owned();
+    let mut repl = Repl::start(dir.path(), &["--files", &files_arg]);
+    let tools = repl.ask("/tools");
+    assert!(
+        tools.contains("write_file [write_files, asks approval]"),
+        "{tools}"
+    );
+
+    repl.type_line(r#"/run Call the write_file tool with path "a.txt" and content "hello"."#);
+    let before = repl.expect_text("Allow write_file(");
+    assert!(
+        before.contains("call write_file("),
+        "the call is shown before the question: {before}"
+    );
+    let question = repl.expect_text("? [y/N] ");
+    assert!(question.contains("a.txt"), "{question}");
+    assert!(
+        !files.join("a.txt").exists(),
+        "nothing is written before the answer"
+    );
+    repl.type_line("y");
+    // The run may go on and ask again: deny every later call, until the prompt is back.
+    let question_or_prompt = Regex("Allow write_file\\(|you> ");
+    loop {
+        let found = match repl.session.expect(&question_or_prompt) {
+            Ok(found) => found,
+            Err(e) => panic!("waiting for a question or the prompt: {e}"),
+        };
+        if found.get(0) == Some(PROMPT.as_bytes()) {
+            break;
+        }
+        repl.expect_text("? [y/N] ");
+        repl.type_line("n");
+    }
+    let written = std::fs::read_to_string(files.join("a.txt")).unwrap_or_default();
+    assert_eq!(written, "hello");
+    repl.exit();
 }

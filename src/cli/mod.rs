@@ -75,10 +75,12 @@ pub enum Command {
     Validate(validate::ValidateArgs),
 }
 
-/// Starts tracing on stderr: RUST_LOG when set, else by `-v` count.
+/// Starts tracing on stderr: RUST_LOG when set, else by `-v` count. Without `-v`,
+/// qdrant-edge's start-up warnings about its own feature flags ("Feature flags not
+/// initialized!") are left out: they say nothing a user can act on.
 pub fn init_logging(verbose: u8) {
     let default = match verbose {
-        0 => "warn",
+        0 => "warn,qdrant_edge=error",
         1 => "info",
         _ => "debug",
     };

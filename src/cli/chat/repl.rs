@@ -231,13 +231,12 @@ impl Repl {
         } = self;
         let agent = session.agent();
         let mut events = agent.events();
-        let work = async {
+        let mut work = Box::pin(async {
             match kind {
                 TurnKind::Chat => agent.chat(text).await,
                 TurnKind::Run => agent.run::<String>(text).await.map(|output| output.answer),
             }
-        };
-        tokio::pin!(work);
+        });
         let interrupt = tokio::signal::ctrl_c();
         tokio::pin!(interrupt);
         let result = loop {
@@ -268,6 +267,8 @@ impl Repl {
                 result = &mut work => break Some(result),
             }
         };
+        // On Ctrl-C this drops the model stream, which stops decoding at the next token.
+        drop(work);
         while let Ok(event) = events.try_recv() {
             if !matches!(event, AgentEvent::Token { .. }) || result.is_some() {
                 printer.event(&event, kind)?;
