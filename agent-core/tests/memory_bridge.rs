@@ -77,3 +77,128 @@ async fn the_model_summarises_turns_into_a_bounded_note() {
         .unwrap();
     assert!(!again.trim().is_empty());
 }
+
+/// The whole short-term memory on real parts: SmolLM2 counts and summarises, the ONNX
+/// embedder and Qdrant Edge keep every turn. Overflowing the budget folds the oldest turns
+/// into a note, the window stays within budget, old turns stay recallable, and a reopened
+/// session (a restart) has the same note and window.
+#[tokio::test]
+async fn an_overflowing_conversation_is_summarised_by_the_model_and_survives_a_restart() {
+    use agentry_memory::{
+        EdgeStore, FastEmbedder, LongTermMemory, ShortTermConfig, ShortTermMemory, VectorStore,
+    };
+
+    let path = smollm2().await;
+    let config = LlamaConfig {
+        n_ctx: 2048,
+        threads: 2,
+        ..LlamaConfig::default()
+    };
+    let model: Arc<dyn LanguageModel> =
+        Arc::new(LlamaModel::open(path.clone(), config).await.unwrap());
+    let counter: Arc<dyn TokenCounter> = Arc::new(ModelTokenizer::load(&path).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let open_memory = || async {
+        let store: Arc<dyn VectorStore> = Arc::new(EdgeStore::open(dir.path()).unwrap());
+        let embedder = Arc::new(
+            FastEmbedder::from_env_store()
+                .await
+                .expect("the model store must provide the embedder and ONNX Runtime"),
+        );
+        LongTermMemory::open(store, embedder).await.unwrap()
+    };
+    let budget = 150;
+    let short_term_config = || {
+        let summarizer = ModelSummarizer::new(model.clone()).with_max_words(25);
+        ShortTermConfig::new(budget).summarize_with(Arc::new(summarizer))
+    };
+    let turns = [
+        (
+            "user",
+            "My name is Ada and I am planning a trip to Lisbon in May.",
+        ),
+        (
+            "assistant",
+            "Lisbon in May is lovely. How many days will you stay there?",
+        ),
+        (
+            "user",
+            "Five days, on a budget of nine hundred euros, travelling by train.",
+        ),
+        (
+            "assistant",
+            "Trains from Madrid take about ten hours; night trains save a hotel night.",
+        ),
+        (
+            "user",
+            "I would like to visit the tile museum and eat pastel de nata every day.",
+        ),
+        (
+            "assistant",
+            "The National Tile Museum is in Xabregas; the best custard tarts are in Belém.",
+        ),
+        (
+            "user",
+            "Which neighbourhood should I stay in to walk everywhere?",
+        ),
+        (
+            "assistant",
+            "Baixa or Chiado are central, flat enough, and close to the river.",
+        ),
+    ];
+
+    let mut memory = ShortTermMemory::open(
+        "trip",
+        open_memory().await,
+        counter.clone(),
+        short_term_config(),
+    )
+    .await
+    .unwrap();
+    memory
+        .set_system("You are a helpful travel assistant.")
+        .await
+        .unwrap();
+    for (role, text) in turns {
+        memory.push(Turn::new(role, text)).await.unwrap();
+        assert!(
+            memory.token_count() <= budget,
+            "{} tokens in the window, budget {budget}",
+            memory.token_count()
+        );
+    }
+    let note = memory
+        .summary()
+        .expect("the oldest turns were summarised into a note")
+        .to_owned();
+    assert!(!note.trim().is_empty());
+    let window = memory.window();
+    assert!(
+        !window.is_empty() && window.len() < turns.len(),
+        "{window:?}"
+    );
+    assert_eq!(window.last().unwrap().content, turns[7].1);
+    let messages = memory.messages();
+    assert_eq!(messages[0].role, "system");
+    assert_eq!(messages[0].content, "You are a helpful travel assistant.");
+    assert!(messages[1].content.contains(&note), "{messages:?}");
+
+    // The first turn left the window but not memory.
+    let recalled = memory.recall("trip to Lisbon in May", 3).await.unwrap();
+    assert!(
+        recalled.iter().any(|r| r.item.text == turns[0].1),
+        "{recalled:?}"
+    );
+
+    // A restart: the same session reopens with the same note and window.
+    drop(memory);
+    let reopened = ShortTermMemory::open("trip", open_memory().await, counter, short_term_config())
+        .await
+        .unwrap();
+    assert_eq!(reopened.summary(), Some(note.as_str()));
+    assert_eq!(reopened.window(), window);
+    assert_eq!(
+        reopened.system(),
+        Some("You are a helpful travel assistant.")
+    );
+}

@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::llama::backend;
 use super::{
     Constraint, GenerateRequest, GrammarMode, LanguageModel, LlamaConfig, LlamaModel, ModelError,
-    Prompt, Sampling, SessionId,
+    Prompt, Sampling, SchemaEngine, SessionId,
 };
 
 /// What the benchmark runs.
@@ -107,10 +107,20 @@ pub struct ModelBenchReport {
     pub sequential_tokens: usize,
     /// Decode tokens/s without constraint.
     pub unconstrained_tps: f64,
-    /// Decode tokens/s under a JSON Schema, grammar checked lazily.
-    pub constrained_lazy_tps: f64,
-    /// Decode tokens/s under the same schema, grammar applied to all logits every step.
-    pub constrained_eager_tps: f64,
+    /// Decode tokens/s under the same JSON Schema, per engine and grammar mode: llama.cpp's
+    /// grammar lazily and eagerly, and llguidance (when built with the `llguidance` feature).
+    pub constrained: Vec<ConstrainedSpeed>,
+}
+
+/// Decode speed under a JSON Schema with one engine and grammar mode.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConstrainedSpeed {
+    /// The engine that enforced the schema.
+    pub engine: SchemaEngine,
+    /// How the grammar was applied.
+    pub mode: GrammarMode,
+    /// Decode tokens/s (best round).
+    pub tps: f64,
 }
 
 fn ratio(a: f64, b: f64) -> f64 {
@@ -172,18 +182,22 @@ impl ModelBenchReport {
                 self.sequential.as_secs_f64() / self.sequential_tokens.max(1) as f64
             )
         ));
-        s.push_str(&format!(
-            "| JSON-Schema decode tok/s, lazy grammar | {:.1} unconstrained | {:.1} | {:.3} | ≥ 0.95 |\n",
-            self.unconstrained_tps,
-            self.constrained_lazy_tps,
-            ratio(self.constrained_lazy_tps, self.unconstrained_tps)
-        ));
-        s.push_str(&format!(
-            "| JSON-Schema decode tok/s, eager grammar | {:.1} unconstrained | {:.1} | {:.3} | |\n",
-            self.unconstrained_tps,
-            self.constrained_eager_tps,
-            ratio(self.constrained_eager_tps, self.unconstrained_tps)
-        ));
+        for c in &self.constrained {
+            let engine = match c.engine {
+                SchemaEngine::LlamaGrammar => "llama.cpp grammar",
+                SchemaEngine::Llguidance => "llguidance",
+            };
+            let mode = match c.mode {
+                GrammarMode::Lazy => "lazy",
+                GrammarMode::Eager => "eager",
+            };
+            s.push_str(&format!(
+                "| JSON-Schema decode tok/s, {engine}, {mode} | {:.1} unconstrained | {:.1} | {:.3} | ≥ 0.95 |\n",
+                self.unconstrained_tps,
+                c.tps,
+                ratio(c.tps, self.unconstrained_tps)
+            ));
+        }
         s
     }
 }
@@ -323,14 +337,27 @@ pub async fn run_model_bench(
         ..LlamaConfig::default()
     };
     let model = LlamaModel::open(model_path, config.clone()).await?;
-    let eager = LlamaModel::open(
-        model_path,
-        LlamaConfig {
-            grammar_mode: GrammarMode::Eager,
-            ..config
-        },
-    )
-    .await?;
+    let mut engines = vec![
+        (SchemaEngine::LlamaGrammar, GrammarMode::Lazy),
+        (SchemaEngine::LlamaGrammar, GrammarMode::Eager),
+    ];
+    if SchemaEngine::Llguidance.is_available() {
+        engines.push((SchemaEngine::Llguidance, GrammarMode::Lazy));
+        engines.push((SchemaEngine::Llguidance, GrammarMode::Eager));
+    }
+    let mut constrained_models = Vec::with_capacity(engines.len());
+    for &(engine, mode) in &engines {
+        let constrained_model = LlamaModel::open(
+            model_path,
+            LlamaConfig {
+                grammar_mode: mode,
+                schema_engine: engine,
+                ..config.clone()
+            },
+        )
+        .await?;
+        constrained_models.push(constrained_model);
+    }
     let schema = serde_json::json!({
         "type": "object",
         "properties": {"items": {"type": "array", "items": {"type": "string"}}},
@@ -338,8 +365,8 @@ pub async fn run_model_bench(
     });
     let best = |a: f64, b: f64| if a.is_nan() { b } else { a.max(b) };
     let (mut bare, mut agentry) = (Speed::default(), Speed::default());
-    let (mut unconstrained_tps, mut constrained_lazy_tps, mut constrained_eager_tps) =
-        (0.0f64, 0.0f64, 0.0f64);
+    let mut unconstrained_tps = 0.0f64;
+    let mut constrained_tps_best = vec![0.0f64; engines.len()];
     for _ in 0..opts.rounds.max(1) {
         let b = {
             let (path, o, p) = (model_path.to_path_buf(), opts.clone(), prompt.clone());
@@ -372,26 +399,24 @@ pub async fn run_model_bench(
             unconstrained_tps,
             constrained_tps(&model, Constraint::None, opts.decode_tokens).await?,
         );
-        constrained_lazy_tps = best(
-            constrained_lazy_tps,
-            constrained_tps(
-                &model,
+        for (best_tps, constrained_model) in
+            constrained_tps_best.iter_mut().zip(&constrained_models)
+        {
+            let measured = constrained_tps(
+                constrained_model,
                 Constraint::JsonSchema(schema.clone()),
                 opts.decode_tokens,
             )
-            .await?,
-        );
-        constrained_eager_tps = best(
-            constrained_eager_tps,
-            constrained_tps(
-                &eager,
-                Constraint::JsonSchema(schema.clone()),
-                opts.decode_tokens,
-            )
-            .await?,
-        );
+            .await?;
+            *best_tps = best(*best_tps, measured);
+        }
     }
-    drop(eager);
+    drop(constrained_models);
+    let constrained = engines
+        .iter()
+        .zip(constrained_tps_best)
+        .map(|(&(engine, mode), tps)| ConstrainedSpeed { engine, mode, tps })
+        .collect();
 
     let (without_reuse, _) = conversation(&model, opts.conversation_steps, None).await?;
     let (with_reuse, unique_tokens) = conversation(
@@ -458,7 +483,6 @@ pub async fn run_model_bench(
         sequential,
         sequential_tokens,
         unconstrained_tps,
-        constrained_lazy_tps,
-        constrained_eager_tps,
+        constrained,
     })
 }

@@ -35,7 +35,7 @@ pub enum ModelError {
         "model {model} has no chat template (no `tokenizer.chat_template` in the GGUF): set `LlamaConfig::chat_template` or send a raw prompt"
     )]
     NoChatTemplate {
-        /// The model name or path.
+        /// The model's name and file.
         model: String,
     },
     /// The chat template failed to compile or render.

@@ -13,7 +13,7 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use tokio::sync::{mpsc, oneshot};
 
 use super::gguf::GgufInfo;
-use super::sampler::GrammarMode;
+use super::sampler::{GrammarMode, SchemaEngine};
 use super::template::ChatTemplate;
 use super::worker::{Counters, Job, Worker};
 use super::{
@@ -43,6 +43,9 @@ pub struct LlamaConfig {
     pub chat_template: Option<String>,
     /// How grammars are enforced.
     pub grammar_mode: GrammarMode,
+    /// What compiles and enforces JSON Schema constraints; [`SchemaEngine::Llguidance`]
+    /// needs the `llguidance` feature.
+    pub schema_engine: SchemaEngine,
 }
 
 impl Default for LlamaConfig {
@@ -60,6 +63,7 @@ impl Default for LlamaConfig {
             lora: Vec::new(),
             chat_template: None,
             grammar_mode: GrammarMode::Lazy,
+            schema_engine: SchemaEngine::LlamaGrammar,
         }
     }
 }
@@ -112,6 +116,12 @@ impl LlamaModel {
                 path: config.lora[1].0.clone(),
                 detail: "only one LoRA adapter per model is supported".into(),
             });
+        }
+        if !config.schema_engine.is_available() {
+            return Err(ModelError::InvalidRequest(format!(
+                "schema engine {:?} is not in this build: build with the `llguidance` feature",
+                config.schema_engine
+            )));
         }
         if config.n_seq_max < 2 {
             return Err(ModelError::InvalidRequest(format!(
@@ -306,9 +316,10 @@ fn run_worker(
         &model,
         ctx,
         template,
-        name,
+        format!("{name} ({})", path.display()),
         config.n_seq_max as usize,
         config.grammar_mode,
+        config.schema_engine,
         stats,
     );
     if ready.send(Ok(info)).is_err() {

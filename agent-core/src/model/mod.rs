@@ -11,6 +11,8 @@ pub mod classify;
 pub mod constraint;
 pub mod error;
 pub mod gguf;
+#[cfg(feature = "llguidance")]
+pub mod guidance;
 pub mod llama;
 pub mod sampler;
 mod slots;
@@ -26,7 +28,7 @@ use async_trait::async_trait;
 pub use classify::{Classification, LabelProbability, LanguageModelExt};
 pub use error::ModelError;
 pub use llama::{LlamaConfig, LlamaModel, ModelStats};
-pub use sampler::GrammarMode;
+pub use sampler::{GrammarMode, SchemaEngine};
 pub use stream::CompletionStream;
 pub use tokenizer::ModelTokenizer;
 pub use types::Sampling;

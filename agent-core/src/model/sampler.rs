@@ -10,7 +10,7 @@ use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use super::{ModelError, Sampling};
 
 /// How a grammar is enforced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub enum GrammarMode {
     /// Sample from the unconstrained chain, check only the sampled token against the grammar,
     /// and apply the grammar to every logit only when that token is rejected (as llama.cpp's
@@ -19,6 +19,38 @@ pub enum GrammarMode {
     Lazy,
     /// Apply the grammar to every logit before the chain, at every step.
     Eager,
+}
+
+/// What compiles and enforces a [`Constraint::JsonSchema`](super::Constraint::JsonSchema).
+/// GBNF grammars and choices always use llama.cpp's grammar sampler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub enum SchemaEngine {
+    /// llama.cpp's schema-to-GBNF converter and grammar sampler (always built).
+    #[default]
+    LlamaGrammar,
+    /// llguidance's schema compiler and token-mask sampler (the `llguidance` feature).
+    Llguidance,
+}
+
+impl SchemaEngine {
+    /// Whether this build can use the engine.
+    pub fn is_available(self) -> bool {
+        match self {
+            Self::LlamaGrammar => true,
+            Self::Llguidance => cfg!(feature = "llguidance"),
+        }
+    }
+}
+
+/// A llama.cpp grammar sampler for the GBNF `grammar` (start symbol `root`).
+///
+/// # Errors
+/// [`ModelError::InvalidConstraint`] when llama.cpp cannot parse the grammar.
+pub fn gbnf_sampler(model: &LlamaModel, grammar: &str) -> Result<LlamaSampler, ModelError> {
+    LlamaSampler::grammar(model, grammar, "root").map_err(|e| ModelError::InvalidConstraint {
+        kind: "grammar",
+        detail: format!("llama.cpp cannot parse the GBNF grammar ({e}): {grammar}"),
+    })
 }
 
 /// Checks the sampling parameters.
@@ -56,14 +88,15 @@ pub struct SequenceSampler {
 }
 
 impl SequenceSampler {
-    /// A sampler for `sampling` with `seed`, constrained by the GBNF `grammar` if given.
+    /// A sampler for `sampling` with `seed`, constrained by `grammar` (a grammar sampler:
+    /// [`gbnf_sampler`] or llguidance's) if given.
     pub fn new(
         model: &LlamaModel,
         sampling: &Sampling,
         seed: u32,
-        grammar: Option<&str>,
+        grammar: Option<LlamaSampler>,
         mode: GrammarMode,
-    ) -> Result<Self, ModelError> {
+    ) -> Self {
         let mut stages = Vec::new();
         if (sampling.repeat_penalty - 1.0).abs() > f32::EPSILON {
             stages.push(LlamaSampler::penalties(
@@ -89,20 +122,11 @@ impl SequenceSampler {
             stages.push(LlamaSampler::temp(sampling.temperature));
             stages.push(LlamaSampler::dist(seed));
         }
-        let grammar = match grammar {
-            None => None,
-            Some(g) => Some(LlamaSampler::grammar(model, g, "root").map_err(|e| {
-                ModelError::InvalidConstraint {
-                    kind: "grammar",
-                    detail: format!("llama.cpp cannot parse the GBNF grammar ({e}): {g}"),
-                }
-            })?),
-        };
-        Ok(Self {
+        Self {
             chain: LlamaSampler::chain_simple(stages),
             grammar,
             mode,
-        })
+        }
     }
 
     /// Samples (and accepts) the next token from output `idx` of the last decode.

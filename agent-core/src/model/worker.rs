@@ -8,17 +8,20 @@ use llama_cpp_2::DecodeError;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel as RawModel;
+use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use tokio::sync::{mpsc, oneshot};
 
 use super::constraint::to_grammar;
-use super::sampler::{GrammarMode, SequenceSampler, validate};
+#[cfg(feature = "llguidance")]
+use super::guidance::Guidance;
+use super::sampler::{GrammarMode, SchemaEngine, SequenceSampler, gbnf_sampler, validate};
 use super::slots::{Owner, Slots, common_prefix};
 use super::template::ChatTemplate;
 use super::text::{Utf8Decoder, find_stop, releasable};
 use super::{
-    CandidateScore, Completion, FinishReason, GenerateRequest, ModelError, Prompt, ScoreRequest,
-    StreamEvent, Timings, Usage,
+    CandidateScore, Completion, Constraint, FinishReason, GenerateRequest, ModelError, Prompt,
+    ScoreRequest, StreamEvent, Timings, Usage,
 };
 
 /// A unit of work for the worker.
@@ -94,7 +97,7 @@ pub struct Worker<'m> {
     pub ctx: LlamaContext<'m>,
     /// The chat template, if any.
     pub template: Option<ChatTemplate>,
-    /// The model's display name.
+    /// The model as errors name it: its display name and file.
     pub name: String,
     /// Context size.
     pub n_ctx: usize,
@@ -102,6 +105,13 @@ pub struct Worker<'m> {
     pub n_batch: usize,
     /// How grammars are applied.
     pub grammar_mode: GrammarMode,
+    /// What enforces JSON Schema constraints (without the `llguidance` feature only
+    /// llama.cpp's grammar can be configured, so there is nothing to keep).
+    #[cfg(feature = "llguidance")]
+    schema_engine: SchemaEngine,
+    /// llguidance's parser factory, built on the first request that needs it.
+    #[cfg(feature = "llguidance")]
+    guidance: std::cell::OnceCell<Guidance>,
     batch: LlamaBatch<'static>,
     slots: Slots,
     stats: Arc<Counters>,
@@ -130,10 +140,13 @@ impl<'m> Worker<'m> {
         name: String,
         n_seq: usize,
         grammar_mode: GrammarMode,
+        schema_engine: SchemaEngine,
         stats: Arc<Counters>,
     ) -> Self {
         let n_ctx = ctx.n_ctx() as usize;
         let n_batch = ctx.n_batch() as usize;
+        #[cfg(not(feature = "llguidance"))]
+        debug_assert_eq!(schema_engine, SchemaEngine::LlamaGrammar);
         Self {
             model,
             ctx,
@@ -142,6 +155,10 @@ impl<'m> Worker<'m> {
             n_ctx,
             n_batch,
             grammar_mode,
+            #[cfg(feature = "llguidance")]
+            schema_engine,
+            #[cfg(feature = "llguidance")]
+            guidance: std::cell::OnceCell::new(),
             batch: LlamaBatch::new(n_batch.max(1), n_seq.max(1) as i32),
             slots: Slots::new(n_seq),
             stats,
@@ -358,18 +375,43 @@ impl<'m> Worker<'m> {
         if req.n == 0 {
             return Err(ModelError::InvalidRequest("n is 0".into()));
         }
-        let grammar = to_grammar(&req.constraint)?;
-        (0..req.n)
+        let mut grammars = self.grammar_samplers(&req.constraint, req.n)?.into_iter();
+        Ok((0..req.n)
             .map(|i| {
                 SequenceSampler::new(
                     self.model,
                     &req.sampling,
                     req.sampling.seed.wrapping_add(i as u32),
-                    grammar.as_deref(),
+                    grammars.next(),
                     self.grammar_mode,
                 )
             })
-            .collect()
+            .collect())
+    }
+
+    /// `n` grammar samplers for `constraint` (none for free text).
+    fn grammar_samplers(
+        &self,
+        constraint: &Constraint,
+        n: usize,
+    ) -> Result<Vec<LlamaSampler>, ModelError> {
+        #[cfg(feature = "llguidance")]
+        if let (SchemaEngine::Llguidance, Constraint::JsonSchema(schema)) =
+            (self.schema_engine, constraint)
+        {
+            let guidance = match self.guidance.get() {
+                Some(g) => g,
+                None => {
+                    let built = Guidance::new(self.model)?;
+                    self.guidance.get_or_init(|| built)
+                }
+            };
+            return guidance.samplers(schema, n);
+        }
+        match to_grammar(constraint)? {
+            None => Ok(Vec::new()),
+            Some(grammar) => (0..n).map(|_| gbnf_sampler(self.model, &grammar)).collect(),
+        }
     }
 
     /// Serves several requests: those without a session are decoded together, in groups whose
