@@ -83,7 +83,7 @@ impl GgufWriter {
             out.extend(s.as_bytes());
         }
         fn pad(out: &mut Vec<u8>) {
-            while out.len() % ALIGNMENT != 0 {
+            while !out.len().is_multiple_of(ALIGNMENT) {
                 out.push(0);
             }
         }
