@@ -493,23 +493,28 @@ fn deleting_agent(
         .unwrap()
 }
 
-/// A run of `task` paused on the model's first call. Whether the small model calls the
-/// tool at once depends on its sampling, so up to five seeds are tried.
+/// A run of `task` paused on a call the model made in its first step (so the run has a
+/// step left after the decision). Whether the small model calls the tool at once depends
+/// on its sampling, so up to eight seeds are tried.
 async fn paused_on_call(
     model: &Arc<Recorder>,
     tools: &Arc<ToolRegistry>,
     task: &str,
 ) -> (Agent, AgentRun, ToolCall) {
-    for seed in 0..5 {
+    for seed in 0..8 {
         let agent = deleting_agent(model.clone(), tools.clone(), Policy::default(), seed);
         let mut run = agent.start::<Report>(task).unwrap();
+        let requests_before = model.requests().len();
         match agent.advance(&mut run).await.unwrap() {
-            Pause::Approval { call } => return (agent, run, call),
+            Pause::Approval { call } if model.requests().len() == requests_before + 1 => {
+                return (agent, run, call);
+            }
+            Pause::Approval { .. } => {}
             Pause::Done(outcome) => assert_eq!(outcome.tool_calls, 0, "{outcome:?}"),
             Pause::Stepped { .. } => panic!("advance never stops after a step"),
         }
     }
-    panic!("the model called no tool with any of five seeds");
+    panic!("the model called no tool in its first step with any of eight seeds");
 }
 
 #[tokio::test]

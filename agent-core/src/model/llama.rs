@@ -63,7 +63,7 @@ impl Default for LlamaConfig {
             lora: Vec::new(),
             chat_template: None,
             grammar_mode: GrammarMode::Lazy,
-            schema_engine: SchemaEngine::LlamaGrammar,
+            schema_engine: SchemaEngine::default(),
         }
     }
 }
