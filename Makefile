@@ -23,6 +23,7 @@ demo: build
 	$(BIN) doctor --model smollm2-135m
 	$(BIN) validate examples/workflows/*.yaml
 	$(BIN) run examples/workflows/triage.yaml
+	$(BIN) generate --max-tokens 48 "In one sentence: why run a language model on your own machine?"
 
 fmt:
 	$(CARGO) fmt --all -- --check
