@@ -40,16 +40,20 @@ async fn the_vocab_only_tokenizer_counts_like_the_model() {
     assert!(err.to_string().contains("/no/such/model.gguf"), "{err}");
 }
 
-#[tokio::test]
-async fn the_model_summarises_turns_into_a_bounded_note() {
-    let path = smollm2().await;
+/// SmolLM2 at `path` with a 2048-token context on 2 threads.
+async fn open_model(path: &std::path::Path) -> Arc<dyn LanguageModel> {
     let config = LlamaConfig {
         n_ctx: 2048,
         threads: 2,
         ..LlamaConfig::default()
     };
-    let model: Arc<dyn LanguageModel> =
-        Arc::new(LlamaModel::open(path.clone(), config).await.unwrap());
+    Arc::new(LlamaModel::open(path.to_path_buf(), config).await.unwrap())
+}
+
+#[tokio::test]
+async fn the_model_summarises_turns_into_a_bounded_note() {
+    let path = smollm2().await;
+    let model = open_model(&path).await;
     let summarizer = ModelSummarizer::new(model).with_max_words(30);
     let turns = vec![
         Turn::new(
@@ -89,13 +93,7 @@ async fn an_overflowing_conversation_is_summarised_by_the_model_and_survives_a_r
     };
 
     let path = smollm2().await;
-    let config = LlamaConfig {
-        n_ctx: 2048,
-        threads: 2,
-        ..LlamaConfig::default()
-    };
-    let model: Arc<dyn LanguageModel> =
-        Arc::new(LlamaModel::open(path.clone(), config).await.unwrap());
+    let model = open_model(&path).await;
     let counter: Arc<dyn TokenCounter> = Arc::new(ModelTokenizer::load(&path).unwrap());
     let dir = tempfile::tempdir().unwrap();
     let open_memory = || async {

@@ -38,6 +38,14 @@ async fn paris_logprob(model: &LlamaModel) -> f64 {
     scores[0].logprob
 }
 
+/// [`paris_logprob`] of SmolLM2 loaded with the adapters `lora` (the model is dropped after).
+async fn paris_logprob_with(base_path: &Path, lora: Vec<(PathBuf, f32)>) -> f64 {
+    let model = LlamaModel::open(base_path.to_path_buf(), config(lora))
+        .await
+        .expect("a well-formed adapter loads");
+    paris_logprob(&model).await
+}
+
 /// A minimal GGUF (version 3) writer: string and f32 metadata, f32 tensors.
 struct GgufWriter {
     metadata: Vec<(String, MetaValue)>,
@@ -173,37 +181,20 @@ async fn a_lora_adapter_changes_the_model_by_its_weights_and_scale() {
     lora_adapter(&zero, "llama", 4, 0.0);
     lora_adapter(&active, "llama", 4, 0.5);
 
-    let base = LlamaModel::open(base_path.clone(), config(Vec::new()))
-        .await
-        .unwrap();
-    let base_logprob = paris_logprob(&base).await;
-    drop(base);
-
-    let with_zero = LlamaModel::open(base_path.clone(), config(vec![(zero, 1.0)]))
-        .await
-        .expect("a well-formed adapter loads");
-    let zero_logprob = paris_logprob(&with_zero).await;
-    drop(with_zero);
+    let base_logprob = paris_logprob_with(&base_path, Vec::new()).await;
+    let zero_logprob = paris_logprob_with(&base_path, vec![(zero, 1.0)]).await;
     assert!(
         (zero_logprob - base_logprob).abs() < 1e-3,
         "a zero update leaves the model as it was: {zero_logprob} vs {base_logprob}"
     );
 
-    let with_active = LlamaModel::open(base_path.clone(), config(vec![(active.clone(), 1.0)]))
-        .await
-        .unwrap();
-    let active_logprob = paris_logprob(&with_active).await;
-    drop(with_active);
+    let active_logprob = paris_logprob_with(&base_path, vec![(active.clone(), 1.0)]).await;
     assert!(
         (active_logprob - base_logprob).abs() > 0.01,
         "the adapter's update reaches the output: {active_logprob} vs {base_logprob}"
     );
 
-    let scaled_off = LlamaModel::open(base_path.clone(), config(vec![(active.clone(), 0.0)]))
-        .await
-        .unwrap();
-    let off_logprob = paris_logprob(&scaled_off).await;
-    drop(scaled_off);
+    let off_logprob = paris_logprob_with(&base_path, vec![(active, 0.0)]).await;
     assert!(
         (off_logprob - base_logprob).abs() < 1e-3,
         "scale 0 turns the adapter off: {off_logprob} vs {base_logprob}"
