@@ -23,6 +23,9 @@ async fn the_benchmark_runs_and_reports_every_measure() {
     assert!(size.insert_per_sec > 0.0);
     assert_eq!(size.after_optimize.queries, 30);
     assert!(size.after_optimize.p50 <= size.after_optimize.p99);
+    // 1000 points are under Qdrant's full-scan threshold: exact results.
+    let recall = size.recall_at_k.expect("recall measured");
+    assert!(recall > 0.99, "recall@10 {recall}");
     assert_eq!(size.before_optimize.map(|l| l.queries), Some(10));
     let embedding = report.embedding.expect("embedding measured");
     assert_eq!(embedding.sentences, 40);
@@ -30,4 +33,6 @@ async fn the_benchmark_runs_and_reports_every_measure() {
     let md = report.to_markdown();
     assert!(md.contains("| 1000 |"), "{md}");
     assert!(md.contains("sentences/s"), "{md}");
+    assert!(md.contains("structured 384-d vectors"), "{md}");
+    assert!(md.contains("recall@10"), "{md}");
 }

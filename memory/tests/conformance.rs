@@ -298,6 +298,43 @@ async fn conformance(store: Arc<dyn VectorStore>, name: &str) {
         6
     );
 
+    // Exact search ranks the remaining points by cosine, as brute force does.
+    let left: HashSet<PointId> = store
+        .scroll(name, None, None, 100)
+        .await
+        .expect("scroll")
+        .records
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let query = vec![0.3, 1.0, 0.2, 0.0, 0.5, 0.0, 0.1, 0.4];
+    let cosine = |v: &[f32]| {
+        let dot: f32 = v.iter().zip(&query).map(|(a, b)| a * b).sum();
+        let norm = |x: &[f32]| x.iter().map(|a| a * a).sum::<f32>().sqrt();
+        dot / (norm(v) * norm(&query))
+    };
+    let mut brute: Vec<(f32, PointId)> = points
+        .iter()
+        .filter(|p| left.contains(&p.id))
+        .map(|p| (cosine(&p.dense), p.id))
+        .collect();
+    brute.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let exact = store
+        .search(
+            name,
+            SearchRequest::new(Query::Dense(query.clone()), 4).exact(),
+        )
+        .await
+        .expect("exact search");
+    assert_eq!(
+        ids(&exact),
+        brute.iter().take(4).map(|(_, id)| *id).collect::<Vec<_>>(),
+        "exact search ranks by cosine"
+    );
+    for (hit, (score, _)) in exact.iter().zip(&brute) {
+        assert!((hit.score - score).abs() < 1e-4, "{} vs {score}", hit.score);
+    }
+
     store.drop_collection(name).await.expect("drop");
     match store.count(name, None).await {
         Err(_) => {}

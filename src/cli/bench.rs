@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use agentry_core::model::bench::{ModelBenchOptions, run_model_bench};
-use agentry_memory::bench::{MemoryBenchOptions, run_memory_bench};
+use agentry_memory::bench::{MemoryBenchOptions, VectorKind, run_memory_bench};
 use agentry_store::ModelStore;
 use anyhow::Context;
 use clap::Subcommand;
@@ -27,12 +27,17 @@ pub enum BenchCommand {
     /// Memory speed: insert throughput, recall latency at 10k and 100k items,
     /// embedding throughput.
     #[command(
-        after_help = "Example:\n  agentry bench memory\n  agentry bench memory --sizes 10000"
+        after_help = "Example:\n  agentry bench memory\n  agentry bench memory --sizes 10000 --vectors uniform"
     )]
     Memory {
         /// Collection sizes to measure at.
         #[arg(long, value_delimiter = ',', default_values_t = [10_000usize, 100_000])]
         sizes: Vec<usize>,
+        /// How the synthetic vectors are spread: `structured` (like sentence
+        /// embeddings: near a 32-d subspace) or `uniform` (no neighbour
+        /// structure; the worst case for an approximate index).
+        #[arg(long, default_value_t = VectorKind::Structured)]
+        vectors: VectorKind,
     },
 }
 
@@ -53,9 +58,10 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             let report = run_model_bench(&path, opts).await?;
             println!("{}", report.to_markdown());
         }
-        BenchCommand::Memory { sizes } => {
+        BenchCommand::Memory { sizes, vectors } => {
             let opts = MemoryBenchOptions {
                 sizes,
+                vectors,
                 ..MemoryBenchOptions::default()
             };
             let report = run_memory_bench(opts).await?;

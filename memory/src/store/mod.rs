@@ -154,6 +154,11 @@ pub struct SearchRequest {
     /// Only results scoring at least this (the final score: cosine for
     /// dense, RRF score for hybrid).
     pub score_threshold: Option<f32>,
+    /// Compare the query with every stored vector instead of walking the
+    /// HNSW index: never misses a neighbour, takes time linear in the
+    /// collection. For measuring an index's recall, or when a filter leaves
+    /// few points.
+    pub exact: bool,
 }
 
 impl SearchRequest {
@@ -164,7 +169,15 @@ impl SearchRequest {
             limit,
             filter: None,
             score_threshold: None,
+            exact: false,
         }
+    }
+
+    /// Searches exhaustively instead of through the index (see
+    /// [`SearchRequest::exact`]).
+    pub fn exact(mut self) -> Self {
+        self.exact = true;
+        self
     }
 
     /// Restricts the results to points matching `filter`.

@@ -9,8 +9,9 @@ use qdrant_client::Qdrant;
 use qdrant_client::qdrant::{
     self as q, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
     DeletePointsBuilder, FieldType, GetPointsBuilder, Modifier, PointsIdsList,
-    PrefetchQueryBuilder, QueryPointsBuilder, ScrollPointsBuilder, SparseVectorParamsBuilder,
-    SparseVectorsConfigBuilder, UpsertPointsBuilder, VectorParamsBuilder,
+    PrefetchQueryBuilder, QueryPointsBuilder, ScrollPointsBuilder, SearchParamsBuilder,
+    SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPointsBuilder,
+    VectorParamsBuilder,
 };
 
 use super::{
@@ -328,6 +329,7 @@ impl VectorStore for QdrantStore {
             .limit(limit)
             .with_payload(true);
         let f = request.filter.as_ref().map(filter);
+        let params = SearchParamsBuilder::default().exact(request.exact);
         builder = match request.query {
             Query::Dense(v) => builder.query(q::Query::from(v)).using(DENSE_VECTOR),
             Query::Sparse(s) => builder
@@ -338,6 +340,7 @@ impl VectorStore for QdrantStore {
                 let mut dense_pf = PrefetchQueryBuilder::default()
                     .query(q::Query::from(dense))
                     .using(DENSE_VECTOR)
+                    .params(params.clone())
                     .limit(wide);
                 let mut sparse_pf = PrefetchQueryBuilder::default()
                     .query(q::Query::from(sparse_pairs(&sparse)))
@@ -358,6 +361,7 @@ impl VectorStore for QdrantStore {
                     })
             }
         };
+        builder = builder.params(params);
         if let Some(f) = f {
             builder = builder.filter(f);
         }

@@ -1,14 +1,20 @@
-//! `agentry bench memory`: insert throughput, recall latency at several
-//! collection sizes (embedding excluded: random 384-d vectors), and
-//! embedding throughput, on the embedded store.
+//! `agentry bench memory`: insert throughput, recall latency and recall@k
+//! at several collection sizes (embedding excluded: synthetic 384-d
+//! vectors, see [`vectors`]), and embedding throughput, on the embedded
+//! store.
+
+pub mod vectors;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use serde_json::json;
+
+pub use vectors::{SyntheticVectors, VectorKind};
+
+/// Searches run (untimed) after an optimize before latency is measured.
+pub const WARM_UP_QUERIES: usize = 500;
 
 use crate::embed::{Embedder, FastEmbedder, MINILM_DIMENSION};
 use crate::error::{MemoryError, Result};
@@ -27,8 +33,13 @@ pub struct MemoryBenchOptions {
     pub queries: usize,
     /// Search queries per size before optimize (full scan); 0 to skip.
     pub queries_before_optimize: usize,
+    /// Queries per size whose results are compared with an exact search
+    /// (recall@k); 0 to skip.
+    pub recall_queries: usize,
     /// Results per query.
     pub k: usize,
+    /// How the stored and query vectors are spread.
+    pub vectors: VectorKind,
     /// Points per upsert.
     pub batch: usize,
     /// Sentences to embed for the embedding throughput; 0 to skip.
@@ -48,7 +59,9 @@ impl Default for MemoryBenchOptions {
             sizes: vec![10_000, 100_000],
             queries: 1000,
             queries_before_optimize: 100,
+            recall_queries: 200,
             k: 10,
+            vectors: VectorKind::Structured,
             batch: 512,
             embed_sentences: 512,
             embedder: None,
@@ -63,6 +76,7 @@ impl std::fmt::Debug for MemoryBenchOptions {
         f.debug_struct("MemoryBenchOptions")
             .field("sizes", &self.sizes)
             .field("queries", &self.queries)
+            .field("vectors", &self.vectors)
             .field("embed_sentences", &self.embed_sentences)
             .finish_non_exhaustive()
     }
@@ -94,6 +108,9 @@ pub struct SizeReport {
     pub after_optimize: Latency,
     /// Dense top-k search with a keyword filter, after optimize.
     pub filtered_after_optimize: Latency,
+    /// Share of the exact top-k that the index search after optimize
+    /// returned, over the recall queries (`None` if none were run).
+    pub recall_at_k: Option<f64>,
 }
 
 /// Embedding throughput.
@@ -110,6 +127,10 @@ pub struct EmbedReport {
 pub struct MemoryBenchReport {
     /// One entry per size.
     pub sizes: Vec<SizeReport>,
+    /// How the vectors were spread.
+    pub vectors: VectorKind,
+    /// Results per query.
+    pub k: usize,
     /// Embedding throughput, if measured.
     pub embedding: Option<EmbedReport>,
     /// Worker threads available.
@@ -124,16 +145,20 @@ impl MemoryBenchReport {
     /// The report as a Markdown table.
     pub fn to_markdown(&self) -> String {
         let mut s = String::from("## Memory benchmark (embedded Qdrant Edge store)\n\n");
-        s.push_str(&format!("Random {MINILM_DIMENSION}-d vectors, cosine, top-10; {} CPU threads; latency measured through the async `VectorStore` API.\n\n", self.threads));
-        s.push_str("| items | insert/s | optimize s | p50 ms (scan) | p99 ms (scan) | p50 ms (HNSW) | p99 ms (HNSW) | p50 ms (HNSW+filter) | p99 ms (HNSW+filter) |\n");
-        s.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        s.push_str(&format!("{} {MINILM_DIMENSION}-d vectors, cosine, top-{}; {} CPU threads; latency measured through the async `VectorStore` API; recall@{} = share of the exact top-{} the index search returns.\n\n", self.vectors, self.k, self.threads, self.k, self.k));
+        s.push_str("| items | insert/s | optimize s | p50 ms (scan) | p99 ms (scan) | p50 ms (HNSW) | p99 ms (HNSW) | p50 ms (HNSW+filter) | p99 ms (HNSW+filter) | recall@k (HNSW) |\n");
+        s.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for r in &self.sizes {
             let (b50, b99) = r
                 .before_optimize
                 .map(|l| (ms(l.p50), ms(l.p99)))
                 .unwrap_or(("-".into(), "-".into()));
+            let recall = r
+                .recall_at_k
+                .map(|x| format!("{x:.3}"))
+                .unwrap_or_else(|| "-".into());
             s.push_str(&format!(
-                "| {} | {:.0} | {:.2} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {:.0} | {:.2} | {} | {} | {} | {} | {} | {} | {} |\n",
                 r.items,
                 r.insert_per_sec,
                 r.optimize_secs,
@@ -143,6 +168,7 @@ impl MemoryBenchReport {
                 ms(r.after_optimize.p99),
                 ms(r.filtered_after_optimize.p50),
                 ms(r.filtered_after_optimize.p99),
+                recall,
             ));
         }
         if let Some(e) = &self.embedding {
@@ -150,18 +176,6 @@ impl MemoryBenchReport {
         }
         s
     }
-}
-
-fn random_unit(rng: &mut StdRng, dim: usize) -> Vec<f32> {
-    let mut v: Vec<f32> = (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect();
-    let norm = v
-        .iter()
-        .map(|x| x * x)
-        .sum::<f32>()
-        .sqrt()
-        .max(f32::EPSILON);
-    v.iter_mut().for_each(|x| *x /= norm);
-    v
 }
 
 fn percentiles(mut samples: Vec<Duration>) -> Latency {
@@ -183,14 +197,14 @@ fn percentiles(mut samples: Vec<Duration>) -> Latency {
 async fn time_queries(
     store: &dyn VectorStore,
     collection: &str,
-    rng: &mut StdRng,
+    vectors: &mut SyntheticVectors,
     n: usize,
     k: usize,
     filter: Option<&Filter>,
 ) -> Result<Latency> {
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
-        let mut request = SearchRequest::new(Query::Dense(random_unit(rng, MINILM_DIMENSION)), k);
+        let mut request = SearchRequest::new(Query::Dense(vectors.next_vector()), k);
         request.filter = filter.cloned();
         let start = Instant::now();
         let hits = store.search(collection, request).await?;
@@ -203,6 +217,38 @@ async fn time_queries(
         }
     }
     Ok(percentiles(samples))
+}
+
+/// Share of the exact top-k that the index search returns, averaged over
+/// `n` queries.
+async fn measure_recall(
+    store: &dyn VectorStore,
+    collection: &str,
+    vectors: &mut SyntheticVectors,
+    n: usize,
+    k: usize,
+) -> Result<f64> {
+    let mut found = 0usize;
+    let mut expected = 0usize;
+    for _ in 0..n {
+        let query = Query::Dense(vectors.next_vector());
+        let exact = store
+            .search(collection, SearchRequest::new(query.clone(), k).exact())
+            .await?;
+        let approximate = store
+            .search(collection, SearchRequest::new(query, k))
+            .await?;
+        expected += exact.len();
+        found += approximate
+            .iter()
+            .filter(|hit| exact.iter().any(|e| e.id == hit.id))
+            .count();
+    }
+    Ok(if expected == 0 {
+        0.0
+    } else {
+        found as f64 / expected as f64
+    })
 }
 
 /// Runs the benchmark.
@@ -236,7 +282,7 @@ async fn run_in(opts: &MemoryBenchOptions, dir: &std::path::Path) -> Result<Memo
         ..EdgeStoreOptions::default()
     };
     let store = EdgeStore::open_with(dir, store_opts)?;
-    let mut rng = StdRng::seed_from_u64(opts.seed);
+    let mut vectors = SyntheticVectors::new(opts.vectors, MINILM_DIMENSION, opts.seed);
     let mut sizes = Vec::new();
     let batch = opts.batch.max(1);
     for (i, &items) in opts.sizes.iter().enumerate() {
@@ -256,7 +302,7 @@ async fn run_in(opts: &MemoryBenchOptions, dir: &std::path::Path) -> Result<Memo
                     payload.insert("n".into(), json!(idx));
                     Point {
                         id: crate::store::content_id(&format!("bench\u{0}{idx}")),
-                        dense: random_unit(&mut rng, MINILM_DIMENSION),
+                        dense: vectors.next_vector(),
                         sparse: None,
                         payload,
                     }
@@ -272,7 +318,7 @@ async fn run_in(opts: &MemoryBenchOptions, dir: &std::path::Path) -> Result<Memo
                 time_queries(
                     &store,
                     &collection,
-                    &mut rng,
+                    &mut vectors,
                     opts.queries_before_optimize,
                     opts.k,
                     None,
@@ -285,19 +331,50 @@ async fn run_in(opts: &MemoryBenchOptions, dir: &std::path::Path) -> Result<Memo
         let start = Instant::now();
         store.optimize(&collection).await?;
         let optimize_secs = start.elapsed().as_secs_f64();
-        // Warm up caches before timing.
-        time_queries(&store, &collection, &mut rng, 20, opts.k, None).await?;
-        let after = time_queries(&store, &collection, &mut rng, opts.queries, opts.k, None).await?;
+        // Steady state: the first few hundred searches after an optimize
+        // fault the new segment's pages in and run up to twice as slow.
+        time_queries(
+            &store,
+            &collection,
+            &mut vectors,
+            WARM_UP_QUERIES,
+            opts.k,
+            None,
+        )
+        .await?;
+        let after = time_queries(
+            &store,
+            &collection,
+            &mut vectors,
+            opts.queries,
+            opts.k,
+            None,
+        )
+        .await?;
         let filter = Filter::must(Condition::keyword("group", "g3"));
         let filtered = time_queries(
             &store,
             &collection,
-            &mut rng,
+            &mut vectors,
             opts.queries,
             opts.k,
             Some(&filter),
         )
         .await?;
+        let recall_at_k = if opts.recall_queries > 0 {
+            Some(
+                measure_recall(
+                    &store,
+                    &collection,
+                    &mut vectors,
+                    opts.recall_queries,
+                    opts.k,
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
         sizes.push(SizeReport {
             items,
             insert_per_sec: items as f64 / insert_time.as_secs_f64().max(1e-9),
@@ -305,6 +382,7 @@ async fn run_in(opts: &MemoryBenchOptions, dir: &std::path::Path) -> Result<Memo
             before_optimize: before,
             after_optimize: after,
             filtered_after_optimize: filtered,
+            recall_at_k,
         });
         store.drop_collection(&collection).await?;
     }
@@ -319,6 +397,8 @@ async fn run_in(opts: &MemoryBenchOptions, dir: &std::path::Path) -> Result<Memo
     };
     Ok(MemoryBenchReport {
         sizes,
+        vectors: opts.vectors,
+        k: opts.k,
         embedding,
         threads: std::thread::available_parallelism()
             .map(|n| n.get())
