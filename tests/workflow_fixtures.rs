@@ -12,16 +12,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use agentry::core::workflow;
-
-/// The tools a run of `agentry` provides (as `src/cli/toolbox.rs` BUILTIN_TOOLS).
-const TOOLS: &[&str] = &[
-    "calculator",
-    "clock",
-    "read_file",
-    "list_dir",
-    "write_file",
-    "http_get",
-];
+use agentry::tools::builtin::STANDARD_TOOLS as TOOLS;
 
 /// The `.yaml` files in `dir` (relative to the crate root), sorted by name.
 fn yaml_files(dir: &str) -> Vec<PathBuf> {

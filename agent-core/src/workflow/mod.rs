@@ -24,7 +24,8 @@
 //! let runner = WorkflowRunner::new(flow, model);
 //! let mut inputs = serde_json::Map::new();
 //! inputs.insert("topic".into(), "tides".into());
-//! let outcome = runner.run(inputs).await?;
+//! // A run is `Send + 'static` once it owns its runner: spawn it like any task.
+//! let outcome = tokio::spawn(async move { runner.run(inputs).await }).await??;
 //! println!("{}", outcome.outputs["line"]);
 //! # Ok(()) }
 //! ```

@@ -408,44 +408,52 @@ impl<'s> Reader<'s> {
 
     /// A whole number within `min..=max`.
     pub(crate) fn integer(&mut self, node: &Node, what: &str, min: u64, max: u64) -> Option<u64> {
-        let span = self.span(node);
         // Negative numbers are whole numbers too, only out of range; a quoted number is
         // still the number.
-        let value = match node {
-            Node::Scalar(s) => s.as_str().trim().parse::<i128>().ok(),
-            _ => None,
-        };
-        match value {
-            Some(v) if (i128::from(min)..=i128::from(max)).contains(&v) => u64::try_from(v).ok(),
-            Some(v) => {
-                self.error(Diagnostic::at(
-                    span,
-                    format!("{what} must be between {min} and {max}, found {v}"),
-                    "out of range",
-                ));
-                None
-            }
-            None => {
-                self.error(Diagnostic::at(
-                    span,
-                    format!("{what} must be a whole number, found {}", describe(node)),
-                    "expected a number",
-                ));
-                None
-            }
-        }
+        let range = i128::from(min)..=i128::from(max);
+        self.bounded(
+            node,
+            what,
+            (&min, &max),
+            "a whole number",
+            |s| s.parse::<i128>().ok(),
+            |v| range.contains(&v),
+        )
+        .and_then(|v| u64::try_from(v).ok())
     }
 
     /// A number within `min..=max`.
     pub(crate) fn number(&mut self, node: &Node, what: &str, min: f64, max: f64) -> Option<f64> {
+        self.bounded(
+            node,
+            what,
+            (&min, &max),
+            "a number",
+            |s| s.parse::<f64>().ok(),
+            |v| v.is_finite() && v >= min && v <= max,
+        )
+    }
+
+    /// A scalar read by `parse` and accepted by `in_range`; otherwise an error saying
+    /// that `what` must be `expected` or lie within `bounds`.
+    fn bounded<V: Copy + std::fmt::Display>(
+        &mut self,
+        node: &Node,
+        what: &str,
+        bounds: (&dyn std::fmt::Display, &dyn std::fmt::Display),
+        expected: &str,
+        parse: impl FnOnce(&str) -> Option<V>,
+        in_range: impl FnOnce(V) -> bool,
+    ) -> Option<V> {
         let span = self.span(node);
         let value = match node {
-            Node::Scalar(s) => s.as_str().trim().parse::<f64>().ok(),
+            Node::Scalar(s) => parse(s.as_str().trim()),
             _ => None,
         };
         match value {
-            Some(v) if v.is_finite() && v >= min && v <= max => Some(v),
+            Some(v) if in_range(v) => Some(v),
             Some(v) => {
+                let (min, max) = bounds;
                 self.error(Diagnostic::at(
                     span,
                     format!("{what} must be between {min} and {max}, found {v}"),
@@ -456,7 +464,7 @@ impl<'s> Reader<'s> {
             None => {
                 self.error(Diagnostic::at(
                     span,
-                    format!("{what} must be a number, found {}", describe(node)),
+                    format!("{what} must be {expected}, found {}", describe(node)),
                     "expected a number",
                 ));
                 None

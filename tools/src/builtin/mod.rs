@@ -1,11 +1,13 @@
 //! Built-in tools: [`Calculator`], [`Clock`], [`HttpGet`], and the file tools
-//! [`ReadFile`], [`ListDir`], [`WriteFile`] confined to an [`FsRoot`].
+//! [`ReadFile`], [`ListDir`], [`WriteFile`] confined to an [`FsRoot`]; all of
+//! them together in [`standard_tools`].
 
 mod calculator;
 mod clock;
 mod fs;
 mod http;
 mod net;
+mod standard;
 
 pub use calculator::{Calculator, CalculatorArgs, CalculatorOutput, evaluate};
 pub use clock::{Clock, ClockArgs, ClockOutput, now_in};
@@ -15,3 +17,4 @@ pub use fs::{
 };
 pub use http::{HttpGet, HttpGetArgs, HttpGetConfig, HttpGetOutput};
 pub use net::AddressRules;
+pub use standard::{STANDARD_TOOLS, StandardToolsError, standard_tools};

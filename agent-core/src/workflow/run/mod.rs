@@ -186,8 +186,8 @@ impl WorkflowRunner {
     /// Runs the workflow from its first step with `inputs` (see
     /// [`WorkflowRunner::inputs`]).
     ///
-    /// The future is not `Send`: await it on the current task (`block_on`, `#[tokio::main]`,
-    /// or a `LocalSet`); steps still run concurrently within it.
+    /// The future is `Send`: it may be spawned on any runtime thread. Parallel steps run
+    /// concurrently within it.
     ///
     /// # Errors
     /// Bad inputs, a step that fails (the checkpoint keeps what was done: resume with

@@ -18,7 +18,7 @@ use crate::workflow::template::{self, Mode, truthy};
 
 /// A step's future. Not `Send`: a tool call's future borrows the registry, and rustc
 /// cannot prove such a future `Send` for every lifetime; runs go on the caller's task.
-type StepFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, WorkflowRunError>> + 'a>>;
+type StepFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, WorkflowRunError>> + Send + 'a>>;
 
 /// What templates see at one point of a run: outputs of the steps done, loop variables.
 #[derive(Debug, Clone, Default)]
