@@ -12,6 +12,7 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel as RawModel;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
 use serde::Serialize;
 
 use super::llama::backend;
@@ -63,6 +64,9 @@ pub struct Speed {
     pub prompt_tps: f64,
     /// Decode tokens per second.
     pub decode_tps: f64,
+    /// Decode tokens per second over all sequences when `samples` sequences decode in
+    /// one batch per step (the bare loop only; 0 for agentry's backend).
+    pub batched_decode_tps: f64,
 }
 
 /// One arm of the growing conversation.
@@ -182,6 +186,15 @@ impl ModelBenchReport {
                 self.sequential.as_secs_f64() / self.sequential_tokens.max(1) as f64
             )
         ));
+        s.push_str(&format!(
+            "| n={} decode time per token, one batch / one sequence | {:.3} (bare loop, decode only: the kernels' bound) | {:.3} (whole request, prompt shared) | | |\n",
+            self.samples,
+            ratio(self.bare.decode_tps, self.bare.batched_decode_tps),
+            ratio(
+                self.batched.as_secs_f64() / self.batched_tokens.max(1) as f64,
+                self.sequential.as_secs_f64() / self.sequential_tokens.max(1) as f64
+            )
+        ));
         for c in &self.constrained {
             let engine = match c.engine {
                 SchemaEngine::LlamaGrammar => "llama.cpp grammar",
@@ -227,6 +240,7 @@ fn bare_loop(path: &Path, opts: &ModelBenchOptions, prompt: &str) -> Result<Spee
         .with_n_ubatch(512)
         .with_n_threads(opts.threads)
         .with_n_threads_batch(opts.threads)
+        .with_n_seq_max(opts.samples.max(1) as u32)
         .with_kv_unified(true);
     let mut ctx = model
         .new_context(backend, ctx_params)
@@ -256,10 +270,59 @@ fn bare_loop(path: &Path, opts: &ModelBenchOptions, prompt: &str) -> Result<Spee
         ctx.decode(&mut batch)
             .map_err(|e| ModelError::Decode(e.to_string()))?;
     }
+    let decode_time = start.elapsed();
+    let batched_decode_tps = bare_batched_decode(&mut ctx, n, model.n_vocab(), opts)?;
     Ok(Speed {
         prompt_tps: tps(n, prompt_time),
-        decode_tps: tps(opts.decode_tokens, start.elapsed()),
+        decode_tps: tps(opts.decode_tokens, decode_time),
+        batched_decode_tps,
     })
+}
+
+/// The bare loop's batch: the prompt (positions `0..n` of sequence 0) forked into
+/// `opts.samples` sequences, then `decode_tokens` steps that decode one greedy token of
+/// every sequence in one batch. Returns tokens/s over all sequences.
+fn bare_batched_decode(
+    ctx: &mut llama_cpp_2::context::LlamaContext<'_>,
+    n: usize,
+    n_vocab: i32,
+    opts: &ModelBenchOptions,
+) -> Result<f64, ModelError> {
+    let kv = |e: llama_cpp_2::context::kv_cache::KvCacheConversionError| {
+        ModelError::Decode(e.to_string())
+    };
+    let samples = opts.samples.max(1);
+    ctx.clear_kv_cache_seq(Some(0), Some(n as u32), None)
+        .map_err(kv)?;
+    for seq in 1..samples {
+        ctx.copy_kv_cache_seq(0, seq as i32, None, None)
+            .map_err(kv)?;
+    }
+    let mut batch = LlamaBatch::new(samples, samples as i32);
+    let mut next: Vec<LlamaToken> = Vec::with_capacity(samples);
+    // The first tokens: the prompt's last logits, nudged apart so the sequences differ.
+    let mut sampler = LlamaSampler::greedy();
+    let first = sampler.sample(ctx, 0);
+    for seq in 0..samples {
+        next.push(LlamaToken(
+            (first.0 + seq as i32).rem_euclid(n_vocab.max(1)),
+        ));
+    }
+    let start = Instant::now();
+    for step in 0..opts.decode_tokens {
+        batch.clear();
+        for (seq, &t) in next.iter().enumerate() {
+            batch
+                .add(t, (n + step) as i32, &[seq as i32], true)
+                .map_err(|e| ModelError::Decode(e.to_string()))?;
+        }
+        ctx.decode(&mut batch)
+            .map_err(|e| ModelError::Decode(e.to_string()))?;
+        for (seq, t) in next.iter_mut().enumerate() {
+            *t = sampler.sample(ctx, seq as i32);
+        }
+    }
+    Ok(tps(samples * opts.decode_tokens, start.elapsed()))
 }
 
 fn first(mut c: Vec<super::Completion>) -> Result<super::Completion, ModelError> {
@@ -376,6 +439,7 @@ pub async fn run_model_bench(
         };
         bare.prompt_tps = best(bare.prompt_tps, b.prompt_tps);
         bare.decode_tps = best(bare.decode_tps, b.decode_tps);
+        bare.batched_decode_tps = best(bare.batched_decode_tps, b.batched_decode_tps);
         // The same raw prompt, greedy, decode_tokens tokens.
         let c = first(
             model
