@@ -139,45 +139,43 @@ async fn quantized_index_search_finds_the_exact_neighbours_with_exact_scores() {
     );
 }
 
+/// Recall@10 over 40 queries of the collection `beam` under `dir`, opened with
+/// `search_ef`.
+async fn beam_recall(dir: &std::path::Path, search_ef: usize) -> f64 {
+    let options = EdgeStoreOptions {
+        search_ef,
+        ..EdgeStoreOptions::default()
+    };
+    let store = EdgeStore::open_with(dir, options).expect("open");
+    let mut queries = SyntheticVectors::new(VectorKind::Structured, DIM, 13);
+    let mut found = 0usize;
+    for _ in 0..40 {
+        let query = Query::Dense(queries.next_vector());
+        let exact = store
+            .search("beam", SearchRequest::new(query.clone(), 10).exact())
+            .await
+            .expect("exact");
+        let hits = store
+            .search("beam", SearchRequest::new(query, 10))
+            .await
+            .expect("search");
+        found += hits
+            .iter()
+            .filter(|h| exact.iter().any(|e| e.id == h.id))
+            .count();
+    }
+    found as f64 / 400.0
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_narrow_search_beam_finds_fewer_neighbours_than_a_wide_one() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let recall_with = |search_ef: usize| {
-        let path = dir.path().to_path_buf();
-        async move {
-            let options = EdgeStoreOptions {
-                search_ef,
-                ..EdgeStoreOptions::default()
-            };
-            let store = EdgeStore::open_with(&path, options).expect("open");
-            let vectors = if search_ef == 1 {
-                filled(&store, "beam").await
-            } else {
-                HashMap::new()
-            };
-            let mut queries = SyntheticVectors::new(VectorKind::Structured, DIM, 13);
-            let mut found = 0usize;
-            for _ in 0..40 {
-                let query = Query::Dense(queries.next_vector());
-                let exact = store
-                    .search("beam", SearchRequest::new(query.clone(), 10).exact())
-                    .await
-                    .expect("exact");
-                let hits = store
-                    .search("beam", SearchRequest::new(query, 10))
-                    .await
-                    .expect("search");
-                found += hits
-                    .iter()
-                    .filter(|h| exact.iter().any(|e| e.id == h.id))
-                    .count();
-            }
-            drop(vectors);
-            found as f64 / 400.0
-        }
-    };
-    let narrow = recall_with(1).await;
-    let wide = recall_with(256).await;
+    {
+        let store = EdgeStore::open(dir.path()).expect("open");
+        filled(&store, "beam").await;
+    }
+    let narrow = beam_recall(dir.path(), 1).await;
+    let wide = beam_recall(dir.path(), 256).await;
     assert!(
         wide > narrow + 0.05,
         "search_ef 256 recall {wide:.3} vs search_ef 1 recall {narrow:.3}"
