@@ -1,5 +1,5 @@
 # agentry: two commands.
-#   make demo  - from a fresh machine: system packages, build, default model, example workflow
+#   make demo  - from a fresh machine: system packages, build, the demo model, example workflow
 #   make test  - what CI checks: format, clippy, the whole test suite
 #
 # Everything builds in ONE cargo profile (release): llama.cpp and qdrant-edge
@@ -19,11 +19,7 @@ build: deps
 	$(CARGO) build $(PROFILE) --bin agentry
 
 demo: build
-	$(BIN) models pull smollm2-135m
-	$(BIN) doctor --model smollm2-135m
-	$(BIN) validate examples/workflows/*.yaml
-	$(BIN) run examples/workflows/triage.yaml
-	$(BIN) generate --max-tokens 48 "In one sentence: why run a language model on your own machine?"
+	bash scripts/demo.sh
 
 fmt:
 	$(CARGO) fmt --all -- --check

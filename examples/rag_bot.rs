@@ -83,8 +83,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .role("You answer questions about the company handbook.")
         .instructions([
             "Answer only from the handbook excerpts you are shown",
-            "If the excerpts do not say, answer that the handbook does not say",
-            "Answer in one sentence",
+            "In your thought, quote the one sentence of the excerpts that answers the question",
+            "Your final answer is that sentence, in your own words",
+            "If no excerpt answers it, answer that the handbook does not say",
         ])
         .documents(Arc::new(documents))
         .memory(Arc::new(memory))
@@ -94,6 +95,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             max_steps: 2,
             ..Limits::default()
         })
+        // A short thought: the answer is in the excerpts, not in a long plan.
+        .thought_max_chars(Some(240))
         .build()?;
     let printer = support::print_events(agent.events());
     let result = agent.run::<String>(question).await;

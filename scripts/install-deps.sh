@@ -1,34 +1,67 @@
 #!/usr/bin/env bash
-# Installs the system packages agentry's native build needs, when missing:
-# cmake (builds llama.cpp) and libclang-dev (bindgen). Debian/Ubuntu (apt).
+# Installs the system packages agentry's native build needs, decided by the
+# package manager's own state (`dpkg-query`), never by file globs:
+#   cmake          builds llama.cpp
+#   libclang-dev   libclang.so for bindgen (llama-cpp-sys-2); libclang-cpp
+#                  (the C++ interface some images ship) is not enough
+#   g++ / gcc      C and C++ compilers
+#   make           drives the build
+# Prints one line saying what it installed, or that nothing was missing.
+# Debian/Ubuntu (apt). Elsewhere, or without root, it names the packages and
+# the command to run, and exits 1.
 set -euo pipefail
 
-missing=()
-command -v cmake >/dev/null 2>&1 || missing+=(cmake)
-if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 \
-   && ! ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so'; then
-  missing+=(libclang-dev)
+required=(cmake libclang-dev g++ gcc make)
+
+# True when dpkg knows PACKAGE as installed ("install ok installed").
+installed() {
+  [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+}
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+  echo "install-deps: no dpkg here (not Debian/Ubuntu); install by hand:" \
+       "cmake, libclang (the C library, e.g. clang-devel or libclang-dev), a C/C++ compiler, make" >&2
+  echo "install-deps: then run make again" >&2
+  exit 1
 fi
-command -v cc >/dev/null 2>&1 || missing+=(build-essential)
-command -v c++ >/dev/null 2>&1 || missing+=(g++)
+
+missing=()
+for pkg in "${required[@]}"; do
+  installed "$pkg" || missing+=("$pkg")
+done
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: cmake, libclang and a C/C++ compiler are present"
+  echo "install-deps: nothing to install (${required[*]} are installed)"
   exit 0
 fi
 
-echo "install-deps: installing ${missing[*]}"
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-deps: no apt-get here; install these packages by hand: ${missing[*]}" >&2
-  exit 1
-fi
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
-    echo "install-deps: not root and no sudo; run as root: apt-get install -y ${missing[*]}" >&2
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo="sudo"
+  else
+    echo "install-deps: missing packages: ${missing[*]}" >&2
+    echo "install-deps: not root and no password-less sudo; run:" >&2
+    echo "    sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
     exit 1
   fi
 fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "install-deps: missing packages: ${missing[*]}; no apt-get here, install them by hand" >&2
+  exit 1
+fi
+
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if ! $sudo apt-get update -qq >/dev/null \
+   || ! $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+  echo "install-deps: could not install ${missing[*]}; run by hand:" >&2
+  echo "    ${sudo:+sudo }apt-get update && ${sudo:+sudo }apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+for pkg in "${missing[@]}"; do
+  if ! installed "$pkg"; then
+    echo "install-deps: apt-get reported success but $pkg is not installed" >&2
+    exit 1
+  fi
+done
+echo "install-deps: installed ${missing[*]}"

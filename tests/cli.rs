@@ -54,7 +54,132 @@ fn doctor_reports_the_real_smollm2() {
         v["inference"]["kv_cache_bytes"],
         2u64 * 30 * 4096 * 3 * 64 * 2
     );
-    assert_eq!(v["verdict"]["recommended_gpu_layers"], 0);
+    assert_gpu_layers_follow_the_gpus_seen(&v);
+}
+
+/// The doctor's GPU advice for SmolLM2 (30 layers, 31 with the output layer), checked
+/// against the GPUs the doctor itself reports in the same JSON: none without a GPU,
+/// every layer where one has room for them all, else the share that fits.
+fn assert_gpu_layers_follow_the_gpus_seen(v: &serde_json::Value) {
+    const MIB: u64 = 1 << 20;
+    let number = |value: &serde_json::Value, what: &str| {
+        value
+            .as_u64()
+            .unwrap_or_else(|| panic!("{what} is a number: {v}"))
+    };
+    assert_eq!(v["model"]["layers"], 30);
+    let offloadable = 31;
+    let recommended = number(
+        &v["verdict"]["recommended_gpu_layers"],
+        "recommended_gpu_layers",
+    );
+    let advice = v["verdict"]["advice"].as_str().expect("advice is text");
+    // Without --gpu-layers the estimate is made with the recommendation.
+    assert_eq!(v["verdict"]["gpu_layers"], recommended, "{v}");
+    let gpus = v["machine"]["gpus"]
+        .as_array()
+        .expect("machine.gpus is a list");
+    if gpus.is_empty() {
+        assert_eq!(
+            recommended, 0,
+            "no GPU seen ({})",
+            v["machine"]["gpu_probe"]
+        );
+        assert_eq!(v["verdict"]["gpu_bytes"], 0);
+        assert!(advice.contains("No GPU found"), "{advice}");
+        return;
+    }
+    // The doctor sizes the offload for the GPU with the most free memory, keeps room there
+    // for the compute buffer and 512 MiB of CUDA context, and gives each offloadable layer
+    // an equal share of the weights and the KV cache.
+    let free = gpus
+        .iter()
+        .map(|g| number(&g["free_bytes"], "free_bytes"))
+        .max()
+        .expect("one GPU at least");
+    let inference = &v["inference"];
+    let layered = number(&inference["weights_bytes"], "weights_bytes")
+        + number(&inference["kv_cache_bytes"], "kv_cache_bytes");
+    let reserve = number(&inference["compute_buffer_bytes"], "compute_buffer_bytes") + 512 * MIB;
+    let gpu_layers = format!("Recommended: --gpu-layers {recommended} (of {offloadable})");
+    assert!(advice.contains(&gpu_layers), "{advice}");
+    if free >= reserve + layered {
+        assert_eq!(
+            recommended,
+            offloadable,
+            "{} MiB free on the GPU holds every layer: {v}",
+            free / MIB
+        );
+    } else {
+        let share = if free > reserve {
+            (free - reserve) / (layered / offloadable)
+        } else {
+            0
+        };
+        assert_eq!(
+            recommended,
+            share.min(offloadable),
+            "{} MiB free on the GPU: {v}",
+            free / MIB
+        );
+    }
+    if recommended > 0 {
+        assert!(
+            number(&v["verdict"]["gpu_bytes"], "gpu_bytes") <= free,
+            "{v}"
+        );
+    }
+}
+
+/// The GPU branch of the doctor's advice on any machine: a stand-in `nvidia-smi` first on
+/// PATH reports one GPU with `free_mib` MiB free (of 81,559).
+#[cfg(unix)]
+fn doctor_json_with_a_gpu(free_mib: u64) -> serde_json::Value {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = tempfile::tempdir().unwrap();
+    let smi = bin.path().join("nvidia-smi");
+    std::fs::write(
+        &smi,
+        format!("#!/bin/sh\necho 'Test GPU 80GB, 81559, {free_mib}'\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&smi, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = agentry_with_env(
+        &[
+            "doctor",
+            "--model",
+            "smollm2-135m",
+            "--ctx",
+            "4096",
+            "--json",
+        ],
+        &[("PATH", &path)],
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("doctor --json is JSON");
+    assert_eq!(v["machine"]["gpus"][0]["name"], "Test GPU 80GB", "{v}");
+    assert_eq!(v["machine"]["gpus"][0]["free_bytes"], free_mib << 20);
+    assert_gpu_layers_follow_the_gpus_seen(&v);
+    v
+}
+
+#[cfg(unix)]
+#[test]
+fn doctor_offloads_what_the_gpu_it_sees_can_hold() {
+    let layers = |v: &serde_json::Value| v["verdict"]["recommended_gpu_layers"].as_u64().unwrap();
+    // Room for all: SmolLM2 at ctx 4096 needs well under 1 GiB.
+    assert_eq!(layers(&doctor_json_with_a_gpu(80_000)), 31);
+    // Room for some: past the compute buffer and the 512 MiB kept for CUDA.
+    let some = layers(&doctor_json_with_a_gpu(800));
+    assert!(some > 0 && some < 31, "{some} layers in 800 MiB");
+    // No room: less than the reserve.
+    assert_eq!(layers(&doctor_json_with_a_gpu(256)), 0);
 }
 
 #[test]
@@ -292,7 +417,7 @@ fn chat_agent_reference_errors_name_the_file_and_the_agents() {
     let (_, stderr) = text(&out);
     assert!(!out.status.success());
     assert!(
-        stderr.contains("has no agent `nobody`; its agents: triager, writer"),
+        stderr.contains("has no agent `nobody`; its agents: router, prioritiser, writer"),
         "{stderr}"
     );
 

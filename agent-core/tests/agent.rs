@@ -65,6 +65,7 @@ async fn open_model() -> Arc<LlamaModel> {
         // threads waiting on each other at every barrier make decoding many times slower.
         threads: 1,
         n_seq_max: 4,
+        gpu_layers: support::gpu_layers(),
         ..LlamaConfig::default()
     };
     Arc::new(

@@ -23,6 +23,7 @@ fn config() -> LlamaConfig {
         n_ctx: 2048,
         threads: 2,
         n_seq_max: 8,
+        gpu_layers: support::gpu_layers(),
         ..LlamaConfig::default()
     }
 }

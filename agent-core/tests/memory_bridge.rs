@@ -18,6 +18,7 @@ async fn the_vocab_only_tokenizer_counts_like_the_model() {
     let config = LlamaConfig {
         n_ctx: 512,
         threads: 2,
+        gpu_layers: support::gpu_layers(),
         ..LlamaConfig::default()
     };
     let model = LlamaModel::open(path.clone(), config).await.unwrap();
@@ -45,6 +46,7 @@ async fn open_model(path: &std::path::Path) -> Arc<dyn LanguageModel> {
     let config = LlamaConfig {
         n_ctx: 2048,
         threads: 2,
+        gpu_layers: support::gpu_layers(),
         ..LlamaConfig::default()
     };
     Arc::new(LlamaModel::open(path.to_path_buf(), config).await.unwrap())

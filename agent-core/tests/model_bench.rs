@@ -16,6 +16,7 @@ async fn the_model_benchmark_measures_every_row() {
         conversation_steps: 2,
         samples: 3,
         rounds: 1,
+        gpu_layers: support::gpu_layers(),
         ..ModelBenchOptions::default()
     };
     let report = run_model_bench(&path, opts).await.expect("bench");

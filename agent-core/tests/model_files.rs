@@ -22,6 +22,7 @@ fn config(lora: Vec<(PathBuf, f32)>) -> LlamaConfig {
         n_ctx: 512,
         threads: 2,
         lora,
+        gpu_layers: support::gpu_layers(),
         ..LlamaConfig::default()
     }
 }

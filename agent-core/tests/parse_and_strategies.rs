@@ -34,6 +34,7 @@ async fn model() -> Arc<LlamaModel> {
                 n_ctx: 4096,
                 threads: 2,
                 n_seq_max: 8,
+                gpu_layers: support::gpu_layers(),
                 ..LlamaConfig::default()
             };
             Arc::new(
@@ -52,6 +53,7 @@ struct CountingModel {
     requests: Mutex<Vec<GenerateRequest>>,
     scores: AtomicUsize,
     batches: Mutex<Vec<usize>>,
+    score_prompts: Mutex<Vec<Prompt>>,
 }
 
 impl CountingModel {
@@ -61,6 +63,7 @@ impl CountingModel {
             requests: Mutex::new(Vec::new()),
             scores: AtomicUsize::new(0),
             batches: Mutex::new(Vec::new()),
+            score_prompts: Mutex::new(Vec::new()),
         }
     }
 
@@ -96,6 +99,7 @@ impl LanguageModel for CountingModel {
 
     async fn score(&self, req: ScoreRequest) -> Result<Vec<CandidateScore>, ModelError> {
         self.scores.fetch_add(1, Ordering::SeqCst);
+        self.score_prompts.lock().unwrap().push(req.prompt.clone());
         self.inner.score(req).await
     }
 
@@ -263,6 +267,16 @@ async fn labels_come_from_scores_or_from_constrained_generation() {
     assert_eq!(by_score.attempts[0].finish_reason, None, "read from scores");
     assert_eq!(m.scores.load(Ordering::SeqCst), 1);
     assert!(m.requests().is_empty());
+    // The scored prompt names the labels: without them the model guesses what they mean.
+    let scored = m.score_prompts.lock().unwrap()[0].clone();
+    let Prompt::Messages(scored) = scored else {
+        panic!("chat prompt expected");
+    };
+    let last = scored.last().map(|m| m.content.as_str()).unwrap_or("");
+    assert!(
+        last.contains("Review:") && last.contains(&label.instructions()),
+        "the label list follows the task: {last}"
+    );
 
     let generated = extract_with(
         &m,

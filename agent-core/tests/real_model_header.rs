@@ -35,7 +35,10 @@ async fn llama_cpp_agrees_with_the_header_reader() {
     let path = smollm2().await;
     let info = GgufInfo::read(&path).unwrap();
     let backend = LlamaBackend::init().unwrap();
-    let model = LlamaModel::load_from_file(&backend, &path, &LlamaModelParams::default()).unwrap();
+    // GPU layers from AGENTRY_TEST_GPU_LAYERS, as everywhere else: llama.cpp's own default
+    // (-1) would offload every layer on a `cuda` build.
+    let params = LlamaModelParams::default().with_n_gpu_layers(support::gpu_layers());
+    let model = LlamaModel::load_from_file(&backend, &path, &params).unwrap();
     assert_eq!(model.n_params(), info.parameters);
     assert_eq!(u64::from(model.n_layer()), info.layers.unwrap());
     assert_eq!(model.n_embd() as u64, info.embedding_size.unwrap());

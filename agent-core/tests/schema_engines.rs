@@ -22,6 +22,7 @@ fn config(engine: SchemaEngine, mode: GrammarMode) -> LlamaConfig {
         n_seq_max: 8,
         schema_engine: engine,
         grammar_mode: mode,
+        gpu_layers: support::gpu_layers(),
         ..LlamaConfig::default()
     }
 }

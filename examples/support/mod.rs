@@ -7,9 +7,13 @@ use agentry::core::model::{LanguageModel, LlamaConfig, LlamaModel};
 use agentry::core::plan::run::AgentEvent;
 use tokio::sync::broadcast;
 
-/// The model named by `AGENTRY_MODEL` (default: SmolLM2-135M-Instruct), downloaded on first use.
+/// The examples' model unless `AGENTRY_MODEL` names another: the smallest in the registry
+/// that gets their tasks right (calculator, handbook answers, recalled facts).
+pub const DEFAULT_MODEL: &str = "qwen2.5-coder-1.5b";
+
+/// The model named by `AGENTRY_MODEL` (default: [`DEFAULT_MODEL`]), downloaded on first use.
 pub async fn load_model() -> Result<Arc<dyn LanguageModel>, Box<dyn std::error::Error>> {
-    let spec = std::env::var("AGENTRY_MODEL").unwrap_or_else(|_| "smollm2-135m".into());
+    let spec = std::env::var("AGENTRY_MODEL").unwrap_or_else(|_| DEFAULT_MODEL.into());
     let path = ModelStore::from_env()?.pull(&spec).await?;
     let model = LlamaModel::open(
         path,

@@ -94,18 +94,20 @@ pub async fn extract_with<P: OutputParser>(
     prompt: Prompt,
     options: &ExtractOptions,
 ) -> Result<Extraction<P::Output>, ExtractError> {
-    if options.use_scores
-        && let Some(scoring) = parser.scoring()
-        && let Some(extraction) = by_score(model, parser, &prompt, scoring).await?
-    {
-        return Ok(extraction);
-    }
+    // The parser's instructions (e.g. the list of labels) are part of the prompt on both
+    // paths: a label scored without them is a guess at what the labels mean.
     let instructions = parser.instructions();
     let mut prompt = if options.add_instructions {
         with_instructions(prompt, &instructions)
     } else {
         prompt
     };
+    if options.use_scores
+        && let Some(scoring) = parser.scoring()
+        && let Some(extraction) = by_score(model, parser, &prompt, scoring).await?
+    {
+        return Ok(extraction);
+    }
     let mut attempts: Vec<Attempt> = Vec::new();
     loop {
         let request = GenerateRequest {

@@ -30,8 +30,23 @@ pub struct CalculatorArgs {
 pub struct CalculatorOutput {
     /// The expression evaluated.
     pub expression: String,
-    /// Its value.
+    /// Its value. Serialized as a JSON integer when it is a whole number that `f64` holds
+    /// exactly (|v| ≤ 2^53), so `12 * 37` reads `444`, not `444.0`.
+    #[serde(serialize_with = "whole_numbers_as_integers")]
     pub value: f64,
+}
+
+/// Largest magnitude below which every whole `f64` is exact (2^53).
+const EXACT_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0;
+
+/// Writes `value` as an integer when it is whole and exact, else as a float.
+fn whole_numbers_as_integers<S: serde::Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if value.fract() == 0.0 && value.abs() <= EXACT_INTEGER_LIMIT {
+        // Exact by the check above; `-0.0` becomes 0.
+        s.serialize_i64(*value as i64)
+    } else {
+        s.serialize_f64(*value)
+    }
 }
 
 /// Evaluates an arithmetic expression in floating point (so `7/2` is 3.5).
@@ -233,6 +248,26 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(message.contains("no finite value"), "{message}");
+    }
+
+    #[test]
+    fn whole_values_serialize_as_integers() {
+        let json = |value: f64| {
+            serde_json::to_string(&CalculatorOutput {
+                expression: String::new(),
+                value,
+            })
+            .unwrap_or_default()
+        };
+        assert_eq!(json(444.0), r#"{"expression":"","value":444}"#);
+        assert_eq!(json(-3.0), r#"{"expression":"","value":-3}"#);
+        assert_eq!(json(3.5), r#"{"expression":"","value":3.5}"#);
+        assert_eq!(json(1e300), r#"{"expression":"","value":1e300}"#);
+        // Beyond 2^53 a whole f64 is not exact: it stays a float.
+        assert_eq!(
+            json(2f64.powi(60)),
+            r#"{"expression":"","value":1.152921504606847e18}"#
+        );
     }
 
     #[test]

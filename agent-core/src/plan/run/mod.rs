@@ -684,7 +684,11 @@ impl AgentRun {
             step: self.steps + 1,
             items,
         });
-        self.pending.extend(block);
+        // Before the task or the new observations: a small model answers from what it
+        // reads last, so the question comes after the notes that answer it.
+        if let Some(block) = block {
+            self.pending.insert(0, block);
+        }
         self.start_generation();
         Ok(())
     }

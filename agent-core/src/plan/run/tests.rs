@@ -646,7 +646,10 @@ fn memories_are_recalled_before_each_step_and_fenced() {
     let system = &messages_of(&request)[0].content;
     assert!(system.contains(run.marker()), "no guard notice: {system}");
     let user = last_user(&request);
-    assert!(user.starts_with(TASK), "{user}");
+    // The notes come first and the task last, where a small model reads it just before
+    // answering.
+    assert!(user.ends_with(TASK), "{user}");
+    assert!(user.starts_with("Notes recalled"), "{user}");
     assert!(
         user.contains(&format!(
             "<<{} source=\"memory:notes.md\">>\nAn hour has 3600 seconds.\n<</{}>>",
