@@ -262,11 +262,15 @@ mod tests {
         assert_eq!(json(444.0), r#"{"expression":"","value":444}"#);
         assert_eq!(json(-3.0), r#"{"expression":"","value":-3}"#);
         assert_eq!(json(3.5), r#"{"expression":"","value":3.5}"#);
-        assert_eq!(json(1e300), r#"{"expression":"","value":1e300}"#);
-        // Beyond 2^53 a whole f64 is not exact: it stays a float.
+        // Beyond 2^53 a whole f64 is not exact: it stays a float, as serde_json writes one.
+        for big in [1e300, 2f64.powi(60), -2f64.powi(54)] {
+            let float = serde_json::to_string(&big).unwrap_or_default();
+            assert!(float.contains('e') || float.contains('.'), "{float}");
+            assert_eq!(json(big), format!(r#"{{"expression":"","value":{float}}}"#));
+        }
         assert_eq!(
-            json(2f64.powi(60)),
-            r#"{"expression":"","value":1.152921504606847e18}"#
+            json(2f64.powi(53)),
+            r#"{"expression":"","value":9007199254740992}"#
         );
     }
 
