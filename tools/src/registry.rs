@@ -177,7 +177,7 @@ struct Entry {
 /// registry.register(Calculator).unwrap();
 /// let call = ToolCall::new("1", "calculator", json!({"expression": "2^10"}));
 /// let result = registry.call(&call, &Policy::default()).await;
-/// assert_eq!(result.observation(), r#"{"expression":"2^10","value":1024.0}"#);
+/// assert_eq!(result.observation(), r#"{"expression":"2^10","value":1024}"#);
 /// # });
 /// ```
 pub struct ToolRegistry {
