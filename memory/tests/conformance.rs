@@ -539,3 +539,56 @@ async fn edge_store_trims_its_wal_on_reopen_and_later_updates_still_apply() {
         n as u64 - 1
     );
 }
+
+#[tokio::test]
+async fn edge_store_breaks_fused_ties_by_id() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = EdgeStore::open(dir.path()).expect("open");
+    store
+        .ensure_collection(&CollectionSpec::new("ties", DIM).with_sparse())
+        .await
+        .expect("create");
+    // Pairs whose ranks swap between the two lists: the first of a pair is nearer in
+    // dense space, the second has the larger sparse weight, so both fuse to
+    // 1/(k + r) + 1/(k + r + 1). Five pairs, so that an order left to chance is caught.
+    let mut points = Vec::new();
+    for pair in 0..5 {
+        let near = 1.0 - 0.1 * pair as f32;
+        let weight = 0.5 - 0.05 * pair as f32;
+        for (dense_cos, sparse_weight) in [(near, weight), (near - 0.05, weight + 0.02)] {
+            let mut dense = vec![0.0; DIM];
+            dense[0] = dense_cos;
+            dense[1] = (1.0 - dense_cos * dense_cos).max(0.0).sqrt();
+            points.push(Point {
+                id: content_id(&format!("tie-{pair}-{}", points.len())),
+                dense,
+                sparse: Some(SparseVector {
+                    indices: vec![7],
+                    values: vec![sparse_weight],
+                }),
+                payload: agentry_memory::Payload::new(),
+            });
+        }
+    }
+    store.upsert("ties", points).await.expect("upsert");
+    let query = Query::Hybrid {
+        dense: basis(0),
+        sparse: SparseVector {
+            indices: vec![7],
+            values: vec![1.0],
+        },
+    };
+    let hits = store
+        .search("ties", SearchRequest::new(query, 10))
+        .await
+        .expect("hybrid search");
+    assert_eq!(hits.len(), 10);
+    let tied_pairs = hits
+        .chunks(2)
+        .filter(|pair| pair[0].score == pair[1].score)
+        .count();
+    assert_eq!(tied_pairs, 5, "every pair ties: {hits:?}");
+    for pair in hits.chunks(2) {
+        assert!(pair[0].id < pair[1].id, "a tie is broken by id: {hits:?}");
+    }
+}

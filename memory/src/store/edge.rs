@@ -738,19 +738,30 @@ impl VectorStore for EdgeStore {
                     }),
                 ),
             };
+            // Fused ranks tie often (a point found by one list only scores 1/(k + rank)
+            // like every other point at that rank), and the engine breaks ties in no fixed
+            // order. Twice the limit (plus one) is fetched so that a tie across the cut is
+            // seen, and ties are broken by id: the same data and query give the same
+            // ranking in every process.
+            let fused = !prefetches.is_empty();
             let req = QueryRequest {
                 prefetches,
                 query: Some(query),
                 filter: filter.clone(),
                 score_threshold: threshold,
-                limit,
+                limit: if fused {
+                    limit.saturating_mul(2).saturating_add(1)
+                } else {
+                    limit
+                },
                 offset: 0,
                 params,
                 with_vector: WithVector::Bool(false),
                 with_payload: WithPayloadInterface::Bool(true),
             };
             let hits = c.shard.query(req).map_err(|e| c.err(e))?;
-            hits.into_iter()
+            let mut points = hits
+                .into_iter()
                 .map(|h| {
                     Ok(ScoredPoint {
                         id: point_id(&name, h.id)?,
@@ -758,7 +769,12 @@ impl VectorStore for EdgeStore {
                         payload: payload(h.payload),
                     })
                 })
-                .collect()
+                .collect::<Result<Vec<_>>>()?;
+            if fused {
+                points.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+                points.truncate(limit);
+            }
+            Ok(points)
         })
         .await
     }
