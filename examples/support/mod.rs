@@ -7,8 +7,8 @@ use agentry::core::model::{LanguageModel, LlamaConfig, LlamaModel};
 use agentry::core::plan::run::AgentEvent;
 use tokio::sync::broadcast;
 
-/// The examples' model unless `AGENTRY_MODEL` names another: the smallest in the registry
-/// that gets their tasks right (calculator, handbook answers, recalled facts).
+/// The examples' model unless `AGENTRY_MODEL` names another: one that gets their tasks
+/// right (calculator, handbook answers, recalled facts), checked by `tests/examples.rs`.
 pub const DEFAULT_MODEL: &str = "qwen2.5-coder-1.5b";
 
 /// The model named by `AGENTRY_MODEL` (default: [`DEFAULT_MODEL`]), downloaded on first use.
