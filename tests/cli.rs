@@ -10,6 +10,24 @@ fn agentry(args: &[&str]) -> Output {
         .expect("run agentry")
 }
 
+/// `agentry doctor --model smollm2-135m --ctx 4096 --json` under `env`, parsed.
+fn doctor_json(env: &[(&str, &str)]) -> serde_json::Value {
+    let out = agentry_with_env(
+        &[
+            "doctor",
+            "--model",
+            "smollm2-135m",
+            "--ctx",
+            "4096",
+            "--json",
+        ],
+        env,
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    serde_json::from_str(&stdout).expect("doctor --json is JSON")
+}
+
 fn agentry_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_agentry"));
     cmd.args(args).env_remove("RUST_LOG");
@@ -36,17 +54,7 @@ fn doctor_reports_the_real_smollm2() {
     assert!(stdout.contains("Verdict: FITS"), "{stdout}");
     assert!(stdout.contains("KV cache"), "{stdout}");
 
-    let out = agentry(&[
-        "doctor",
-        "--model",
-        "smollm2-135m",
-        "--ctx",
-        "4096",
-        "--json",
-    ]);
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{stderr}");
-    let v: serde_json::Value = serde_json::from_str(&stdout).expect("doctor --json is JSON");
+    let v = doctor_json(&[]);
     assert_eq!(v["model"]["parameters"], 134_515_008u64);
     assert_eq!(v["model"]["quantization"], "Q4_1");
     assert_eq!(v["inference"]["ctx"], 4096);
@@ -149,20 +157,7 @@ fn doctor_json_with_a_gpu(free_mib: u64) -> serde_json::Value {
         bin.path().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let out = agentry_with_env(
-        &[
-            "doctor",
-            "--model",
-            "smollm2-135m",
-            "--ctx",
-            "4096",
-            "--json",
-        ],
-        &[("PATH", &path)],
-    );
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{stderr}");
-    let v: serde_json::Value = serde_json::from_str(&stdout).expect("doctor --json is JSON");
+    let v = doctor_json(&[("PATH", &path)]);
     assert_eq!(v["machine"]["gpus"][0]["name"], "Test GPU 80GB", "{v}");
     assert_eq!(v["machine"]["gpus"][0]["free_bytes"], free_mib << 20);
     assert_gpu_layers_follow_the_gpus_seen(&v);
