@@ -31,7 +31,10 @@ nvcc --version | tail -n 1
 
 # Every model the tests open takes its GPU layers from this variable (0 when unset).
 export AGENTRY_TEST_GPU_LAYERS=$ALL_LAYERS
-cargo test --release --features cuda -p agentry-core
+# The tests that open a model: the backend's own, and the agent's on real models.
+cargo test --release --features cuda --workspace \
+    --test llama_model --test model_files --test schema_engines \
+    --test agent --test parse_and_strategies --test memory_bridge
 # The doctor's GPU advice, checked against the GPU it sees.
 cargo test --release --features cuda --test cli doctor_
 unset AGENTRY_TEST_GPU_LAYERS

@@ -1,5 +1,8 @@
-//! agentry's core: language models, the model store, the hardware self-check, output
-//! parsers, the planner (sans-IO agent run and reasoning strategies) and the agent.
+//! agentry's core: the agent and what drives it, on any language model that implements the
+//! `agentry-model` contract. Output parsers into typed values ([`parse`]), the planner (a
+//! sans-IO agent run, [`plan::run`], and reasoning strategies, [`plan::strategy`]), the agent
+//! ([`agent`]: tools, memory, approval, chat) and the summariser. No native code: the llama.cpp
+//! backend is `agentry-llama`, and any other backend plugs in through the same trait.
 //!
 //! An agent with a tool and long-term memory, answering with a typed value:
 //!
@@ -7,7 +10,7 @@
 //! use std::sync::Arc;
 //!
 //! use agentry_core::agent::{Agent, AgentError};
-//! use agentry_core::model::{LlamaConfig, LlamaModel, store::ModelStore};
+//! use agentry_core::model::LanguageModel;
 //! use agentry_core::plan::run::{AgentEvent, Limits};
 //! use agentry_memory::{EdgeStore, FastEmbedder, LongTermMemory, VectorStore};
 //! use agentry_tools::{ToolRegistry, builtin::Calculator};
@@ -20,9 +23,8 @@
 //!     euros: f64,
 //! }
 //!
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let path = ModelStore::from_env()?.pull("smollm2-135m").await?;
-//! let model = Arc::new(LlamaModel::open(path, LlamaConfig::default()).await?);
+//! // `model` is any backend: `agentry_llama::LlamaModel` runs a GGUF file in-process.
+//! # async fn demo(model: Arc<dyn LanguageModel>) -> Result<(), Box<dyn std::error::Error>> {
 //! let store: Arc<dyn VectorStore> = Arc::new(EdgeStore::open(".agentry/memory")?);
 //! let embedder = Arc::new(FastEmbedder::from_env_store().await?);
 //! let memory = Arc::new(LongTermMemory::open(store, embedder).await?);
@@ -60,40 +62,13 @@
 //! println!("{reply}");
 //! # Ok(()) }
 //! ```
-//!
-//! The model store and the hardware self-check:
-//!
-//! ```no_run
-//! use agentry_core::doctor::{DoctorOptions, DoctorReport, Machine};
-//! use agentry_core::model::{gguf::GgufInfo, store::ModelStore};
-//!
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let path = ModelStore::from_env()?.pull("smollm2-135m").await?;
-//! let info = GgufInfo::read(&path)?;
-//! let report = DoctorReport::new(&info, Machine::detect(), DoctorOptions::default());
-//! println!("{}", report.to_table());
-//! # Ok(()) }
-//! ```
-//!
-//! Generation on the local model (one worker thread owns llama.cpp; share the model with `Arc`):
-//!
-//! ```no_run
-//! use agentry_core::model::{GenerateRequest, LanguageModel, LlamaConfig, LlamaModel, store::ModelStore};
-//! use agentry_prompts::{ChatMessage, Role};
-//!
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let path = ModelStore::from_env()?.pull("smollm2-135m").await?;
-//! let model = LlamaModel::open(path, LlamaConfig::default()).await?;
-//! let req = GenerateRequest::chat(vec![ChatMessage::new(Role::User, "Say hello.")]);
-//! let answer = model.generate(req).await?;
-//! println!("{}", answer[0].text);
-//! # Ok(()) }
-//! ```
+
+#![warn(missing_docs)]
 
 pub mod agent;
-pub mod doctor;
+pub mod classify;
+pub mod defaults;
 pub mod model;
 pub mod parse;
 pub mod plan;
 pub mod summarize;
-pub mod workflow;

@@ -25,9 +25,6 @@ pub mod names {
     /// One self-consistency sample: independent reasoning, then an answer in
     /// its plainest form for voting. Variables: `answer_schema`.
     pub const SELF_CONSISTENCY: &str = "self_consistency";
-    /// Pulls the final answer out of a free-text response. Variables:
-    /// `question`, `response`.
-    pub const EXTRACT_ANSWER: &str = "extract_answer";
     /// Tree of thought: propose the next step of a partial solution.
     /// Variables: `problem` (string), `steps` (list of strings so far).
     pub const TOT_PROPOSE: &str = "tot_propose";
@@ -93,10 +90,6 @@ pub(crate) const BUILTIN: &[(&str, &str)] = &[
     (
         names::SELF_CONSISTENCY,
         include_str!("../templates/self_consistency.jinja"),
-    ),
-    (
-        names::EXTRACT_ANSWER,
-        include_str!("../templates/extract_answer.jinja"),
     ),
     (
         names::TOT_PROPOSE,

@@ -193,10 +193,6 @@ fn builtin_contexts() -> Vec<(&'static str, Value)> {
             json!({"answer_schema": "{\"type\":\"string\"}"}),
         ),
         (
-            names::EXTRACT_ANSWER,
-            json!({"question": "Q?", "response": "so it is 4"}),
-        ),
-        (
             names::TOT_PROPOSE,
             json!({"problem": "P", "steps": ["s1", "s2"]}),
         ),

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use agentry_core::model::bench::{ModelBenchOptions, run_model_bench};
+use agentry::bench::model::{ModelBenchOptions, run_model_bench};
 use agentry_memory::bench::{MemoryBenchOptions, VectorKind, run_memory_bench};
 use agentry_store::ModelStore;
 use anyhow::Context;

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use agentry_core::doctor::{DoctorOptions, DoctorReport, Machine};
-use agentry_core::model::gguf::GgufInfo;
+use agentry_llama::doctor::{DoctorOptions, DoctorReport, Machine};
+use agentry_llama::gguf::GgufInfo;
 use agentry_store::ModelStore;
 use anyhow::Context;
 use clap::Args;

@@ -3,9 +3,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use agentry_core::model::{
-    Constraint, GenerateRequest, LanguageModel, LlamaConfig, LlamaModel, Sampling, StreamEvent,
-};
+use agentry_core::model::{Constraint, GenerateRequest, LanguageModel, Sampling, StreamEvent};
+use agentry_llama::{LlamaConfig, LlamaModel};
 use agentry_prompts::ChatMessage;
 use agentry_store::ModelStore;
 use anyhow::Context;

@@ -13,6 +13,7 @@ mod memory_dir;
 mod models;
 mod recall;
 mod run;
+mod templates_dir;
 mod toolbox;
 mod validate;
 

@@ -6,13 +6,14 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use agentry_core::model::{LanguageModel, LlamaConfig, LlamaModel};
-use agentry_core::workflow::{
+use agentry_core::model::LanguageModel;
+use agentry_llama::{LlamaConfig, LlamaModel};
+use agentry_store::ModelStore;
+use agentry_tools::Policy;
+use agentry_workflow::{
     self, Checkpoints, Workflow, WorkflowError, WorkflowEvent, WorkflowOutcome, WorkflowRunError,
     WorkflowRunner,
 };
-use agentry_store::ModelStore;
-use agentry_tools::Policy;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -20,6 +21,7 @@ use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 
 use super::memory_dir::MemoryArgs;
+use super::templates_dir::TemplatesArgs;
 use super::toolbox::{BUILTIN_TOOLS, builtin_tools};
 
 /// Exit code: a step failed (the checkpoint keeps the finished steps).
@@ -55,6 +57,8 @@ pub struct RunArgs {
     /// Layers to offload to the GPU (needs a `cuda` build).
     #[arg(long)]
     gpu_layers: Option<u32>,
+    #[command(flatten)]
+    templates: TemplatesArgs,
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -93,11 +97,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: {message}");
         return Ok(ExitCode::from(EXIT_INVALID));
     }
+    let templates = match args.templates.load() {
+        Ok(templates) => templates,
+        Err(error) => {
+            eprintln!("error: --templates: {error}");
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+    };
     let model = load_model(&flow, &args).await?;
     let cwd = std::env::current_dir().context("reading the working directory")?;
     let tools = Arc::new(builtin_tools(&cwd)?);
     let mut runner = WorkflowRunner::new(flow, model)
         .tools(tools, Policy::allow_all())
+        .templates(templates)
         .checkpoints(&args.runs_dir);
     if let Some(memory) = runner.workflow().memory.clone() {
         let opened = MemoryArgs {

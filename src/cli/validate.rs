@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use agentry_core::workflow::{self, WorkflowError};
+use agentry_workflow::{self as workflow, WorkflowError};
 use clap::Args;
 
 use super::toolbox::BUILTIN_TOOLS;

@@ -7,7 +7,7 @@
 //!   [`TypedTool`] derives the schema from a Rust type (schemars) and deserialises the
 //!   arguments; [`FnTool`] turns a plain async closure into a tool.
 //! - [`ToolRegistry`] holds tools, exports their specs (OpenAI `tools`, MCP
-//!   `tools/list`, and the planner's [`ToolRegistry::step_schema`]), and runs calls:
+//!   `tools/list`, and the planner's step schema, built from [`ToolRegistry::permitted`]), and runs calls:
 //!   allow-list, capabilities and approval from the agent's [`Policy`], argument
 //!   validation against the schema, a timeout, panic catching and an output budget.
 //!   Every failure comes back as a [`ToolFailure`] observation for the model.

@@ -15,7 +15,6 @@ use serde_json::{Value, json};
 use crate::error::{RegistryError, ToolError};
 use crate::output::truncate_to_budget;
 use crate::policy::{Approval, Policy};
-use crate::schema::inline_refs;
 use crate::spec::{ToolSpec, is_valid_tool_name};
 use crate::tool::{Tool, ToolContext, ToolOutput};
 
@@ -328,40 +327,6 @@ impl ToolRegistry {
                 })
                 .collect(),
         )
-    }
-
-    /// The JSON Schema the planner constrains a tool step with: `{"anyOf": [...]}`, one
-    /// branch per permitted tool,
-    /// `{"type":"object","properties":{"tool":{"const":NAME},"args":SCHEMA},"required":["tool","args"],"additionalProperties":false}`.
-    ///
-    /// Each `SCHEMA` is self-contained: local `$ref`s are inlined (see [`crate::schema`])
-    /// and `$schema` is dropped, so branches can be embedded in a larger schema. With no
-    /// permitted tool the result is `{"anyOf": [], "not": {}}`, which matches nothing.
-    pub fn step_schema(&self, policy: &Policy) -> Value {
-        let branches: Vec<Value> = self
-            .permitted(policy)
-            .into_iter()
-            .map(|spec| {
-                let mut args = inline_refs(&spec.parameters);
-                if let Value::Object(map) = &mut args {
-                    map.remove("$schema");
-                }
-                json!({
-                    "type": "object",
-                    "properties": {
-                        "tool": {"const": spec.name},
-                        "args": args,
-                    },
-                    "required": ["tool", "args"],
-                    "additionalProperties": false,
-                })
-            })
-            .collect();
-        if branches.is_empty() {
-            json!({"anyOf": [], "not": {}})
-        } else {
-            json!({ "anyOf": branches })
-        }
     }
 
     /// Runs one call under `policy`. Every failure comes back as a [`ToolFailure`] in

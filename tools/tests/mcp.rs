@@ -66,12 +66,13 @@ async fn mcp_round_trip_lists_and_calls_tools() {
         "{bad:?}"
     );
 
-    // MCP tools appear in the step schema like any other tool.
-    let schema = registry.step_schema(&policy);
-    assert_eq!(
-        schema["anyOf"][0]["properties"]["tool"]["const"],
-        "test__add"
-    );
+    // MCP tools are offered to the planner like any other tool.
+    let offered: Vec<&str> = registry
+        .permitted(&policy)
+        .iter()
+        .map(|spec| spec.name.as_str())
+        .collect();
+    assert_eq!(offered.first(), Some(&"test__add"));
 
     server.close();
 }

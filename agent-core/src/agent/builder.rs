@@ -11,7 +11,8 @@ use agentry_prompts::Templates;
 use agentry_tools::{Policy, ToolRegistry};
 use tokio::sync::broadcast;
 
-use super::{Agent, AgentError, DEFAULT_RECALL_TOP_K, DEFAULT_THOUGHT_MAX_CHARS, EVENT_CAPACITY};
+use super::{Agent, AgentError, CheckpointDir, CheckpointSink, EVENT_CAPACITY};
+use crate::defaults;
 use crate::model::{LanguageModel, Sampling};
 use crate::plan::run::{Limits, TranscriptWriter};
 use crate::plan::strategy::Strategy;
@@ -35,6 +36,7 @@ pub struct AgentBuilder {
     parallel_tool_calls: usize,
     transcript: Option<PathBuf>,
     checkpoint_dir: Option<PathBuf>,
+    checkpoint_sink: Option<Arc<dyn CheckpointSink>>,
     chat_budget_tokens: Option<usize>,
     thought_max_chars: Option<Option<usize>>,
     answer_schema: Option<serde_json::Value>,
@@ -159,6 +161,13 @@ impl AgentBuilder {
         self
     }
 
+    /// Hands each run's checkpoint to `sink` (after every model step and at every approval
+    /// pause), in place of a checkpoint folder: a workflow keeps its running agent this way.
+    pub fn checkpoint_sink(mut self, sink: Arc<dyn CheckpointSink>) -> Self {
+        self.checkpoint_sink = Some(sink);
+        self
+    }
+
     /// Most tokens of the chat window (system prompt, summary note, turns); default half
     /// the model's context.
     pub fn chat_budget_tokens(mut self, tokens: usize) -> Self {
@@ -219,18 +228,17 @@ impl AgentBuilder {
                 Some(Mutex::new(TranscriptWriter::new(BufWriter::new(file))))
             }
         };
-        if let Some(dir) = &self.checkpoint_dir {
-            std::fs::create_dir_all(dir).map_err(|source| AgentError::Io {
-                what: "checkpoint folder",
-                path: dir.clone(),
-                source,
-            })?;
-        }
+        let checkpoint_dir = self.checkpoint_dir.map(CheckpointDir::create).transpose()?;
+        let checkpoints = match (&self.checkpoint_sink, &checkpoint_dir) {
+            (Some(sink), _) => Some(sink.clone()),
+            (None, Some(dir)) => Some(Arc::new(dir.clone()) as Arc<dyn CheckpointSink>),
+            (None, None) => None,
+        };
         let retrieves = self.memory.is_some() || self.documents.is_some();
         let recall_top_k = match self.recall_top_k {
             Some(0) => None,
             Some(k) => retrieves.then_some(k),
-            None => retrieves.then_some(DEFAULT_RECALL_TOP_K),
+            None => retrieves.then_some(defaults::RECALL_TOP_K),
         };
         let store_episodes = self.memory.is_some() && self.store_episodes.unwrap_or(true);
         let chat_budget = self
@@ -248,20 +256,18 @@ impl AgentBuilder {
             strategy: self.strategy,
             answer_schema: self.answer_schema,
             limits: self.limits,
-            sampling: self.sampling.unwrap_or(Sampling {
-                max_tokens: 512,
-                ..Sampling::default()
-            }),
+            sampling: self.sampling.unwrap_or_else(defaults::sampling),
             templates: Arc::new(self.templates.unwrap_or_default()),
             recall_top_k,
             store_episodes,
             parallel_tool_calls: self.parallel_tool_calls.max(1),
             transcript,
-            checkpoint_dir: self.checkpoint_dir,
+            checkpoint_dir,
+            checkpoints,
             chat_budget,
             thought_max_chars: self
                 .thought_max_chars
-                .unwrap_or(Some(DEFAULT_THOUGHT_MAX_CHARS)),
+                .unwrap_or(Some(defaults::THOUGHT_MAX_CHARS)),
             events,
             chat: tokio::sync::Mutex::new(None),
             prepared: Mutex::new(Vec::new()),

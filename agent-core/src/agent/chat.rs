@@ -10,7 +10,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{Agent, AgentError};
-use crate::model::{GenerateRequest, ModelTokenizer, SessionId};
+use crate::model::{GenerateRequest, SessionId, TokenCount};
 use crate::plan::run::AgentEvent;
 use crate::summarize::ModelSummarizer;
 
@@ -141,7 +141,7 @@ impl Agent {
             for item in &recalled {
                 sections = sections.untrusted(format!("memory:{}", item.source), item.text.clone());
             }
-            messages.extend(sections.render(&self.templates)?.messages);
+            messages.extend(super::checked_messages(sections.render(&self.templates)?));
         }
         messages.push(ChatMessage::user(message.clone()));
         let request = GenerateRequest::chat(messages)
@@ -275,24 +275,22 @@ impl Agent {
         })
     }
 
-    /// The model's own tokenizer when its GGUF file can be read, else about four
-    /// characters per token.
+    /// The model's own token counter when its backend has one, else about four characters
+    /// per token.
     async fn token_counter(&self) -> Arc<dyn TokenCounter> {
-        let path = self.model.info().path.clone();
-        if !path.is_file() {
-            return Arc::new(ApproxCounter);
+        match self.model.token_counter().await {
+            Some(counter) => Arc::new(ModelCounter(counter)),
+            None => Arc::new(ApproxCounter),
         }
-        match tokio::task::spawn_blocking(move || ModelTokenizer::load(&path)).await {
-            Ok(Ok(tokenizer)) => Arc::new(tokenizer),
-            Ok(Err(error)) => {
-                tracing::warn!("counting chat tokens approximately: {error}");
-                Arc::new(ApproxCounter)
-            }
-            Err(error) => {
-                tracing::warn!("counting chat tokens approximately: {error}");
-                Arc::new(ApproxCounter)
-            }
-        }
+    }
+}
+
+/// A model's own token counter as the conversation window's [`TokenCounter`].
+struct ModelCounter(Arc<dyn TokenCount>);
+
+impl TokenCounter for ModelCounter {
+    fn count_tokens(&self, text: &str) -> usize {
+        self.0.count(text)
     }
 }
 

@@ -412,21 +412,12 @@ impl Agent {
         Ok(())
     }
 
-    /// Writes the run to `DIR/<run id>.json` (through a temporary file, so a crash never
-    /// leaves half a checkpoint), when a checkpoint folder is set.
+    /// Hands the run to the checkpoint sink (a folder or the caller's), when one is set.
     pub(super) async fn save_checkpoint(&self, run: &AgentRun) -> Result<(), AgentError> {
-        let Some(path) = self.checkpoint_path(run) else {
-            return Ok(());
-        };
-        let json = run.to_json()?;
-        let partial = path.with_extension("json.partial");
-        let io = |source| AgentError::Io {
-            what: "checkpoint",
-            path: path.clone(),
-            source,
-        };
-        tokio::fs::write(&partial, json).await.map_err(io)?;
-        tokio::fs::rename(&partial, &path).await.map_err(io)
+        match &self.checkpoints {
+            Some(sink) => sink.save(run).await,
+            None => Ok(()),
+        }
     }
 }
 

@@ -26,6 +26,7 @@
 
 mod builder;
 mod chat;
+mod checkpoint;
 mod driver;
 mod error;
 mod output;
@@ -41,6 +42,7 @@ use agentry_tools::{Policy, ToolRegistry, ToolSpec};
 use tokio::sync::broadcast;
 
 pub use builder::AgentBuilder;
+pub use checkpoint::{CheckpointDir, CheckpointSink};
 pub use error::{AgentError, PendingApproval};
 pub use output::{AgentOutput, Pause};
 
@@ -48,10 +50,6 @@ use crate::model::{LanguageModel, Sampling};
 use crate::plan::run::{AgentEvent, AgentRun, Limits, Prepared, TranscriptWriter};
 use crate::plan::strategy::Strategy;
 
-/// Memories (and document chunks) recalled before each step unless set otherwise.
-pub const DEFAULT_RECALL_TOP_K: usize = 3;
-/// Longest thought of a step, in characters, unless set otherwise.
-pub const DEFAULT_THOUGHT_MAX_CHARS: usize = 800;
 /// Events buffered for a slow [`Agent::events`] receiver before it starts missing some.
 pub const EVENT_CAPACITY: usize = 4096;
 
@@ -76,7 +74,8 @@ pub struct Agent {
     store_episodes: bool,
     parallel_tool_calls: usize,
     transcript: Option<Mutex<TranscriptWriter<BufWriter<std::fs::File>>>>,
-    checkpoint_dir: Option<PathBuf>,
+    checkpoint_dir: Option<CheckpointDir>,
+    checkpoints: Option<Arc<dyn CheckpointSink>>,
     chat_budget: usize,
     thought_max_chars: Option<usize>,
     events: broadcast::Sender<AgentEvent>,
@@ -127,9 +126,7 @@ impl Agent {
 
     /// Where the checkpoint of `run` is saved, when a checkpoint folder is set.
     pub fn checkpoint_path(&self, run: &AgentRun) -> Option<PathBuf> {
-        self.checkpoint_dir
-            .as_ref()
-            .map(|dir| dir.join(format!("{}.json", run.id())))
+        self.checkpoint_dir.as_ref().map(|dir| dir.path(run))
     }
 
     /// Whether answers are re-derived with a reasoning strategy after a ReAct run with
@@ -137,4 +134,21 @@ impl Agent {
     fn rederives(&self) -> bool {
         self.strategy != Strategy::Direct && !self.tool_specs().is_empty()
     }
+}
+
+/// The messages of a rendered prompt; every injection signal the guard found in its untrusted
+/// content (recalled memories, documents) is logged as a warning naming its source, so a
+/// poisoned memory shows up in the log of the run that read it.
+fn checked_messages(
+    rendered: agentry_prompts::RenderedPrompt,
+) -> Vec<agentry_prompts::ChatMessage> {
+    for found in &rendered.signals {
+        tracing::warn!(
+            source = %found.source,
+            kind = ?found.signal.kind,
+            "possible prompt injection in untrusted content: {:?}",
+            found.signal.matched
+        );
+    }
+    rendered.messages
 }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::driver::EPISODE_IMPORTANCE;
 use super::{Agent, AgentError, AgentOutput};
-use crate::model::{Prompt, Usage};
+use crate::model::{ModelInput, Usage};
 use crate::plan::run::{AgentEvent, AgentRun, RunOutcome, StopReason};
 use crate::plan::strategy::{Solution, SolveOptions, TraceEvent};
 
@@ -85,7 +85,7 @@ impl Agent {
         &self,
         task: &str,
         untrusted: &[(String, String)],
-    ) -> Result<Prompt, AgentError> {
+    ) -> Result<ModelInput, AgentError> {
         let mut sections = Sections::new()
             .role(self.role.clone())
             .instructions(self.instructions.iter().cloned())
@@ -93,7 +93,9 @@ impl Agent {
         for (source, text) in untrusted {
             sections = sections.untrusted(source.clone(), text.clone());
         }
-        Ok(Prompt::Messages(sections.render(&self.templates)?.messages))
+        Ok(ModelInput::Messages(super::checked_messages(
+            sections.render(&self.templates)?,
+        )))
     }
 
     fn solve_options(&self) -> SolveOptions {

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{ExtractError, Json, OutputParser, ParseError, Scoring};
 use crate::model::{
-    FinishReason, GenerateRequest, LanguageModel, LanguageModelExt, ModelError, Prompt, Sampling,
-    SessionId, Usage,
+    FinishReason, GenerateRequest, LanguageModel, LanguageModelExt, ModelError, ModelInput,
+    Sampling, SessionId, Usage,
 };
 
 /// How [`extract_with`] asks.
@@ -32,10 +32,7 @@ pub struct ExtractOptions {
 impl Default for ExtractOptions {
     fn default() -> Self {
         Self {
-            sampling: Sampling {
-                max_tokens: 512,
-                ..Sampling::default()
-            },
+            sampling: crate::defaults::sampling(),
             max_retries: 2,
             add_instructions: true,
             use_scores: true,
@@ -71,7 +68,7 @@ pub struct Extraction<T> {
 /// with up to two retries that show the model its parse error.
 pub async fn extract<T>(
     model: &dyn LanguageModel,
-    prompt: impl Into<Prompt>,
+    prompt: impl Into<ModelInput>,
 ) -> Result<T, ExtractError>
 where
     T: DeserializeOwned + JsonSchema + Send,
@@ -91,7 +88,7 @@ where
 pub async fn extract_with<P: OutputParser>(
     model: &dyn LanguageModel,
     parser: &P,
-    prompt: Prompt,
+    prompt: ModelInput,
     options: &ExtractOptions,
 ) -> Result<Extraction<P::Output>, ExtractError> {
     // The parser's instructions (e.g. the list of labels) are part of the prompt on both
@@ -197,7 +194,7 @@ fn attempt_sampling(base: &Sampling, attempts: &[Attempt]) -> Sampling {
 async fn by_score<P: OutputParser>(
     model: &dyn LanguageModel,
     parser: &P,
-    prompt: &Prompt,
+    prompt: &ModelInput,
     scoring: Scoring,
 ) -> Result<Option<Extraction<P::Output>>, ExtractError> {
     let text = match scoring {
@@ -248,12 +245,12 @@ async fn by_score<P: OutputParser>(
 
 /// The prompt with `instructions` added to its last user message (or to the end of a raw
 /// prompt, or as a new user message when there is none).
-pub fn with_instructions(prompt: Prompt, instructions: &str) -> Prompt {
+pub fn with_instructions(prompt: ModelInput, instructions: &str) -> ModelInput {
     if instructions.trim().is_empty() {
         return prompt;
     }
     match prompt {
-        Prompt::Messages(mut messages) => {
+        ModelInput::Messages(mut messages) => {
             match messages
                 .iter_mut()
                 .rev()
@@ -262,20 +259,20 @@ pub fn with_instructions(prompt: Prompt, instructions: &str) -> Prompt {
                 Some(last) => last.content = format!("{}\n\n{instructions}", last.content),
                 None => messages.push(ChatMessage::user(instructions)),
             }
-            Prompt::Messages(messages)
+            ModelInput::Messages(messages)
         }
-        Prompt::Raw(text) => Prompt::Raw(format!("{text}\n{instructions}\n")),
+        ModelInput::Raw(text) => ModelInput::Raw(format!("{text}\n{instructions}\n")),
     }
 }
 
 /// The prompt followed by the rejected reply and the retry message.
-fn with_retry(prompt: Prompt, reply: &str, retry: &str) -> Prompt {
+fn with_retry(prompt: ModelInput, reply: &str, retry: &str) -> ModelInput {
     match prompt {
-        Prompt::Messages(mut messages) => {
+        ModelInput::Messages(mut messages) => {
             messages.push(ChatMessage::assistant(reply));
             messages.push(ChatMessage::user(retry));
-            Prompt::Messages(messages)
+            ModelInput::Messages(messages)
         }
-        Prompt::Raw(text) => Prompt::Raw(format!("{text}{reply}\n\n{retry}\n")),
+        ModelInput::Raw(text) => ModelInput::Raw(format!("{text}{reply}\n\n{retry}\n")),
     }
 }

@@ -17,7 +17,7 @@
 //! the model its parse error.
 //!
 //! ```no_run
-//! use agentry_core::model::{LanguageModel, Prompt};
+//! use agentry_core::model::{LanguageModel, ModelInput};
 //! use agentry_core::parse::extract;
 //! use agentry_prompts::ChatMessage;
 //!

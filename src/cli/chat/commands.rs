@@ -168,30 +168,14 @@ pub fn parse(input: &str) -> Result<Input, CommandError> {
     Ok(Input::Command(command))
 }
 
-/// A strategy by name, with the REPL's default parameters: self-consistency votes over
-/// 5 samples at temperature 0.7; tree of thought keeps 2 states, 2 levels deep, 2
-/// proposals each, valued by the model's scores.
+/// A strategy by name ([`Strategy::from_str`](std::str::FromStr), the parser workflows use),
+/// with the shared default parameters.
 ///
 /// # Errors
 /// [`CommandError::UnknownStrategy`].
 pub fn parse_strategy(name: &str) -> Result<Strategy, CommandError> {
-    Ok(
-        match name.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-            "direct" => Strategy::Direct,
-            "chain_of_thought" | "cot" => Strategy::ChainOfThought,
-            "self_consistency" | "sc" => Strategy::SelfConsistency {
-                samples: 5,
-                temperature: 0.7,
-            },
-            "tree_of_thought" | "tot" => Strategy::TreeOfThought {
-                breadth: 2,
-                depth: 2,
-                proposals: 2,
-                evaluator: Evaluator::Score,
-            },
-            _ => return Err(CommandError::UnknownStrategy(name.trim().to_owned())),
-        },
-    )
+    name.parse()
+        .map_err(|_| CommandError::UnknownStrategy(name.trim().to_owned()))
 }
 
 /// A `KEY=VALUE` (or `KEY VALUE`) sampling setting, range-checked.

@@ -27,15 +27,18 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use agentry_core::agent::Agent;
-use agentry_core::model::{LanguageModel, LlamaConfig, LlamaModel, Sampling};
+use agentry_core::defaults;
+use agentry_core::model::{LanguageModel, Sampling};
 use agentry_core::plan::run::Limits;
 use agentry_core::plan::strategy::Strategy;
-use agentry_core::workflow::{self, AgentSpec, WorkflowError};
+use agentry_llama::{LlamaConfig, LlamaModel};
 use agentry_store::ModelStore;
+use agentry_workflow::{self as workflow, AgentSpec, WorkflowError};
 use anyhow::Context;
 use clap::Args;
 
 use super::memory_dir::MemoryArgs;
+use super::templates_dir::TemplatesArgs;
 use super::toolbox::BUILTIN_TOOLS;
 use approval::TerminalApprover;
 use input::LineReader;
@@ -71,7 +74,7 @@ pub struct ChatArgs {
     #[arg(long, default_value_t = 0)]
     gpu_layers: u32,
     /// Most tokens per reply (change it later with /set max_tokens=N).
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = defaults::MAX_TOKENS)]
     max_tokens: usize,
     /// Let the agent's /run read and list the files in DIR, and write there after you
     /// approve each write.
@@ -81,11 +84,14 @@ pub struct ChatArgs {
     /// .agentry/chat_history].
     #[arg(long, value_name = "FILE")]
     history: Option<PathBuf>,
+    #[command(flatten)]
+    templates: TemplatesArgs,
 }
 
 /// Runs the REPL until the user leaves.
 pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
     let tools = Toolset::new(args.files.as_deref())?;
+    let templates = args.templates.load().context("--templates")?;
     let persona = args.agent.as_deref().map(persona).transpose()?;
     let model_spec = args
         .model
@@ -129,29 +135,25 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
             let mut policy = tools.policy(approver);
             let mut builder = Agent::builder()
                 .model(model.clone())
-                .role("You are a helpful, precise assistant.")
+                .role(defaults::ROLE)
                 .instructions([
                     "Answer clearly and briefly",
                     "Use the tools for arithmetic, the time and files instead of guessing",
-                ]);
-            let mut max_steps = 6;
+                ])
+                .limits(Limits {
+                    max_steps: defaults::MAX_STEPS,
+                    ..Limits::default()
+                });
             if let Some(agent) = &agent_spec {
-                if let Some(role) = &agent.role {
-                    builder = builder.role(role.clone());
-                }
-                builder = builder.instructions(agent.instructions.iter().cloned());
+                builder = agent.configure(builder);
                 policy = policy.allow_tools(agent.tools.iter().map(|t| t.name.clone()));
-                max_steps = agent.max_steps.unwrap_or(max_steps);
             }
             builder
                 .tools(tools.registry.clone())
                 .policy(policy)
                 .memory(memories.clone())
                 .documents(documents.clone())
-                .limits(Limits {
-                    max_steps,
-                    ..Limits::default()
-                })
+                .templates(templates.clone())
                 // Small models ramble: a short thought leaves room for the tool call.
                 .thought_max_chars(Some(160))
         })

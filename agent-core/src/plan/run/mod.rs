@@ -121,10 +121,7 @@ impl RunConfig {
             tools: Vec::new(),
             answer_schema: json!({"type": "string"}),
             limits: Limits::default(),
-            sampling: Sampling {
-                max_tokens: 512,
-                ..Sampling::default()
-            },
+            sampling: crate::defaults::sampling(),
             recall_top_k: None,
             store_episode: false,
             max_calls_per_step: 1,

@@ -9,8 +9,7 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
-use crate::model::constraint::to_grammar;
-use crate::model::{Completion, Prompt, Timings};
+use crate::model::{Completion, ModelInput, Timings};
 
 const TASK: &str = "How many seconds are in 3 hours?";
 
@@ -114,8 +113,8 @@ fn expect_done(run: &AgentRun) -> RunOutcome {
 
 fn messages_of(request: &GenerateRequest) -> Vec<ChatMessage> {
     match &request.prompt {
-        Prompt::Messages(messages) => messages.clone(),
-        Prompt::Raw(text) => panic!("expected chat messages, got raw {text}"),
+        ModelInput::Messages(messages) => messages.clone(),
+        ModelInput::Raw(text) => panic!("expected chat messages, got raw {text}"),
     }
 }
 
@@ -797,18 +796,26 @@ fn a_checkpoint_after_step_two_continues_at_step_three() {
 }
 
 #[test]
-fn the_step_schema_converts_to_a_llama_grammar() {
-    for config in [
-        config(),
-        config().with_parallel_calls(4),
-        config().with_tools(vec![]),
-        config().with_tools(vec![delete_file()]),
-    ] {
-        let run = new_run(config);
-        let grammar = to_grammar(&Constraint::JsonSchema(run.step_schema().clone()))
-            .unwrap_or_else(|e| panic!("llama.cpp refused {}: {e}", run.step_schema()));
-        assert!(grammar.is_some_and(|g| g.contains("root ::=")));
-    }
+fn the_step_schema_offers_each_tool_with_its_own_arguments_and_nothing_else() {
+    let run = new_run(config());
+    let validator = jsonschema::validator_for(run.step_schema())
+        .unwrap_or_else(|e| panic!("invalid step schema {}: {e}", run.step_schema()));
+    let call = |tool: &str, args: serde_json::Value| json!({"thought": "t", "action": {"tool": tool, "args": args}});
+    assert!(validator.is_valid(&call("calculator", json!({"expression": "3*3600"}))));
+    assert!(validator.is_valid(&call("clock", json!({"tz": "UTC"}))));
+    // Another tool's arguments, a tool not offered, or extra keys are refused.
+    assert!(!validator.is_valid(&call("calculator", json!({"tz": "UTC"}))));
+    assert!(!validator.is_valid(&call("delete_file", json!({"path": "x"}))));
+    assert!(!validator.is_valid(
+        &json!({"thought": "t", "action": {"tool": "clock", "args": {"tz": "UTC"}, "extra": 1}})
+    ));
+    assert!(validator.is_valid(&json!({"thought": "t", "final_answer": 10800})));
+    assert!(!keeps_a_schema_key(run.step_schema()));
+}
+
+/// Whether a `$schema` key is left inside (embedded branches must drop theirs).
+fn keeps_a_schema_key(schema: &serde_json::Value) -> bool {
+    schema.to_string().contains("\"$schema\"")
 }
 
 #[test]

@@ -6,11 +6,11 @@ use serde::de::DeserializeOwned;
 
 use super::direct::answer;
 use super::{Reasoned, Solution, SolveOptions, StrategyError, Trace};
-use crate::model::{LanguageModel, Prompt};
+use crate::model::{LanguageModel, ModelInput};
 
 pub(super) async fn solve<T>(
     model: &dyn LanguageModel,
-    task: Prompt,
+    task: ModelInput,
     options: &SolveOptions,
     mut trace: Trace,
 ) -> Result<Solution<T>, StrategyError>

@@ -4,12 +4,12 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
 use super::{Solution, SolveOptions, StrategyError, Trace, trace_attempts};
-use crate::model::{LanguageModel, Prompt};
+use crate::model::{LanguageModel, ModelInput};
 use crate::parse::{ExtractError, Json, OutputParser, extract_with, with_instructions};
 
 pub(super) async fn solve<T>(
     model: &dyn LanguageModel,
-    task: Prompt,
+    task: ModelInput,
     options: &SolveOptions,
     mut trace: Trace,
 ) -> Result<Solution<T>, StrategyError>
@@ -38,7 +38,7 @@ where
 pub(super) async fn answer<P: OutputParser>(
     model: &dyn LanguageModel,
     parser: &P,
-    task: Prompt,
+    task: ModelInput,
     options: &SolveOptions,
     trace: &mut Trace,
 ) -> Result<P::Output, StrategyError> {

@@ -29,6 +29,7 @@
 
 mod chain;
 mod direct;
+mod names;
 mod reasoned;
 mod self_consistency;
 mod trace;
@@ -43,11 +44,15 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use names::{
+    DEFAULT_BREADTH, DEFAULT_DEPTH, DEFAULT_PROPOSALS, DEFAULT_SAMPLE_TEMPERATURE, DEFAULT_SAMPLES,
+    DEFAULT_VOTES, UnknownStrategy,
+};
 pub use reasoned::{Reasoned, ReasonedAnswer, reasoned_schema};
 pub use trace::{Purpose, Trace, TraceEvent, TraceObserver};
 
 use crate::model::{
-    Completion, FinishReason, GenerateRequest, LanguageModel, ModelError, Prompt, Sampling,
+    Completion, FinishReason, GenerateRequest, LanguageModel, ModelError, ModelInput, Sampling,
     SessionId,
 };
 use crate::parse::{Attempt, ExtractError, ExtractOptions, ParseError, schema_of};
@@ -130,7 +135,7 @@ impl Strategy {
     pub async fn solve<T>(
         &self,
         model: &dyn LanguageModel,
-        task: Prompt,
+        task: ModelInput,
         options: &SolveOptions,
     ) -> Result<Solution<T>, StrategyError>
     where
@@ -196,10 +201,7 @@ pub struct SolveOptions {
 impl Default for SolveOptions {
     fn default() -> Self {
         Self {
-            sampling: Sampling {
-                max_tokens: 512,
-                ..Sampling::default()
-            },
+            sampling: crate::defaults::sampling(),
             max_retries: 2,
             max_reasoning_chars: Some(600),
             explore_temperature: 0.8,
@@ -320,7 +322,7 @@ pub(crate) async fn generate_traced(
     purpose: Purpose,
     trace: &mut Trace,
 ) -> Result<Vec<Completion>, ModelError> {
-    trace.push(TraceEvent::Prompt {
+    trace.push(TraceEvent::ModelInput {
         purpose,
         prompt: request.prompt.clone(),
         n: request.n,
@@ -352,7 +354,7 @@ pub(crate) async fn generate_batch_traced(
     trace: &mut Trace,
 ) -> Result<Vec<Vec<Completion>>, ModelError> {
     for request in &requests {
-        trace.push(TraceEvent::Prompt {
+        trace.push(TraceEvent::ModelInput {
             purpose,
             prompt: request.prompt.clone(),
             n: request.n,
@@ -367,8 +369,8 @@ pub(crate) async fn generate_batch_traced(
 }
 
 /// Records the attempts of an extraction in the trace.
-pub(crate) fn trace_attempts(trace: &mut Trace, prompt: &Prompt, attempts: &[Attempt]) {
-    trace.push(TraceEvent::Prompt {
+pub(crate) fn trace_attempts(trace: &mut Trace, prompt: &ModelInput, attempts: &[Attempt]) {
+    trace.push(TraceEvent::ModelInput {
         purpose: Purpose::Answer,
         prompt: prompt.clone(),
         n: 1,
@@ -395,10 +397,10 @@ pub(crate) fn trace_attempts(trace: &mut Trace, prompt: &Prompt, attempts: &[Att
 }
 
 /// The system messages of a task and its problem text (the user messages, joined).
-pub(crate) fn split_task(task: &Prompt) -> (Vec<agentry_prompts::ChatMessage>, String) {
+pub(crate) fn split_task(task: &ModelInput) -> (Vec<agentry_prompts::ChatMessage>, String) {
     match task {
-        Prompt::Raw(text) => (Vec::new(), text.clone()),
-        Prompt::Messages(messages) => {
+        ModelInput::Raw(text) => (Vec::new(), text.clone()),
+        ModelInput::Messages(messages) => {
             let system = messages
                 .iter()
                 .filter(|m| m.role == agentry_prompts::Role::System)
@@ -416,13 +418,13 @@ pub(crate) fn split_task(task: &Prompt) -> (Vec<agentry_prompts::ChatMessage>, S
 }
 
 /// A prompt of the task's system messages plus one user message (or raw text for raw tasks).
-pub(crate) fn ask(task: &Prompt, text: String) -> Prompt {
+pub(crate) fn ask(task: &ModelInput, text: String) -> ModelInput {
     match task {
-        Prompt::Raw(_) => Prompt::Raw(format!("{text}\n")),
-        Prompt::Messages(_) => {
+        ModelInput::Raw(_) => ModelInput::Raw(format!("{text}\n")),
+        ModelInput::Messages(_) => {
             let (mut system, _) = split_task(task);
             system.push(agentry_prompts::ChatMessage::user(text));
-            Prompt::Messages(system)
+            ModelInput::Messages(system)
         }
     }
 }

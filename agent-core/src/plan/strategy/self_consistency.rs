@@ -10,12 +10,12 @@ use super::{
     Purpose, Reasoned, Sample, Solution, SolveOptions, StrategyError, Trace, TraceEvent,
     generate_traced,
 };
-use crate::model::{GenerateRequest, LanguageModel, Prompt, Sampling};
+use crate::model::{GenerateRequest, LanguageModel, ModelInput, Sampling};
 use crate::parse::{OutputParser, with_instructions};
 
 pub(super) async fn solve<T>(
     model: &dyn LanguageModel,
-    task: Prompt,
+    task: ModelInput,
     options: &SolveOptions,
     samples: usize,
     temperature: f32,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::model::{FinishReason, Prompt, Usage};
+use crate::model::{FinishReason, ModelInput, Usage};
 
 /// Why a prompt was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,11 +27,11 @@ pub enum Purpose {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum TraceEvent {
     /// A prompt sent to the model.
-    Prompt {
+    ModelInput {
         /// Why.
         purpose: Purpose,
         /// The prompt.
-        prompt: Prompt,
+        prompt: ModelInput,
         /// Samples asked for.
         n: usize,
     },

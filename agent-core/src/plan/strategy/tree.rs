@@ -21,7 +21,7 @@ use super::{
     generate_batch_traced, generate_traced, split_task,
 };
 use crate::model::{
-    Constraint, GenerateRequest, LanguageModel, LanguageModelExt, Prompt, Sampling,
+    Constraint, GenerateRequest, LanguageModel, LanguageModelExt, ModelInput, Sampling,
 };
 use crate::parse::Json;
 
@@ -50,7 +50,7 @@ impl Search {
     pub(super) async fn solve<T>(
         &self,
         model: &dyn LanguageModel,
-        task: Prompt,
+        task: ModelInput,
         options: &SolveOptions,
         trace: &mut Trace,
     ) -> Result<Solution<T>, StrategyError>
@@ -169,7 +169,7 @@ impl Search {
     async fn value(
         &self,
         model: &dyn LanguageModel,
-        task: &Prompt,
+        task: &ModelInput,
         problem: &str,
         steps: &[String],
         options: &SolveOptions,
@@ -184,7 +184,7 @@ impl Search {
         let labels: Vec<String> = VERDICTS.iter().map(|(l, _)| (*l).to_owned()).collect();
         let probabilities: Vec<(String, f64)> = match &self.evaluator {
             Evaluator::Score => {
-                trace.push(TraceEvent::Prompt {
+                trace.push(TraceEvent::ModelInput {
                     purpose: Purpose::Evaluate,
                     prompt: prompt.clone(),
                     n: 1,

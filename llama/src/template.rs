@@ -1,0 +1,98 @@
+//! Chat templates: the GGUF's Jinja `tokenizer.chat_template`, rendered with minijinja.
+
+use agentry_prompts::ChatMessage;
+use minijinja::{Environment, Error, ErrorKind, context};
+
+use agentry_model::ModelError;
+
+const NAME: &str = "chat";
+
+/// A compiled chat template with the special tokens it may reference.
+#[derive(Debug)]
+pub struct ChatTemplate {
+    env: Environment<'static>,
+    bos_token: String,
+    eos_token: String,
+}
+
+impl ChatTemplate {
+    /// Compiles a Hugging Face style Jinja chat template.
+    pub fn new(source: &str, bos_token: &str, eos_token: &str) -> Result<Self, ModelError> {
+        let mut env = Environment::new();
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.add_function("raise_exception", |msg: String| -> Result<String, Error> {
+            Err(Error::new(ErrorKind::InvalidOperation, msg))
+        });
+        env.add_template_owned(NAME, source.to_owned())
+            .map_err(|e| ModelError::Template(format!("cannot compile: {e:#}")))?;
+        Ok(Self {
+            env,
+            bos_token: bos_token.to_owned(),
+            eos_token: eos_token.to_owned(),
+        })
+    }
+
+    /// Renders `messages` followed by the assistant generation prompt.
+    pub fn render(&self, messages: &[ChatMessage]) -> Result<String, ModelError> {
+        let messages: Vec<_> = messages
+            .iter()
+            .map(|m| context! { role => m.role.as_str(), content => m.content.as_str() })
+            .collect();
+        let template = self
+            .env
+            .get_template(NAME)
+            .map_err(|e| ModelError::Template(format!("{e:#}")))?;
+        template
+            .render(context! {
+                messages => messages,
+                add_generation_prompt => true,
+                bos_token => self.bos_token.as_str(),
+                eos_token => self.eos_token.as_str(),
+            })
+            .map_err(|e| ModelError::Template(format!("cannot render: {e:#}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agentry_prompts::Role;
+
+    const CHATML: &str = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] | trim + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+
+    #[test]
+    fn renders_chatml_with_generation_prompt() {
+        let t = ChatTemplate::new(CHATML, "<s>", "</s>").unwrap();
+        let out = t.render(&[ChatMessage::new(Role::User, " hi ")]).unwrap();
+        assert_eq!(
+            out,
+            "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+        );
+    }
+
+    #[test]
+    fn pycompat_methods_and_raise_exception() {
+        let t = ChatTemplate::new(
+            "{% if messages[0].role != 'user' %}{{ raise_exception('user first') }}{% endif %}{{ messages[0].content.strip() }}",
+            "",
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            t.render(&[ChatMessage::new(Role::User, " x ")]).unwrap(),
+            "x"
+        );
+        let err = t
+            .render(&[ChatMessage::new(Role::System, "x")])
+            .unwrap_err();
+        assert!(err.to_string().contains("user first"), "{err}");
+    }
+
+    #[test]
+    fn a_broken_template_is_an_error() {
+        assert!(matches!(
+            ChatTemplate::new("{% for %}", "", ""),
+            Err(ModelError::Template(_))
+        ));
+    }
+}

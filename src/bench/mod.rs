@@ -1,0 +1,6 @@
+//! The benchmarks behind `agentry bench`: they live with the program that runs them, not in
+//! the library crates.
+//!
+//! - [`model`]: decode speed, KV reuse, batching and constrained decoding on a GGUF model.
+
+pub mod model;

@@ -1,0 +1,988 @@
+//! From the YAML tree to a [`Workflow`]: structure, keys and value types. References
+//! between parts are checked afterwards, in [`super::validate`].
+
+use std::path::PathBuf;
+
+use marked_yaml::Node;
+use marked_yaml::types::MarkedMappingNode;
+use serde_json::Value;
+
+use super::diagnostic::Diagnostic;
+use super::source::{Source, Span};
+use super::spec::{
+    AgentSpec, InputSpec, InputType, MemorySpec, ModelSpec, Name, OutputSpec, SamplingSpec, Step,
+    StepKind, Template, Workflow,
+};
+use super::yaml::{Reader, closest, describe, to_json};
+use agentry_core::plan::strategy::{DEFAULT_VOTES, Evaluator, Strategy};
+
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "model",
+    "memory",
+    "inputs",
+    "agents",
+    "steps",
+    "outputs",
+];
+const MODEL_KEYS: &[&str] = &["spec", "ctx", "threads", "gpu_layers"];
+const MEMORY_KEYS: &[&str] = &["store", "path", "collection", "documents"];
+const INPUT_KEYS: &[&str] = &["type", "default", "description"];
+const AGENT_KEYS: &[&str] = &[
+    "role",
+    "instructions",
+    "tools",
+    "strategy",
+    "sampling",
+    "max_steps",
+];
+const SAMPLING_KEYS: &[&str] = &[
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "repeat_penalty",
+    "max_tokens",
+    "seed",
+];
+const STEP_KINDS: &[&str] = &["agent", "tool", "parallel", "for_each", "until"];
+const COMMON_STEP_KEYS: &[&str] = &["id", "if", "else"];
+/// The strategy names accepted in YAML ([`Strategy::NAMES`]; the short aliases `cot`, `sc`
+/// and `tot` are accepted too).
+pub const STRATEGY_NAMES: &[&str] = Strategy::NAMES;
+
+/// Reads the whole file; the problems found are in `reader.problems`.
+pub(crate) fn workflow(reader: &mut Reader<'_>, root: &Node, source: &Source) -> Option<Workflow> {
+    let map = reader.mapping(root, "a workflow file")?;
+    let top = reader.span(root);
+    if map.is_empty() {
+        let start = source.span_at(1, 1, 1);
+        reader.error(
+            Diagnostic::at(start, "the workflow file is empty", "nothing here").with_help(
+                "a workflow needs at least `name:`, `model:` and `steps:` \
+                     (see examples/workflows/)",
+            ),
+        );
+        return None;
+    }
+    reader.known_keys(map, TOP_KEYS, "the workflow");
+    let name = reader
+        .required_or(
+            map,
+            top,
+            "name",
+            "the workflow",
+            "add e.g. `name: weekly-report`",
+        )
+        .and_then(|n| reader.string(n, "`name`"));
+    let description = map
+        .get_node("description")
+        .and_then(|n| reader.string(n, "`description`"));
+    let model = reader
+        .required_or(
+            map,
+            top,
+            "model",
+            "the workflow",
+            "add e.g. `model: smollm2-135m` (a registry name or a GGUF path)",
+        )
+        .and_then(|n| model(reader, n));
+    let memory = map.get_node("memory").and_then(|n| memory(reader, n));
+    let inputs = map
+        .get_node("inputs")
+        .map(|n| inputs(reader, n))
+        .unwrap_or_default();
+    let agents = map
+        .get_node("agents")
+        .map(|n| agents(reader, n))
+        .unwrap_or_default();
+    let steps = match reader.required_or(
+        map,
+        top,
+        "steps",
+        "the workflow",
+        "add `steps:` with at least one step (`- id: NAME` and what it does)",
+    ) {
+        Some(node) => {
+            let steps = steps(reader, node, "`steps`");
+            if steps.is_empty() && matches!(node, Node::Sequence(s) if s.is_empty()) {
+                let span = reader.span(node);
+                reader.error(Diagnostic::at(
+                    span,
+                    "`steps` is empty: a workflow needs at least one step",
+                    "no steps",
+                ));
+            }
+            steps
+        }
+        None => Vec::new(),
+    };
+    let outputs = map
+        .get_node("outputs")
+        .map(|n| outputs(reader, n))
+        .unwrap_or_default();
+    Some(Workflow {
+        name: name.unwrap_or_default(),
+        description,
+        model: model.unwrap_or(ModelSpec {
+            spec: String::new(),
+            ctx: None,
+            threads: None,
+            gpu_layers: None,
+            span: top,
+        }),
+        memory,
+        inputs,
+        agents,
+        steps,
+        outputs,
+        source: source.clone(),
+    })
+}
+
+fn model(reader: &mut Reader<'_>, node: &Node) -> Option<ModelSpec> {
+    let span = reader.span(node);
+    if let Node::Scalar(_) = node {
+        let spec = reader.string(node, "`model`")?;
+        return Some(ModelSpec {
+            spec,
+            ctx: None,
+            threads: None,
+            gpu_layers: None,
+            span,
+        });
+    }
+    let map = reader.mapping(node, "`model`")?;
+    reader.known_keys_or(map, MODEL_KEYS, "`model`", |key| {
+        matches!(key, "name" | "path" | "model" | "file")
+            .then(|| "the model's registry name or GGUF path goes under `spec:`".to_string())
+    });
+    let spec = reader
+        .required(map, span, "spec", "`model`")
+        .and_then(|n| reader.string(n, "`model.spec`"))?;
+    let ctx = map
+        .get_node("ctx")
+        .and_then(|n| reader.integer(n, "`model.ctx`", 256, 1 << 20))
+        .map(|v| v as u32);
+    let threads = map
+        .get_node("threads")
+        .and_then(|n| reader.integer(n, "`model.threads`", 1, 1024))
+        .map(|v| v as usize);
+    let gpu_layers = map
+        .get_node("gpu_layers")
+        .and_then(|n| reader.integer(n, "`model.gpu_layers`", 0, 10_000))
+        .map(|v| v as u32);
+    Some(ModelSpec {
+        spec,
+        ctx,
+        threads,
+        gpu_layers,
+        span,
+    })
+}
+
+fn memory(reader: &mut Reader<'_>, node: &Node) -> Option<MemorySpec> {
+    let span = reader.span(node);
+    let map = reader.mapping(node, "`memory`")?;
+    reader.known_keys(map, MEMORY_KEYS, "`memory`");
+    if let Some(store) = map.get_node("store")
+        && let Some(kind) = reader.string(store, "`memory.store`")
+        && kind != "embedded"
+    {
+        let at = reader.span(store);
+        reader.error(
+            Diagnostic::at(
+                at,
+                format!("unknown memory store `{kind}`"),
+                "unknown store",
+            )
+            .with_help("workflows use the embedded store (`store: embedded`)"),
+        );
+    }
+    let path = map
+        .get_node("path")
+        .and_then(|n| reader.string(n, "`memory.path`"))
+        .map_or_else(|| PathBuf::from(".agentry/memory"), PathBuf::from);
+    let collection = map
+        .get_node("collection")
+        .and_then(|n| reader.string(n, "`memory.collection`"));
+    let documents = map
+        .get_node("documents")
+        .map(|n| reader.strings(n, "`memory.documents`"))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(p, _)| PathBuf::from(p))
+        .collect();
+    Some(MemorySpec {
+        path,
+        collection,
+        documents,
+        span,
+    })
+}
+
+fn inputs(reader: &mut Reader<'_>, node: &Node) -> Vec<InputSpec> {
+    let Some(map) = reader.mapping(node, "`inputs`") else {
+        reader.notes.all_inputs = true;
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (key, value) in map.iter() {
+        let name = key.as_str().to_string();
+        let span = reader.key_span(key);
+        check_identifier(reader, &name, span, "input name");
+        let what = format!("input `{name}`");
+        let (type_node, spec_map) = match value {
+            Node::Scalar(_) => (Some(value), None),
+            Node::Mapping(m) => {
+                reader.known_keys(m, INPUT_KEYS, &what);
+                (reader.required(m, span, "type", &what), Some(m))
+            }
+            Node::Sequence(_) => {
+                let at = reader.span(value);
+                reader.error(Diagnostic::at(
+                    at,
+                    format!("{what} must be a type name or a mapping with `type`, found a list"),
+                    "expected `{ type: string }`",
+                ));
+                reader.notes.inputs.insert(name);
+                continue;
+            }
+        };
+        let type_name = type_node.and_then(|n| reader.string(n, &format!("the type of {what}")));
+        let (Some(type_node), Some(type_name)) = (type_node, type_name) else {
+            reader.notes.inputs.insert(name);
+            continue;
+        };
+        let Some(kind) = InputType::from_name(&type_name) else {
+            let at = reader.span(type_node);
+            let mut d = Diagnostic::at(
+                at,
+                format!("unknown type `{type_name}` for {what}"),
+                "unknown type",
+            );
+            d = match closest(&type_name, InputType::NAMES.iter().copied()) {
+                Some(best) => d.with_help(format!("did you mean `{best}`?")),
+                None => d.with_help(format!("types: {}", InputType::NAMES.join(", "))),
+            };
+            reader.error(d);
+            reader.notes.inputs.insert(name);
+            continue;
+        };
+        let mut default = None;
+        let mut description = None;
+        if let Some(m) = spec_map {
+            if let Some(d) = m.get_node("default") {
+                let value = to_json(d);
+                let value = coerce_input(kind, value);
+                if kind.accepts(&value) {
+                    default = Some(value);
+                } else {
+                    let at = reader.span(d);
+                    let mut problem = Diagnostic::at(
+                        at,
+                        format!(
+                            "the default of {what} must be of type {}, found {}",
+                            kind.name(),
+                            describe(d)
+                        ),
+                        format!("not {}", a_type(kind)),
+                    );
+                    // `"50"` for an integer: right but for the quotes.
+                    if let Node::Scalar(s) = d
+                        && !s.may_coerce()
+                    {
+                        let mut plain = s.clone();
+                        plain.set_coerce(true);
+                        if kind.accepts(&to_json(&Node::Scalar(plain))) {
+                            problem = problem
+                                .with_help("quoted values are text: write it without quotes");
+                        }
+                    }
+                    reader.error(problem);
+                }
+            }
+            description = m
+                .get_node("description")
+                .and_then(|n| reader.string(n, "`description`"));
+        }
+        out.push(InputSpec {
+            name,
+            kind,
+            default,
+            description,
+            span,
+        });
+    }
+    out
+}
+
+/// A number written where a text is expected is that text.
+fn coerce_input(kind: InputType, value: Value) -> Value {
+    match (kind, &value) {
+        (InputType::String, Value::Number(n)) => Value::String(n.to_string()),
+        (InputType::String, Value::Bool(b)) => Value::String(b.to_string()),
+        _ => value,
+    }
+}
+
+fn agents(reader: &mut Reader<'_>, node: &Node) -> Vec<AgentSpec> {
+    let Some(map) = reader.mapping(node, "`agents`") else {
+        reader.notes.all_agents = true;
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (key, value) in map.iter() {
+        let name = key.as_str().to_string();
+        let span = reader.key_span(key);
+        check_identifier(reader, &name, span, "agent name");
+        let what = format!("agent `{name}`");
+        let Some(m) = reader.mapping(value, &what) else {
+            reader.notes.agents.insert(name);
+            continue;
+        };
+        reader.known_keys_or(m, AGENT_KEYS, &what, |key| {
+            SAMPLING_KEYS.contains(&key).then(|| {
+                format!("`{key}` is a sampling setting: put it under `sampling:` (e.g. `sampling: {{ {key}: ... }}`)")
+            })
+        });
+        let role = m
+            .get_node("role")
+            .and_then(|n| reader.string(n, &format!("the role of {what}")));
+        let instructions = m
+            .get_node("instructions")
+            .map(|n| reader.strings(n, &format!("the instructions of {what}")))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        let tools = m
+            .get_node("tools")
+            .map(|n| reader.strings(n, &format!("the tools of {what}")))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, span)| Name { name, span })
+            .collect();
+        let strategy = m
+            .get_node("strategy")
+            .and_then(|n| strategy(reader, n))
+            .unwrap_or_default();
+        let sampling = m
+            .get_node("sampling")
+            .map(|n| sampling(reader, n, &what))
+            .unwrap_or_default();
+        let max_steps = m
+            .get_node("max_steps")
+            .and_then(|n| reader.integer(n, "`max_steps`", 1, 1000))
+            .map(|v| v as usize);
+        out.push(AgentSpec {
+            name,
+            role,
+            instructions,
+            tools,
+            strategy,
+            sampling,
+            max_steps,
+            span,
+        });
+    }
+    out
+}
+
+fn sampling(reader: &mut Reader<'_>, node: &Node, owner: &str) -> SamplingSpec {
+    let what = format!("the sampling of {owner}");
+    let Some(m) = reader.mapping(node, &what) else {
+        return SamplingSpec::default();
+    };
+    reader.known_keys(m, SAMPLING_KEYS, &what);
+    let f = |reader: &mut Reader<'_>, key: &str, min: f64, max: f64| {
+        m.get_node(key)
+            .and_then(|n| reader.number(n, &format!("`{key}`"), min, max))
+            .map(|v| v as f32)
+    };
+    SamplingSpec {
+        temperature: f(reader, "temperature", 0.0, 5.0),
+        top_p: f(reader, "top_p", 0.0, 1.0),
+        min_p: f(reader, "min_p", 0.0, 1.0),
+        repeat_penalty: f(reader, "repeat_penalty", 0.0, 5.0),
+        top_k: m
+            .get_node("top_k")
+            .and_then(|n| reader.integer(n, "`top_k`", 0, 100_000))
+            .map(|v| v as i32),
+        max_tokens: m
+            .get_node("max_tokens")
+            .and_then(|n| reader.integer(n, "`max_tokens`", 1, 1 << 20))
+            .map(|v| v as usize),
+        seed: m
+            .get_node("seed")
+            .and_then(|n| reader.integer(n, "`seed`", 0, u64::from(u32::MAX)))
+            .map(|v| v as u32),
+    }
+}
+
+/// A strategy: a name, or a mapping of one name to its settings.
+pub(crate) fn strategy(reader: &mut Reader<'_>, node: &Node) -> Option<Strategy> {
+    let span = reader.span(node);
+    let (name, settings) = match node {
+        Node::Scalar(_) => (reader.string(node, "`strategy`")?, None),
+        Node::Mapping(m) if m.len() == 1 => {
+            let (key, value) = m.iter().next()?;
+            (
+                key.as_str().to_string(),
+                Some((reader.key_span(key), value)),
+            )
+        }
+        other => {
+            reader.error(Diagnostic::at(
+                span,
+                format!(
+                    "`strategy` must be a name or a mapping of one name to its settings, found {}",
+                    describe(other)
+                ),
+                "expected e.g. `chain_of_thought` or `{ self_consistency: { samples: 5 } }`",
+            ));
+            return None;
+        }
+    };
+    let name_span = settings.as_ref().map_or(span, |(s, _)| *s);
+    let settings_map = match settings {
+        Some((_, Node::Scalar(s))) if s.as_str().is_empty() => None,
+        Some((_, value)) => Some(reader.mapping(value, &format!("the settings of `{name}`"))?),
+        None => None,
+    };
+    let get = |key: &str| settings_map.and_then(|m: &MarkedMappingNode| m.get_node(key));
+    let mut strategy = match name.parse::<Strategy>() {
+        Ok(strategy) => strategy,
+        Err(unknown) => {
+            let mut d = Diagnostic::at(
+                name_span,
+                format!("unknown strategy `{}`", unknown.name),
+                "unknown strategy",
+            );
+            d = match closest(&unknown.name, STRATEGY_NAMES.iter().copied()) {
+                Some(best) => d.with_help(format!("did you mean `{best}`?")),
+                None => d.with_help(format!("strategies: {}", STRATEGY_NAMES.join(", "))),
+            };
+            reader.error(d);
+            return None;
+        }
+    };
+    match &mut strategy {
+        Strategy::SelfConsistency {
+            samples,
+            temperature,
+        } => {
+            if let Some(m) = settings_map {
+                reader.known_keys(m, &["samples", "temperature"], "`self_consistency`");
+            }
+            if let Some(n) = get("samples").and_then(|n| reader.integer(n, "`samples`", 1, 64)) {
+                *samples = n as usize;
+            }
+            if let Some(t) =
+                get("temperature").and_then(|n| reader.number(n, "`temperature`", 0.0, 5.0))
+            {
+                *temperature = t as f32;
+            }
+        }
+        Strategy::TreeOfThought {
+            breadth,
+            depth,
+            proposals,
+            evaluator,
+        } => {
+            if let Some(m) = settings_map {
+                reader.known_keys(
+                    m,
+                    &["breadth", "depth", "proposals", "evaluator"],
+                    "`tree_of_thought`",
+                );
+            }
+            if let Some(n) = get("evaluator") {
+                match reader.string(n, "`evaluator`").as_deref() {
+                    Some("score") | None => *evaluator = Evaluator::Score,
+                    Some("vote") => {
+                        *evaluator = Evaluator::Vote {
+                            samples: DEFAULT_VOTES,
+                        }
+                    }
+                    Some(other) => {
+                        let at = reader.span(n);
+                        reader.error(Diagnostic::at(
+                            at,
+                            format!("unknown evaluator `{other}`"),
+                            "expected `score` or `vote`",
+                        ));
+                    }
+                }
+            }
+            if let Some(n) = get("breadth").and_then(|n| reader.integer(n, "`breadth`", 1, 16)) {
+                *breadth = n as usize;
+            }
+            if let Some(n) = get("depth").and_then(|n| reader.integer(n, "`depth`", 1, 8)) {
+                *depth = n as usize;
+            }
+            if let Some(n) = get("proposals").and_then(|n| reader.integer(n, "`proposals`", 1, 16))
+            {
+                *proposals = n as usize;
+            }
+        }
+        Strategy::Direct | Strategy::ChainOfThought => {}
+    }
+    if settings_map.is_some() && matches!(strategy, Strategy::Direct | Strategy::ChainOfThought) {
+        reader.error(
+            Diagnostic::at(
+                name_span,
+                format!("strategy `{name}` takes no settings"),
+                "write it as a plain name",
+            )
+            .with_help(format!(
+                "write `strategy: {name}`; `self_consistency` and `tree_of_thought` take settings"
+            )),
+        );
+    }
+    Some(strategy)
+}
+
+fn steps(reader: &mut Reader<'_>, node: &Node, what: &str) -> Vec<Step> {
+    let Some(items) = reader.sequence(node, what) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|item| {
+            let step = step(reader, item);
+            if step.is_none()
+                && let Node::Mapping(m) = item
+                && let Some(id) = m.get_scalar("id")
+            {
+                // Its problems are reported; uses of it are not unknown steps.
+                reader.notes.steps.insert(id.as_str().to_string());
+            }
+            step
+        })
+        .collect()
+}
+
+fn step(reader: &mut Reader<'_>, node: &Node) -> Option<Step> {
+    let span = reader.span(node);
+    let Some(map) = reader.mapping(node, "a step") else {
+        if let Some(last) = reader.problems.last_mut() {
+            last.help = Some(
+                "a step is a mapping: `- id: NAME` then e.g. `agent:` and `task:` on the lines below"
+                    .into(),
+            );
+        }
+        return None;
+    };
+    let id_node = reader.required_or(
+        map,
+        span,
+        "id",
+        "a step",
+        "give every step an `id:`; later steps read its result as `steps.ID.output`",
+    );
+    let id = id_node.and_then(|n| reader.string(n, "a step `id`"));
+    let id_span = id_node.map_or(span, |n| reader.span(n));
+    if let Some(id) = &id {
+        check_identifier(reader, id, id_span, "step id");
+    }
+    let label = id
+        .as_deref()
+        .map_or("a step".to_string(), |id| format!("step `{id}`"));
+    let present: Vec<&str> = STEP_KINDS
+        .iter()
+        .copied()
+        .filter(|k| map.get_node(k).is_some())
+        .collect();
+    let kind_name = match present.as_slice() {
+        [one] => *one,
+        [] => {
+            reader.error(
+                Diagnostic::at(
+                    id_span,
+                    format!("{label} does not say what to do"),
+                    "no `agent`, `tool`, `parallel`, `for_each` or `until`",
+                )
+                .with_help("give it `agent:` and `task:`, `tool:` and `args:`, `parallel:`, `for_each:` or `until:`"),
+            );
+            return None;
+        }
+        [first, second, ..] => {
+            let at = map
+                .keys()
+                .find(|k| k.as_str() == *second)
+                .map_or(id_span, |k| reader.key_span(k));
+            reader.error(
+                Diagnostic::at(
+                    at,
+                    format!("{label} has both `{first}` and `{second}`: a step does one thing"),
+                    "second kind here",
+                )
+                .with_help("split it into two steps, each with its own `id`"),
+            );
+            return None;
+        }
+    };
+    let kind_keys: &[&str] = match kind_name {
+        "agent" => &["agent", "task", "output", "strategy"],
+        "tool" => &["tool", "args"],
+        "parallel" => &["parallel"],
+        "for_each" => &["for_each", "as", "concurrency", "steps"],
+        _ => &["until", "max_iterations", "steps"],
+    };
+    let allowed: Vec<&str> = COMMON_STEP_KEYS.iter().chain(kind_keys).copied().collect();
+    reader.known_keys_or(
+        map,
+        &allowed,
+        &format!("{label} ({kind_name} step)"),
+        |key| {
+            AGENT_KEYS.contains(&key).then(|| {
+                format!("`{key}` belongs to the agent: set it under `agents:`, not in a step")
+            })
+        },
+    );
+    if kind_name == "agent"
+        && let Some(schema @ Node::Mapping(_)) = map.get_node("output")
+    {
+        output_schema(reader, schema, &label);
+    }
+    if kind_name == "tool"
+        && let (Some(id), Some(args)) = (&id, map.get_node("args"))
+    {
+        note_args(reader, id, args);
+    }
+    let condition = map.get_node("if").and_then(|n| template(reader, n, "`if`"));
+    let otherwise = match map.get_node("else") {
+        Some(n) => {
+            if condition.is_none() && map.get_node("if").is_none() {
+                let at = map
+                    .keys()
+                    .find(|k| k.as_str() == "else")
+                    .map_or(id_span, |k| reader.key_span(k));
+                reader.error(
+                    Diagnostic::at(
+                        at,
+                        format!("{label} has `else` without `if`"),
+                        "`else` needs an `if`",
+                    )
+                    .with_help("add an `if:` condition to this step, or remove `else`"),
+                );
+            }
+            steps(reader, n, "`else`")
+        }
+        None => Vec::new(),
+    };
+    let kind = match kind_name {
+        "agent" => {
+            let agent = map.get_node("agent").and_then(|n| {
+                let span = reader.span(n);
+                reader.string(n, "`agent`").map(|name| Name { name, span })
+            });
+            let task = reader
+                .required(map, id_span, "task", &label)
+                .and_then(|n| template(reader, n, "`task`"));
+            let output = map.get_node("output").and_then(|n| {
+                if let Node::Mapping(_) = n {
+                    Some(to_json(n))
+                } else {
+                    let at = reader.span(n);
+                    reader.error(Diagnostic::at(
+                        at,
+                        format!(
+                            "`output` of {label} must be a JSON Schema mapping, found {}",
+                            describe(n)
+                        ),
+                        "expected e.g. `{ type: string }`",
+                    ));
+                    None
+                }
+            });
+            let strategy = map.get_node("strategy").and_then(|n| strategy(reader, n));
+            // A missing task is already a problem; the step is kept so that its other
+            // parts (its agent) are still checked.
+            StepKind::Agent {
+                agent: agent?,
+                task: task.unwrap_or(Template {
+                    text: String::new(),
+                    span: id_span,
+                }),
+                output,
+                strategy,
+            }
+        }
+        "tool" => {
+            let tool = map.get_node("tool").and_then(|n| {
+                let span = reader.span(n);
+                reader.string(n, "`tool`").map(|name| Name { name, span })
+            });
+            let args = match map.get_node("args") {
+                Some(n @ Node::Mapping(_)) => to_json(n),
+                Some(n) => {
+                    let at = reader.span(n);
+                    reader.error(
+                        Diagnostic::at(
+                            at,
+                            format!("`args` of {label} must be a mapping, found {}", describe(n)),
+                            "expected `name: value` pairs",
+                        )
+                        .with_help("name each argument, e.g. `args: { expression: \"2 + 2\" }`"),
+                    );
+                    Value::Object(Default::default())
+                }
+                None => Value::Object(Default::default()),
+            };
+            StepKind::Tool { tool: tool?, args }
+        }
+        "parallel" => {
+            let node = map.get_node("parallel")?;
+            let inner = steps(reader, node, "`parallel`");
+            if inner.len() < 2 && matches!(node, Node::Sequence(_)) {
+                let at = reader.span(node);
+                reader.error(
+                    Diagnostic::at(
+                        at,
+                        format!("`parallel` of {label} needs at least two steps"),
+                        "fewer than two steps",
+                    )
+                    .with_help(
+                        "add a step to run alongside it, or write the step without `parallel`",
+                    ),
+                );
+            }
+            StepKind::Parallel { steps: inner }
+        }
+        "for_each" => {
+            let items = map
+                .get_node("for_each")
+                .and_then(|n| template(reader, n, "`for_each`"));
+            let var = match map.get_node("as") {
+                Some(n) => {
+                    let at = reader.span(n);
+                    let var = reader.string(n, "`as`");
+                    if let Some(v) = &var {
+                        check_identifier(reader, v, at, "loop variable name");
+                        if matches!(v.as_str(), "inputs" | "steps" | "loop") {
+                            reader.error(
+                                Diagnostic::at(
+                                    at,
+                                    format!("the loop variable cannot be named `{v}`"),
+                                    "reserved name",
+                                )
+                                .with_help(
+                                    "`inputs`, `steps` and `loop` are taken: pick another name, e.g. `as: item`",
+                                ),
+                            );
+                        }
+                    }
+                    var
+                }
+                None => Some("item".to_string()),
+            };
+            let concurrency = map
+                .get_node("concurrency")
+                .and_then(|n| reader.integer(n, "`concurrency`", 1, 64))
+                .unwrap_or(1) as usize;
+            let body = body(reader, map, id_span, &label);
+            StepKind::ForEach {
+                items: items?,
+                var: var?,
+                concurrency,
+                steps: body,
+            }
+        }
+        _ => {
+            let condition = map
+                .get_node("until")
+                .and_then(|n| template(reader, n, "`until`"));
+            let max_iterations = reader
+                .required_or(
+                    map,
+                    id_span,
+                    "max_iterations",
+                    &label,
+                    "an `until` loop needs a limit: add e.g. `max_iterations: 5`",
+                )
+                .and_then(|n| reader.integer(n, "`max_iterations`", 1, 100));
+            let body = body(reader, map, id_span, &label);
+            StepKind::Until {
+                condition: condition?,
+                max_iterations: max_iterations? as usize,
+                steps: body,
+            }
+        }
+    };
+    Some(Step {
+        id: id?,
+        condition,
+        otherwise,
+        kind,
+        span: id_span,
+    })
+}
+
+fn body(reader: &mut Reader<'_>, map: &MarkedMappingNode, at: Span, label: &str) -> Vec<Step> {
+    match reader.required_or(
+        map,
+        at,
+        "steps",
+        label,
+        "the steps to repeat go under `steps:`, each with its own `id`",
+    ) {
+        Some(n) => {
+            let body = steps(reader, n, "`steps`");
+            if body.is_empty() && matches!(n, Node::Sequence(s) if s.is_empty()) {
+                let span = reader.span(n);
+                reader.error(Diagnostic::at(
+                    span,
+                    format!("the body of {label} is empty"),
+                    "no steps",
+                ));
+            }
+            body
+        }
+        None => Vec::new(),
+    }
+}
+
+fn template(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<Template> {
+    let span = reader.span(node);
+    reader
+        .string(node, what)
+        .map(|text| Template { text, span })
+}
+
+fn outputs(reader: &mut Reader<'_>, node: &Node) -> Vec<OutputSpec> {
+    let Some(map) = reader.mapping(node, "`outputs`") else {
+        return Vec::new();
+    };
+    map.iter()
+        .filter_map(|(key, value)| {
+            let name = key.as_str().to_string();
+            let what = format!("output `{name}`");
+            template(reader, value, &what).map(|template| OutputSpec { name, template })
+        })
+        .collect()
+}
+
+/// Names used in templates must be plain identifiers (`steps.NAME.output`).
+fn check_identifier(reader: &mut Reader<'_>, name: &str, span: Span, what: &str) {
+    if !is_identifier(name) {
+        let fixed = plain_name(name);
+        let used = match what {
+            "step id" => format!("`steps.{fixed}.output`"),
+            "input name" => format!("`inputs.{fixed}`"),
+            "agent name" => format!("`agent: {fixed}`"),
+            _ => format!("`{{{{ {fixed} }}}}`"),
+        };
+        reader.error(
+            Diagnostic::at(
+                span,
+                format!("`{name}` is not a valid {what}"),
+                "letters, digits and `_` only, not starting with a digit",
+            )
+            .with_help(format!("rename it e.g. `{fixed}`; it is used as {used}")),
+        );
+    }
+}
+
+/// `name` made a valid identifier (other characters become `_`).
+pub(crate) fn plain_name(name: &str) -> String {
+    let mut fixed: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if !fixed.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        fixed.insert(0, '_');
+    }
+    fixed
+}
+
+/// Whether `name` can be written in a template (`steps.NAME.output`).
+pub(crate) fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// "a string", "an integer", ...
+fn a_type(kind: InputType) -> String {
+    let name = kind.name();
+    let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {name}")
+}
+
+/// Records where each text in a tool step's `args` is written (texts are templates,
+/// checked later).
+fn note_args(reader: &mut Reader<'_>, id: &str, node: &Node) {
+    match node {
+        Node::Scalar(s) => {
+            let span = reader.span(node);
+            reader
+                .notes
+                .args
+                .entry((id.to_string(), s.as_str().to_string()))
+                .or_insert(span);
+        }
+        Node::Sequence(items) => items.iter().for_each(|n| note_args(reader, id, n)),
+        Node::Mapping(map) => map.values().for_each(|n| note_args(reader, id, n)),
+    }
+}
+
+const JSON_TYPES: &[&str] = &[
+    "string", "number", "integer", "boolean", "array", "object", "null",
+];
+
+/// Checks an `output` JSON Schema, pointing at the part that is wrong.
+fn output_schema(reader: &mut Reader<'_>, node: &Node, label: &str) {
+    let schema = to_json(node);
+    let Err(error) = jsonschema::validator_for(&schema) else {
+        return;
+    };
+    // The error's place in the schema, as a JSON pointer.
+    let mut target = node;
+    let mut last = None;
+    for segment in error.instance_path().as_str().split('/').skip(1) {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        let next = match target {
+            Node::Mapping(m) => m.get_node(segment.as_str()),
+            Node::Sequence(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            Node::Scalar(_) => None,
+        };
+        let Some(next) = next else { break };
+        target = next;
+        last = Some(segment);
+    }
+    let span = reader.span(target);
+    let wrong_type = match (last.as_deref(), target) {
+        (Some("type"), Node::Scalar(s)) if !JSON_TYPES.contains(&s.as_str()) => Some(s.as_str()),
+        _ => None,
+    };
+    let diagnostic = match wrong_type {
+        Some(name) => {
+            let d = Diagnostic::at(
+                span,
+                format!("the `output` schema of {label} has an unknown type `{name}`"),
+                "not a JSON Schema type",
+            );
+            let prefix = JSON_TYPES.iter().copied().find(|t| t.starts_with(name));
+            match prefix.or_else(|| closest(name, JSON_TYPES.iter().copied())) {
+                Some(best) => d.with_help(format!("did you mean `{best}`?")),
+                None => d.with_help(format!("JSON Schema types: {}", JSON_TYPES.join(", "))),
+            }
+        }
+        None => Diagnostic::at(
+            span,
+            format!("the `output` schema of {label} is not a valid JSON Schema: {error}"),
+            "here",
+        )
+        .with_help("`output` is a JSON Schema, e.g. `{ type: object, properties: { name: { type: string } } }`"),
+    };
+    reader.error(diagnostic);
+}

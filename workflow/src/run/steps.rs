@@ -1,0 +1,377 @@
+//! Performing steps: conditions, agents, tools, `parallel`, `for_each` and `until`, with
+//! a checkpoint record after each.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use futures_util::{StreamExt, TryStreamExt, stream};
+use minijinja::Environment;
+use serde_json::{Map, Value, json};
+use tokio::sync::Mutex;
+
+use super::state::{RunState, StepRecord};
+use super::{WorkflowEvent, WorkflowRunError, WorkflowRunner};
+use crate::spec::{Step, StepKind, Template};
+use crate::template::{self, Mode, truthy};
+
+/// A step's future: `Send`, so a whole run can be spawned on any task. Tool calls own what
+/// they use (see `tool_step`), since a future borrowing the registry would be `Send` for one
+/// lifetime only.
+type StepFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, WorkflowRunError>> + Send + 'a>>;
+
+/// What templates see at one point of a run: outputs of the steps done, loop variables.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Frame {
+    /// Path prefix of the steps run in this frame (`loop.ITERATION`), empty at the top.
+    prefix: String,
+    /// `id → {output, status}`.
+    steps: Map<String, Value>,
+    /// Loop variables (`item`, `loop`).
+    vars: Map<String, Value>,
+}
+
+impl Frame {
+    fn path(&self, id: &str) -> String {
+        if self.prefix.is_empty() {
+            id.to_string()
+        } else {
+            format!("{}.{id}", self.prefix)
+        }
+    }
+
+    fn set(&mut self, id: &str, output: Value, status: &str) {
+        self.steps.insert(
+            id.to_string(),
+            json!({ "output": output, "status": status }),
+        );
+    }
+
+    /// The output of the last of `steps` (a loop body's result).
+    fn last_output(&self, steps: &[Step]) -> Value {
+        steps
+            .last()
+            .and_then(|s| self.steps.get(&s.id))
+            .and_then(|v| v.get("output"))
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    /// Takes in the step outputs `other` has and this frame has not (or has others).
+    fn absorb(&mut self, other: &Frame) -> Map<String, Value> {
+        let mut changed = Map::new();
+        for (id, value) in &other.steps {
+            if self.steps.get(id) != Some(value) {
+                self.steps.insert(id.clone(), value.clone());
+                changed.insert(id.clone(), value.clone());
+            }
+        }
+        changed
+    }
+}
+
+/// One execution of a workflow's steps.
+pub(crate) struct Exec<'r> {
+    pub(crate) runner: &'r WorkflowRunner,
+    pub(crate) env: Environment<'static>,
+    pub(crate) inputs: Value,
+    pub(crate) state: Mutex<RunState>,
+    pub(crate) ran: AtomicUsize,
+    pub(crate) restored: AtomicUsize,
+}
+
+impl<'r> Exec<'r> {
+    /// The template context of `frame`.
+    pub(crate) fn context(&self, frame: &Frame) -> Value {
+        let mut context = Map::new();
+        context.insert("inputs".into(), self.inputs.clone());
+        context.insert("steps".into(), Value::Object(frame.steps.clone()));
+        for (name, value) in &frame.vars {
+            context.insert(name.clone(), value.clone());
+        }
+        Value::Object(context)
+    }
+
+    fn emit(&self, event: WorkflowEvent) {
+        // Nobody listening is fine.
+        let _ = self.runner.events.send(event);
+    }
+
+    /// Runs `steps` in order in `frame`.
+    pub(crate) fn run_steps<'a>(
+        &'a self,
+        steps: &'a [Step],
+        frame: &'a mut Frame,
+    ) -> StepFuture<'a, ()> {
+        Box::pin(async move {
+            for step in steps {
+                self.run_step(step, frame).await?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs `steps` in a frame of their own; the frame they leave.
+    fn run_in<'a>(&'a self, steps: &'a [Step], mut frame: Frame) -> StepFuture<'a, Frame> {
+        Box::pin(async move {
+            self.run_steps(steps, &mut frame).await?;
+            Ok(frame)
+        })
+    }
+
+    fn run_step<'a>(&'a self, step: &'a Step, frame: &'a mut Frame) -> StepFuture<'a, ()> {
+        Box::pin(async move {
+            let path = frame.path(&step.id);
+            let restored = self.state.lock().await.steps.get(&path).cloned();
+            if let Some(record) = restored {
+                frame.set(&step.id, record.output, &record.status);
+                for (id, value) in record.inner {
+                    frame.steps.insert(id, value);
+                }
+                self.restored.fetch_add(1, Ordering::Relaxed);
+                self.emit(WorkflowEvent::StepSkipped {
+                    path,
+                    why: "checkpoint",
+                });
+                return Ok(());
+            }
+            let started = Instant::now();
+            if let Some(condition) = &step.condition {
+                let value = self.evaluate(condition, Mode::Expression, frame, &path, "if")?;
+                if !truthy(&value) {
+                    self.emit(WorkflowEvent::StepSkipped {
+                        path: path.clone(),
+                        why: "condition",
+                    });
+                    let mut branch = frame.clone();
+                    self.run_steps(&step.otherwise, &mut branch).await?;
+                    let inner = frame.absorb(&branch);
+                    frame.set(&step.id, Value::Null, "skipped");
+                    return self
+                        .record(path, Value::Null, "skipped", inner, started)
+                        .await;
+                }
+            }
+            self.emit(WorkflowEvent::StepStarted {
+                path: path.clone(),
+                kind: step.kind_name(),
+            });
+            let (output, inner) = self.perform(step, &path, frame).await?;
+            frame.set(&step.id, output.clone(), "done");
+            self.ran.fetch_add(1, Ordering::Relaxed);
+            self.record(path, output, "done", inner, started).await
+        })
+    }
+
+    /// Does what `step` says; its output and the nested outputs it leaves visible.
+    fn perform<'a>(
+        &'a self,
+        step: &'a Step,
+        path: &'a str,
+        frame: &'a mut Frame,
+    ) -> StepFuture<'a, (Value, Map<String, Value>)> {
+        Box::pin(async move {
+            match &step.kind {
+                StepKind::Agent {
+                    agent,
+                    task,
+                    output,
+                    strategy,
+                } => {
+                    let task = self.evaluate(task, Mode::Text, frame, path, "task")?;
+                    let task = match task {
+                        Value::String(text) => text,
+                        other => other.to_string(),
+                    };
+                    let value = self
+                        .agent_step(path, &agent.name, task, output.as_ref(), strategy.as_ref())
+                        .await?;
+                    Ok((value, Map::new()))
+                }
+                StepKind::Tool { tool, args } => {
+                    let context = self.context(frame);
+                    let args = render_args(&self.env, args, &context).map_err(|message| {
+                        WorkflowRunError::Step {
+                            path: path.to_string(),
+                            message: format!("arguments: {message}"),
+                        }
+                    })?;
+                    Ok((self.tool_step(path, &tool.name, args).await?, Map::new()))
+                }
+                StepKind::Parallel { steps } => {
+                    let branches: Vec<StepFuture<'_, Frame>> = steps
+                        .iter()
+                        .map(|inner| self.run_in(std::slice::from_ref(inner), frame.clone()))
+                        .collect();
+                    let branches = futures_util::future::try_join_all(branches).await?;
+                    let mut inner = Map::new();
+                    for branch in &branches {
+                        inner.extend(frame.absorb(branch));
+                    }
+                    let mut output = Map::new();
+                    for s in steps {
+                        let value = frame
+                            .steps
+                            .get(&s.id)
+                            .and_then(|v| v.get("output"))
+                            .cloned()
+                            .unwrap_or(Value::Null);
+                        output.insert(s.id.clone(), value);
+                    }
+                    Ok((Value::Object(output), inner))
+                }
+                StepKind::ForEach {
+                    items,
+                    var,
+                    concurrency,
+                    steps,
+                } => {
+                    let list =
+                        match self.evaluate(items, Mode::Expression, frame, path, "for_each")? {
+                            Value::Array(list) => list,
+                            other => {
+                                return Err(WorkflowRunError::Step {
+                                    path: path.to_string(),
+                                    message: format!(
+                                        "`for_each` must give a list, it gave {}",
+                                        short(&other)
+                                    ),
+                                });
+                            }
+                        };
+                    let n = list.len();
+                    let iterations: Vec<StepFuture<'_, Frame>> = list.into_iter().enumerate().map(|(i, item)| {
+                    let mut child = frame.clone();
+                    child.prefix = format!("{path}.{i}");
+                    child.vars.insert(var.clone(), item);
+                    child.vars.insert(
+                        "loop".into(),
+                        json!({ "index": i + 1, "index0": i, "first": i == 0, "last": i + 1 == n, "length": n }),
+                    );
+                    self.run_in(steps, child)
+                }).collect();
+                    let frames: Vec<Frame> = stream::iter(iterations)
+                        .buffered((*concurrency).max(1))
+                        .try_collect()
+                        .await?;
+                    let outputs = frames.iter().map(|f| f.last_output(steps)).collect();
+                    let inner = match frames.last() {
+                        Some(last) => {
+                            let mut visible = last.clone();
+                            visible.vars.clear();
+                            frame.absorb(&visible)
+                        }
+                        None => Map::new(),
+                    };
+                    Ok((Value::Array(outputs), inner))
+                }
+                StepKind::Until {
+                    condition,
+                    max_iterations,
+                    steps,
+                } => {
+                    let mut child = frame.clone();
+                    let mut last = Value::Null;
+                    for i in 0..*max_iterations {
+                        child.prefix = format!("{path}.{i}");
+                        child.vars.insert(
+                        "loop".into(),
+                        json!({ "index": i + 1, "index0": i, "first": i == 0, "last": i + 1 == *max_iterations }),
+                    );
+                        self.run_steps(steps, &mut child).await?;
+                        last = child.last_output(steps);
+                        let done =
+                            self.evaluate(condition, Mode::Expression, &child, path, "until")?;
+                        if truthy(&done) {
+                            break;
+                        }
+                    }
+                    child.vars.clear();
+                    let inner = frame.absorb(&child);
+                    Ok((last, inner))
+                }
+            }
+        })
+    }
+
+    fn evaluate(
+        &self,
+        template: &Template,
+        mode: Mode,
+        frame: &Frame,
+        path: &str,
+        what: &str,
+    ) -> Result<Value, WorkflowRunError> {
+        let context = self.context(frame);
+        template::evaluate(&self.env, &template.text, mode, &context).map_err(|message| {
+            WorkflowRunError::Step {
+                path: path.to_string(),
+                message: format!("`{what}` (line {}): {message}", template.span.line),
+            }
+        })
+    }
+
+    async fn record(
+        &self,
+        path: String,
+        output: Value,
+        status: &str,
+        inner: Map<String, Value>,
+        started: Instant,
+    ) -> Result<(), WorkflowRunError> {
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let mut state = self.state.lock().await;
+        state.steps.insert(
+            path.clone(),
+            StepRecord {
+                output: output.clone(),
+                status: status.to_string(),
+                inner,
+                elapsed_ms,
+            },
+        );
+        self.runner.checkpoints.save(&state)?;
+        drop(state);
+        if status == "done" {
+            self.emit(WorkflowEvent::StepFinished {
+                path,
+                output,
+                elapsed_ms,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Tool arguments with every text rendered as a template (a lone `{{ x }}` keeps `x`'s
+/// type).
+fn render_args(env: &Environment<'_>, args: &Value, context: &Value) -> Result<Value, String> {
+    Ok(match args {
+        Value::String(text) => template::evaluate(env, text, Mode::Text, context)?,
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| render_args(env, v, context))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (k, v) in map {
+                out.insert(k.clone(), render_args(env, v, context)?);
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    })
+}
+
+/// A value shortened for messages.
+pub(crate) fn short(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 80 {
+        format!("{}…", text.chars().take(80).collect::<String>())
+    } else {
+        text
+    }
+}

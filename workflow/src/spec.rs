@@ -1,0 +1,356 @@
+//! The parts of a workflow file, as read and checked (see [`Workflow`]).
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::source::{Source, Span};
+use agentry_core::agent::AgentBuilder;
+use agentry_core::defaults;
+use agentry_core::plan::run::Limits;
+use agentry_core::plan::strategy::Strategy;
+
+/// A checked workflow: what to run, in which order, with which agents.
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    /// The workflow's name.
+    pub name: String,
+    /// What it does (optional).
+    pub description: Option<String>,
+    /// The model every agent shares.
+    pub model: ModelSpec,
+    /// Long-term memory and documents, when the workflow uses them.
+    pub memory: Option<MemorySpec>,
+    /// Typed inputs, in file order.
+    pub inputs: Vec<InputSpec>,
+    /// Agents, in file order.
+    pub agents: Vec<AgentSpec>,
+    /// Steps, run in order.
+    pub steps: Vec<Step>,
+    /// Named outputs, rendered when the last step is done.
+    pub outputs: Vec<OutputSpec>,
+    /// The file it was read from.
+    pub source: Source,
+}
+
+impl Workflow {
+    /// The agent named `name`.
+    pub fn agent(&self, name: &str) -> Option<&AgentSpec> {
+        self.agents.iter().find(|a| a.name == name)
+    }
+
+    /// The input named `name`.
+    pub fn input(&self, name: &str) -> Option<&InputSpec> {
+        self.inputs.iter().find(|i| i.name == name)
+    }
+}
+
+/// The model: a registry name or a GGUF path, and how to load it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSpec {
+    /// Registry name (`smollm2-135m`) or path to a `.gguf` file.
+    pub spec: String,
+    /// Context size in tokens.
+    pub ctx: Option<u32>,
+    /// CPU threads.
+    pub threads: Option<usize>,
+    /// Layers offloaded to the GPU.
+    pub gpu_layers: Option<u32>,
+    /// Where it is declared.
+    pub span: Span,
+}
+
+/// Where long-term memory lives and which documents are indexed before the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemorySpec {
+    /// The memory folder (Qdrant Edge), relative to the working directory.
+    pub path: PathBuf,
+    /// The document collection.
+    pub collection: Option<String>,
+    /// Files or folders ingested before the first step (relative to the workflow file).
+    pub documents: Vec<PathBuf>,
+    /// Where it is declared.
+    pub span: Span,
+}
+
+/// The type of an input value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputType {
+    /// Text.
+    String,
+    /// Any number.
+    Number,
+    /// A whole number.
+    Integer,
+    /// `true` or `false`.
+    Boolean,
+    /// A JSON list.
+    Array,
+    /// A JSON object.
+    Object,
+}
+
+impl InputType {
+    /// The names accepted in YAML, in the order messages list them.
+    pub const NAMES: [&'static str; 6] =
+        ["string", "number", "integer", "boolean", "array", "object"];
+
+    /// The type named `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "string" => Self::String,
+            "number" => Self::Number,
+            "integer" => Self::Integer,
+            "boolean" => Self::Boolean,
+            "array" => Self::Array,
+            "object" => Self::Object,
+            _ => return None,
+        })
+    }
+
+    /// Its YAML name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Number => "number",
+            Self::Integer => "integer",
+            Self::Boolean => "boolean",
+            Self::Array => "array",
+            Self::Object => "object",
+        }
+    }
+
+    /// Whether `value` is of this type.
+    pub fn accepts(self, value: &Value) -> bool {
+        match self {
+            Self::String => value.is_string(),
+            Self::Number => value.is_number(),
+            Self::Integer => value.is_i64() || value.is_u64(),
+            Self::Boolean => value.is_boolean(),
+            Self::Array => value.is_array(),
+            Self::Object => value.is_object(),
+        }
+    }
+}
+
+/// A typed input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputSpec {
+    /// Its name (`{{ inputs.NAME }}`).
+    pub name: String,
+    /// Its type.
+    pub kind: InputType,
+    /// The value used when none is given.
+    pub default: Option<Value>,
+    /// What it is for.
+    pub description: Option<String>,
+    /// Where it is declared.
+    pub span: Span,
+}
+
+/// Sampling settings of an agent; unset fields keep the model defaults.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SamplingSpec {
+    /// Temperature (0 is greedy).
+    pub temperature: Option<f32>,
+    /// Nucleus sampling.
+    pub top_p: Option<f32>,
+    /// Top-k sampling.
+    pub top_k: Option<i32>,
+    /// Min-p sampling.
+    pub min_p: Option<f32>,
+    /// Repetition penalty.
+    pub repeat_penalty: Option<f32>,
+    /// Most tokens per model reply.
+    pub max_tokens: Option<usize>,
+    /// Seed.
+    pub seed: Option<u32>,
+}
+
+impl SamplingSpec {
+    /// `base` with the fields this spec sets replaced.
+    pub fn apply(&self, base: agentry_core::model::Sampling) -> agentry_core::model::Sampling {
+        let mut sampling = base;
+        if let Some(v) = self.temperature {
+            sampling.temperature = v;
+        }
+        if let Some(v) = self.top_p {
+            sampling.top_p = v;
+        }
+        if let Some(v) = self.top_k {
+            sampling.top_k = v;
+        }
+        if let Some(v) = self.min_p {
+            sampling.min_p = v;
+        }
+        if let Some(v) = self.repeat_penalty {
+            sampling.repeat_penalty = v;
+        }
+        if let Some(v) = self.max_tokens {
+            sampling.max_tokens = v;
+        }
+        if let Some(v) = self.seed {
+            sampling.seed = v;
+        }
+        sampling
+    }
+}
+
+/// A name that refers to something else in the file (an agent, a tool), with its place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Name {
+    /// The name.
+    pub name: String,
+    /// Where it is written.
+    pub span: Span,
+}
+
+/// An agent: role, instructions, tools, strategy and sampling.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentSpec {
+    /// Its name (`agent: NAME` in steps).
+    pub name: String,
+    /// The role sentence.
+    pub role: Option<String>,
+    /// Instructions, one per item.
+    pub instructions: Vec<String>,
+    /// Tools it may call.
+    pub tools: Vec<Name>,
+    /// How it answers.
+    pub strategy: Strategy,
+    /// Sampling.
+    pub sampling: SamplingSpec,
+    /// Most model steps per task.
+    pub max_steps: Option<usize>,
+    /// Where it is declared.
+    pub span: Span,
+}
+
+impl AgentSpec {
+    /// This agent's settings on `builder`, the one conversion every front end uses (workflow
+    /// runs, the chat's `--agent FILE#NAME`): its role when it has one, its instructions
+    /// appended, its strategy, its sampling over [`defaults::sampling`] and its step limit
+    /// ([`defaults::MAX_STEPS`] unless it sets `max_steps`). Tools are the caller's: each
+    /// front end has its own registry, and `self.tools` names the ones to permit.
+    pub fn configure(&self, builder: AgentBuilder) -> AgentBuilder {
+        let builder = match &self.role {
+            Some(role) => builder.role(role.clone()),
+            None => builder,
+        };
+        builder
+            .instructions(self.instructions.iter().cloned())
+            .strategy(self.strategy.clone())
+            .sampling(self.sampling.apply(defaults::sampling()))
+            .limits(Limits {
+                max_steps: self.max_steps.unwrap_or(defaults::MAX_STEPS),
+                ..Limits::default()
+            })
+    }
+}
+
+/// A template (minijinja) and where it is written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    /// The template text.
+    pub text: String,
+    /// Where it is written.
+    pub span: Span,
+}
+
+/// A named output of the workflow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputSpec {
+    /// Its name.
+    pub name: String,
+    /// Its template (a single `{{ expression }}` keeps the value's JSON type).
+    pub template: Template,
+}
+
+/// One step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// Its id (`{{ steps.ID.output }}`).
+    pub id: String,
+    /// Run only when this condition holds (`if:`).
+    pub condition: Option<Template>,
+    /// Run instead when the condition does not hold (`else:`).
+    pub otherwise: Vec<Step>,
+    /// What the step does.
+    pub kind: StepKind,
+    /// Where it is declared (its `id`).
+    pub span: Span,
+}
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepKind {
+    /// An agent performs a task.
+    Agent {
+        /// The agent.
+        agent: Name,
+        /// The task, a template.
+        task: Template,
+        /// JSON Schema of the answer: it constrains decoding. An `enum` of texts with a
+        /// tool-less agent is answered by classification (a Label parser).
+        output: Option<Value>,
+        /// A strategy for this step instead of the agent's.
+        strategy: Option<Strategy>,
+    },
+    /// A tool is called directly.
+    Tool {
+        /// The tool.
+        tool: Name,
+        /// Its arguments; texts are templates.
+        args: Value,
+    },
+    /// Steps run concurrently; the output maps each id to its output.
+    Parallel {
+        /// The concurrent steps.
+        steps: Vec<Step>,
+    },
+    /// The body runs once per item; the output lists the last body step's outputs.
+    ForEach {
+        /// The list, a template (a single expression yielding a list).
+        items: Template,
+        /// The variable holding the current item (`item` by default).
+        var: String,
+        /// How many items run at once (1 by default).
+        concurrency: usize,
+        /// The body.
+        steps: Vec<Step>,
+    },
+    /// The body runs until the condition holds, at most `max_iterations` times; the
+    /// output is the last body step's output of the last iteration.
+    Until {
+        /// The stop condition, checked after each iteration.
+        condition: Template,
+        /// The most iterations.
+        max_iterations: usize,
+        /// The body.
+        steps: Vec<Step>,
+    },
+}
+
+impl Step {
+    /// Steps nested in this one (body, branches), not recursively.
+    pub fn children(&self) -> impl Iterator<Item = &Step> {
+        let body: &[Step] = match &self.kind {
+            StepKind::Parallel { steps }
+            | StepKind::ForEach { steps, .. }
+            | StepKind::Until { steps, .. } => steps,
+            _ => &[],
+        };
+        body.iter().chain(self.otherwise.iter())
+    }
+
+    /// The kind's name, for messages and progress.
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            StepKind::Agent { .. } => "agent",
+            StepKind::Tool { .. } => "tool",
+            StepKind::Parallel { .. } => "parallel",
+            StepKind::ForEach { .. } => "for_each",
+            StepKind::Until { .. } => "until",
+        }
+    }
+}
