@@ -421,3 +421,37 @@ fn chat_agent_reference_errors_name_the_file_and_the_agents() {
     assert!(!out.status.success());
     assert!(stderr.contains("is not FILE#NAME"), "{stderr}");
 }
+
+#[test]
+fn a_templates_folder_that_does_not_compile_stops_run_and_chat_before_a_model_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(templates.join("react_system.jinja"), "{% if %}").unwrap();
+    let flow = "examples/workflows/triage.yaml";
+    let dir_arg = templates.to_str().unwrap();
+    let runs = dir.path().join("runs");
+
+    let out = agentry(&[
+        "run",
+        flow,
+        "--templates",
+        dir_arg,
+        "--runs-dir",
+        runs.to_str().unwrap(),
+    ]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--templates"), "{stderr}");
+    assert!(
+        stderr.contains("react_system.jinja"),
+        "the error names the file: {stderr}"
+    );
+    assert!(!runs.exists(), "nothing ran");
+
+    let gone = dir.path().join("no-such-folder");
+    let out = agentry(&["chat", "--templates", gone.to_str().unwrap()]);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(stderr.contains("no-such-folder"), "{stderr}");
+}

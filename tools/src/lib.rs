@@ -54,7 +54,10 @@
 //! # });
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod builtin;
+mod call;
 mod error;
 pub mod mcp;
 mod output;
@@ -64,12 +67,11 @@ pub mod schema;
 mod spec;
 mod tool;
 
+pub use call::{ApprovedCall, ToolCall};
 pub use error::{RegistryError, ToolError};
 pub use mcp::{McpError, McpServer};
 pub use output::truncate_to_budget;
 pub use policy::{Approval, Approver, Policy};
-pub use registry::{
-    DEFAULT_OUTPUT_BUDGET, DEFAULT_TIMEOUT, ToolCall, ToolFailure, ToolRegistry, ToolResult,
-};
+pub use registry::{DEFAULT_OUTPUT_BUDGET, DEFAULT_TIMEOUT, ToolFailure, ToolRegistry, ToolResult};
 pub use spec::{Capabilities, ToolSpec, is_valid_tool_name};
 pub use tool::{FnTool, Tool, ToolContext, ToolOutput, TypedTool};

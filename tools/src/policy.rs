@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::registry::ToolCall;
+use crate::call::ToolCall;
 use crate::spec::{Capabilities, ToolSpec};
 
 /// An approver's decision on one call.

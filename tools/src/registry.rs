@@ -12,6 +12,7 @@ use futures_util::{FutureExt, StreamExt, stream};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::call::{ApprovedCall, ToolCall};
 use crate::error::{RegistryError, ToolError};
 use crate::output::truncate_to_budget;
 use crate::policy::{Approval, Policy};
@@ -24,28 +25,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_OUTPUT_BUDGET: usize = 16 * 1024;
 /// At most this many schema validation messages are shown to the model.
 const MAX_VALIDATION_MESSAGES: usize = 8;
-
-/// A call the model asked for.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolCall {
-    /// Id of the call, echoed in its [`ToolResult`].
-    pub id: String,
-    /// Name of the tool.
-    pub name: String,
-    /// Arguments (a JSON object).
-    pub args: Value,
-}
-
-impl ToolCall {
-    /// A call with the given id, tool name and arguments.
-    pub fn new(id: impl Into<String>, name: impl Into<String>, args: Value) -> Self {
-        Self {
-            id: id.into(),
-            name: name.into(),
-            args,
-        }
-    }
-}
 
 /// Why a call produced no output. Each is an observation for the model, never a crash.
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
@@ -329,15 +308,17 @@ impl ToolRegistry {
         )
     }
 
-    /// Runs one call under `policy`. Every failure comes back as a [`ToolFailure`] in
-    /// the result; this never panics and never returns an error.
+    /// Runs one call under `policy`; a tool that needs approval is put to the policy's
+    /// approver first. Every failure comes back as a [`ToolFailure`] in the result; this
+    /// never panics and never returns an error.
     pub async fn call(&self, call: &ToolCall, policy: &Policy) -> ToolResult {
-        let outcome = self.run_call(call, policy).await;
-        ToolResult {
-            call_id: call.id.clone(),
-            name: call.name.clone(),
-            outcome,
-        }
+        self.result(call, self.run_call(call, policy, false).await)
+    }
+
+    /// Runs one call whose approval the caller has decided ([`ApprovedCall`]): the policy's
+    /// approver is not asked again; everything else is checked as by [`ToolRegistry::call`].
+    pub async fn call_approved(&self, call: &ApprovedCall, policy: &Policy) -> ToolResult {
+        self.result(call, self.run_call(call, policy, true).await)
     }
 
     /// Runs `calls` concurrently, at most `concurrency` at a time (0 counts as 1), and
@@ -360,7 +341,37 @@ impl ToolRegistry {
             .await
     }
 
-    async fn run_call(&self, call: &ToolCall, policy: &Policy) -> Result<ToolOutput, ToolFailure> {
+    /// [`ToolRegistry::call_all`] for calls whose approval the caller has decided.
+    pub async fn call_all_approved(
+        &self,
+        calls: &[ApprovedCall],
+        policy: &Policy,
+        concurrency: usize,
+    ) -> Vec<ToolResult> {
+        let calls: Vec<_> = calls
+            .iter()
+            .map(|call| self.call_approved(call, policy))
+            .collect();
+        stream::iter(calls)
+            .buffered(concurrency.max(1))
+            .collect()
+            .await
+    }
+
+    fn result(&self, call: &ToolCall, outcome: Result<ToolOutput, ToolFailure>) -> ToolResult {
+        ToolResult {
+            call_id: call.id.clone(),
+            name: call.name.clone(),
+            outcome,
+        }
+    }
+
+    async fn run_call(
+        &self,
+        call: &ToolCall,
+        policy: &Policy,
+        approved: bool,
+    ) -> Result<ToolOutput, ToolFailure> {
         let name = call.name.clone();
         let Some(entry) = self.tools.get(&call.name) else {
             return Err(ToolFailure::UnknownTool {
@@ -397,7 +408,7 @@ impl ToolRegistry {
         if !errors.is_empty() {
             return Err(ToolFailure::InvalidArguments { name, errors });
         }
-        if entry.spec.needs_approval {
+        if entry.spec.needs_approval && !approved {
             let Some(approver) = &policy.approver else {
                 return Err(ToolFailure::NoApprover { name });
             };

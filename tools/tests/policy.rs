@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use agentry_tools::{
-    Approval, Approver, Capabilities, FnTool, Policy, ToolCall, ToolError, ToolFailure,
-    ToolRegistry, ToolSpec,
+    Approval, ApprovedCall, Approver, Capabilities, FnTool, Policy, ToolCall, ToolError,
+    ToolFailure, ToolRegistry, ToolSpec,
 };
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -154,4 +154,56 @@ fn only_permitted_tools_are_offered() {
     assert_eq!(names, ["plain"]);
     let none = registry.permitted(&Policy::default().allow_tools(["nothing"]));
     assert!(none.is_empty());
+}
+
+#[tokio::test]
+async fn an_approved_call_runs_without_asking_again_but_is_still_checked() {
+    let approver = Arc::new(RecordingApprover {
+        decision: Approval::Deny("asked twice".into()),
+        seen: Mutex::new(Vec::new()),
+    });
+    let policy = Policy {
+        approver: Some(approver.clone()),
+        ..Policy::default()
+    };
+    let registry = registry();
+    let approved = ApprovedCall::new(call("risky"));
+    let result = registry.call_approved(&approved, &policy).await;
+    assert_eq!(result.observation(), "risky ran");
+    assert!(
+        approver.seen.lock().await.is_empty(),
+        "the approver was asked again"
+    );
+
+    // Without the approved type the approver decides (and here says no).
+    let asked = registry.call(&call("risky"), &policy).await;
+    assert!(
+        matches!(asked.outcome, Err(ToolFailure::ApprovalDenied { .. })),
+        "{asked:?}"
+    );
+
+    // Approval is not permission: the allow-list and capabilities still hold.
+    let outside = registry
+        .call_approved(&approved, &Policy::default().allow_tools(["plain"]))
+        .await;
+    assert!(
+        matches!(outside.outcome, Err(ToolFailure::NotAllowed { .. })),
+        "{outside:?}"
+    );
+    let offline = registry
+        .call_approved(&ApprovedCall::new(call("online")), &Policy::default())
+        .await;
+    assert!(
+        matches!(offline.outcome, Err(ToolFailure::CapabilityDenied { .. })),
+        "{offline:?}"
+    );
+    let all = registry
+        .call_all_approved(
+            &[approved.clone(), ApprovedCall::new(call("plain"))],
+            &policy,
+            2,
+        )
+        .await;
+    let observations: Vec<String> = all.iter().map(|r| r.observation()).collect();
+    assert_eq!(observations, ["risky ran", "plain ran"]);
 }

@@ -6,7 +6,7 @@ use codespan_reporting::diagnostic::{Diagnostic as Report, Label};
 use codespan_reporting::files::SimpleFile;
 use codespan_reporting::term::{self, Config};
 
-use super::source::{Source, Span};
+use super::source::{SourceText, Span};
 
 /// One problem in a workflow file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,13 +52,13 @@ impl Diagnostic {
 /// Every problem found in one workflow file, in file order.
 #[derive(Debug, Clone)]
 pub struct Diagnostics {
-    source: Source,
+    source: SourceText,
     items: Vec<Diagnostic>,
 }
 
 impl Diagnostics {
     /// The problems found in `source`.
-    pub fn new(source: Source, mut items: Vec<Diagnostic>) -> Self {
+    pub fn new(source: SourceText, mut items: Vec<Diagnostic>) -> Self {
         items.sort_by_key(|d| d.span.map_or((0, 0), |s| (s.line, s.column)));
         items.dedup();
         Self { source, items }
@@ -70,7 +70,7 @@ impl Diagnostics {
     }
 
     /// The file they were found in.
-    pub fn source(&self) -> &Source {
+    pub fn source(&self) -> &SourceText {
         &self.source
     }
 

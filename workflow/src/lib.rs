@@ -59,9 +59,9 @@ pub use run::{
     Checkpoints, RunState, RunStatus, StepRecord, WorkflowEvent, WorkflowOutcome, WorkflowRunError,
     WorkflowRunner, resolve_inputs,
 };
-pub use source::{Source, Span};
+pub use source::{SourceText, Span};
 pub use spec::{
-    AgentSpec, InputSpec, InputType, MemorySpec, ModelSpec, Name, OutputSpec, SamplingSpec, Step,
+    AgentSpec, InputSpec, InputType, MemorySpec, ModelChoice, Name, OutputSpec, SamplingSpec, Step,
     StepKind, Template, Workflow,
 };
 
@@ -87,7 +87,7 @@ pub enum WorkflowError {
 /// # Errors
 /// Every problem found, each with line, column and a caret snippet.
 pub fn parse(name: &str, text: &str, tools: &[&str]) -> Result<Workflow, Diagnostics> {
-    let source = Source::new(name, text);
+    let source = SourceText::new(name, text);
     let root = match yaml::load(&source) {
         Ok(root) => root,
         Err(problem) => return Err(Diagnostics::new(source, vec![problem])),

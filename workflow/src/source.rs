@@ -25,13 +25,13 @@ impl Span {
 
 /// The text of a workflow file and its name (its path, for messages).
 #[derive(Debug, Clone)]
-pub struct Source {
+pub struct SourceText {
     name: String,
     text: String,
     line_starts: Vec<usize>,
 }
 
-impl Source {
+impl SourceText {
     /// A source named `name` (usually the file's path) holding `text`.
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
         let text = text.into();
@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn offsets_count_characters_not_bytes() {
-        let source = Source::new("w.yaml", "a: é\nbé: x\n");
+        let source = SourceText::new("w.yaml", "a: é\nbé: x\n");
         assert_eq!(source.offset(1, 4), 3);
         assert_eq!(source.offset(2, 5), "a: é\n".len() + "bé: ".len());
         assert_eq!(source.offset(9, 1), source.text().len());
@@ -173,7 +173,7 @@ mod tests {
 
     #[test]
     fn flow_tokens_end_before_spaces_and_brackets() {
-        let source = Source::new("w.yaml", "t: { type: strng }\nl: [a, bb ]\n");
+        let source = SourceText::new("w.yaml", "t: { type: strng }\nl: [a, bb ]\n");
         let word = source.token_at(1, 12);
         assert_eq!(&source.text()[word.range()], "strng");
         let item = source.token_at(2, 8);
@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn tokens_stop_at_keys_and_quotes() {
-        let source = Source::new("w.yaml", "agent: \"say: hi\" # c\nname: abc\n");
+        let source = SourceText::new("w.yaml", "agent: \"say: hi\" # c\nname: abc\n");
         let quoted = source.token_at(1, 8);
         assert_eq!(&source.text()[quoted.range()], "\"say: hi\"");
         let key = source.token_at(2, 1);

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::source::{Source, Span};
+use super::source::{SourceText, Span};
 use agentry_core::agent::AgentBuilder;
 use agentry_core::defaults;
 use agentry_core::plan::run::Limits;
@@ -18,7 +18,7 @@ pub struct Workflow {
     /// What it does (optional).
     pub description: Option<String>,
     /// The model every agent shares.
-    pub model: ModelSpec,
+    pub model: ModelChoice,
     /// Long-term memory and documents, when the workflow uses them.
     pub memory: Option<MemorySpec>,
     /// Typed inputs, in file order.
@@ -30,7 +30,7 @@ pub struct Workflow {
     /// Named outputs, rendered when the last step is done.
     pub outputs: Vec<OutputSpec>,
     /// The file it was read from.
-    pub source: Source,
+    pub source: SourceText,
 }
 
 impl Workflow {
@@ -47,7 +47,7 @@ impl Workflow {
 
 /// The model: a registry name or a GGUF path, and how to load it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ModelSpec {
+pub struct ModelChoice {
     /// Registry name (`smollm2-135m`) or path to a `.gguf` file.
     pub spec: String,
     /// Context size in tokens.

@@ -3,12 +3,17 @@
 //! bracket or quote never closed, the key out of line, the tab) and says how to fix it.
 
 use super::diagnostic::Diagnostic;
-use super::source::{Source, Span};
+use super::source::{SourceText, Span};
 
 const ANCHOR_HELP: &str = "repeat the value, or move shared text into an agent's instructions";
 
 /// A YAML scanner error (`info`) reported at 1-based `line`/`column`, explained.
-pub(crate) fn scan_error(source: &Source, line: usize, column: usize, info: &str) -> Diagnostic {
+pub(crate) fn scan_error(
+    source: &SourceText,
+    line: usize,
+    column: usize,
+    info: &str,
+) -> Diagnostic {
     let text = source.text();
     let at = source.offset(line, column);
     let here = source.span_at(line, column, 1);
@@ -67,7 +72,7 @@ pub(crate) fn scan_error(source: &Source, line: usize, column: usize, info: &str
 }
 
 /// A quoted text that does not end where it should; `at` is its opening quote.
-fn unclosed_quote(source: &Source, at: usize, info: &str) -> Diagnostic {
+fn unclosed_quote(source: &SourceText, at: usize, info: &str) -> Diagnostic {
     let text = source.text();
     let quote = text[at..]
         .chars()
@@ -97,7 +102,7 @@ fn unclosed_quote(source: &Source, at: usize, info: &str) -> Diagnostic {
 }
 
 /// The first tab in the indentation of the line holding `at`.
-fn tab_in_line(source: &Source, at: usize) -> Option<Span> {
+fn tab_in_line(source: &SourceText, at: usize) -> Option<Span> {
     let text = source.text();
     let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
     let line = &text[start..];
@@ -108,7 +113,7 @@ fn tab_in_line(source: &Source, at: usize) -> Option<Span> {
 
 /// A block-structure error at `at`: a key out of line with its neighbours, or `: ` inside
 /// a plain text. `None` when the error is elsewhere in the line.
-fn misplaced_key(source: &Source, at: usize, info: &str) -> Option<Diagnostic> {
+fn misplaced_key(source: &SourceText, at: usize, info: &str) -> Option<Diagnostic> {
     let text = source.text();
     let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
     let line = text[start..].split('\n').next().unwrap_or("");
@@ -231,7 +236,7 @@ fn unclosed_flow(text: &str, end: usize) -> Option<usize> {
 /// The anchor (`&name`), alias (`*name`) or tag (`!tag`) nearest before 1-based
 /// `line`/`column`, where the YAML loader reports the node that carries it.
 pub(crate) fn marker_before(
-    source: &Source,
+    source: &SourceText,
     line: usize,
     column: usize,
     sigils: &[char],
@@ -261,7 +266,7 @@ mod tests {
     use super::*;
 
     fn explain(text: &str) -> (Diagnostic, String) {
-        let source = Source::new("w.yaml", text);
+        let source = SourceText::new("w.yaml", text);
         let error = super::super::yaml::load(&source).expect_err("invalid YAML");
         let span = error.span.expect("a place");
         let covered = text[span.range()].to_string();

@@ -8,12 +8,12 @@ use marked_yaml::{LoadError, LoaderOptions, Node};
 use serde_json::{Map, Number, Value};
 
 use super::diagnostic::Diagnostic;
-use super::source::{Source, Span};
+use super::source::{SourceText, Span};
 use super::syntax;
 
 /// Parses `source` into a YAML node tree (top level a mapping, duplicate keys refused,
 /// quoted scalars kept as text: `'3'` and `"null"` are not a number and nothing).
-pub(crate) fn load(source: &Source) -> Result<Node, Diagnostic> {
+pub(crate) fn load(source: &SourceText) -> Result<Node, Diagnostic> {
     let options = LoaderOptions::default()
         .error_on_duplicate_keys(true)
         .prevent_coercion(true);
@@ -21,7 +21,7 @@ pub(crate) fn load(source: &Source) -> Result<Node, Diagnostic> {
         .map_err(|e| load_error(source, e))
 }
 
-fn load_error(source: &Source, error: LoadError) -> Diagnostic {
+fn load_error(source: &SourceText, error: LoadError) -> Diagnostic {
     let at = |m: &marked_yaml::Marker| source.token_at(m.line(), m.column());
     match error {
         LoadError::TopLevelMustBeMapping(m) => Diagnostic::at(
@@ -72,7 +72,7 @@ fn load_error(source: &Source, error: LoadError) -> Diagnostic {
     }
 }
 
-fn scalar_span(source: &Source, node: &MarkedScalarNode) -> Span {
+fn scalar_span(source: &SourceText, node: &MarkedScalarNode) -> Span {
     match node.span().start() {
         Some(m) => source.token_at(m.line(), m.column()),
         None => Span::default(),
@@ -114,13 +114,13 @@ pub(crate) struct Notes {
 
 /// Reads nodes of one file and collects the problems found.
 pub(crate) struct Reader<'s> {
-    pub(crate) source: &'s Source,
+    pub(crate) source: &'s SourceText,
     pub(crate) problems: Vec<Diagnostic>,
     pub(crate) notes: Notes,
 }
 
 impl<'s> Reader<'s> {
-    pub(crate) fn new(source: &'s Source) -> Self {
+    pub(crate) fn new(source: &'s SourceText) -> Self {
         Self {
             source,
             problems: Vec::new(),
@@ -552,7 +552,7 @@ mod tests {
 
     #[test]
     fn scalars_become_typed_json() {
-        let source = Source::new("t.yaml", "a: 3\nb: '3'\nc: true\nd: 2.5\ne:\nf: [x, 1]\n");
+        let source = SourceText::new("t.yaml", "a: 3\nb: '3'\nc: true\nd: 2.5\ne:\nf: [x, 1]\n");
         let node = load(&source).expect("valid yaml");
         let json = to_json(&node);
         assert_eq!(
@@ -567,7 +567,7 @@ mod span_tests {
     use super::*;
 
     fn place(text: &str, path: &[&str]) -> String {
-        let source = Source::new("t.yaml", text);
+        let source = SourceText::new("t.yaml", text);
         let mut node = load(&source).expect("valid yaml");
         for key in path {
             node = node
@@ -597,7 +597,7 @@ mod span_tests {
 
     #[test]
     fn negative_whole_numbers_are_out_of_range() {
-        let source = Source::new("t.yaml", "n: -3\n");
+        let source = SourceText::new("t.yaml", "n: -3\n");
         let node = load(&source).expect("valid yaml");
         let mut reader = Reader::new(&source);
         let value = node.as_mapping().and_then(|m| m.get_node("n")).expect("n");

@@ -14,7 +14,7 @@ use tokio::sync::broadcast;
 use super::{Agent, AgentError, CheckpointDir, CheckpointSink, EVENT_CAPACITY};
 use crate::defaults;
 use crate::model::{LanguageModel, Sampling};
-use crate::plan::run::{Limits, TranscriptWriter};
+use crate::plan::run::{Limits, RunConfig, TranscriptWriter};
 use crate::plan::strategy::Strategy;
 
 /// Builds an [`Agent`]; only the model is required. Start with [`Agent::builder`].
@@ -245,29 +245,33 @@ impl AgentBuilder {
             .chat_budget_tokens
             .unwrap_or_else(|| (model.info().n_ctx / 2).max(256));
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        // The one configuration of the agent's runs: each run adds its task, the tools the
+        // policy permits and its answer schema.
+        let mut settings = RunConfig::new(String::new())
+            .with_role(self.role)
+            .with_instructions(self.instructions)
+            .with_strategy(self.strategy)
+            .with_limits(self.limits)
+            .with_sampling(self.sampling.unwrap_or_else(defaults::sampling))
+            .with_parallel_calls(self.parallel_tool_calls.max(1));
+        settings.thought_max_chars = self
+            .thought_max_chars
+            .unwrap_or(Some(defaults::THOUGHT_MAX_CHARS));
+        settings.recall_top_k = recall_top_k;
+        settings.store_episode = store_episodes;
         Ok(Agent {
             model,
-            role: self.role,
-            instructions: self.instructions,
+            settings,
             tools: self.tools.unwrap_or_default(),
             policy: self.policy,
             memory: self.memory,
             documents: self.documents,
-            strategy: self.strategy,
             answer_schema: self.answer_schema,
-            limits: self.limits,
-            sampling: self.sampling.unwrap_or_else(defaults::sampling),
             templates: Arc::new(self.templates.unwrap_or_default()),
-            recall_top_k,
-            store_episodes,
-            parallel_tool_calls: self.parallel_tool_calls.max(1),
             transcript,
             checkpoint_dir,
             checkpoints,
             chat_budget,
-            thought_max_chars: self
-                .thought_max_chars
-                .unwrap_or(Some(defaults::THOUGHT_MAX_CHARS)),
             events,
             chat: tokio::sync::Mutex::new(None),
             prepared: Mutex::new(Vec::new()),

@@ -122,7 +122,7 @@ impl Agent {
             Some(conversation) => conversation,
             None => slot.insert(self.open_conversation().await?),
         };
-        let recalled = match self.recall_top_k {
+        let recalled = match self.settings.recall_top_k {
             Some(top_k) => self.recall(&message, top_k).await?,
             None => Vec::new(),
         };
@@ -141,11 +141,13 @@ impl Agent {
             for item in &recalled {
                 sections = sections.untrusted(format!("memory:{}", item.source), item.text.clone());
             }
-            messages.extend(super::checked_messages(sections.render(&self.templates)?));
+            messages.extend(crate::plan::run::prompt::checked_messages(
+                sections.render(&self.templates)?,
+            ));
         }
         messages.push(ChatMessage::user(message.clone()));
         let request = GenerateRequest::chat(messages)
-            .with_sampling(self.sampling.clone())
+            .with_sampling(self.settings.sampling.clone())
             .with_session(conversation.session.clone());
         let reply = self.generate(request).await?.text.trim().to_owned();
 
@@ -240,8 +242,8 @@ impl Agent {
     async fn open_conversation(&self) -> Result<Conversation, AgentError> {
         let session = SessionId::new(format!("chat-{}", Uuid::new_v4()));
         let system = Sections::new()
-            .role(self.role.clone())
-            .instructions(self.instructions.iter().cloned())
+            .role(self.settings.role.clone())
+            .instructions(self.settings.instructions.iter().cloned())
             .render(&self.templates)?
             .messages
             .into_iter()

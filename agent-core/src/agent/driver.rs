@@ -2,25 +2,23 @@
 //! [`Agent::finish`], [`Agent::resume`] and [`Agent::run`], and how each action is
 //! performed.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
 use agentry_memory::{Filter, MemoryKind};
-use agentry_tools::{Approval, Approver, Policy, ToolCall, ToolSpec};
-use async_trait::async_trait;
+use agentry_tools::{Approval, ToolCall};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::solve::Observations;
 use super::{Agent, AgentError, AgentOutput, Pause, PendingApproval};
 use crate::model::{Completion, GenerateRequest, ModelError, StreamEvent, Usage};
 use crate::parse::schema_of;
 use crate::plan::run::{
     Action, AgentEvent, AgentRun, ApprovalDecision, Input, Prepared, Recollection, RunConfig,
+    SolveRequest, Solved,
 };
-use crate::plan::strategy::Strategy;
+use crate::plan::strategy::SolveOptions;
 
 /// Importance of a stored episode (0 to 1).
 pub(super) const EPISODE_IMPORTANCE: f32 = 0.5;
@@ -92,7 +90,7 @@ impl Agent {
     /// A model or memory failure (the run is then ended with `StopReason::Failed`), a
     /// transcript or checkpoint that cannot be written, or input the run refuses.
     pub async fn advance(&self, run: &mut AgentRun) -> Result<Pause, AgentError> {
-        self.drive(run, false, &mut Tally::default()).await
+        self.drive(run, false, &mut Vec::new()).await
     }
 
     /// As [`Agent::advance`], but also stops after each model step with
@@ -101,15 +99,14 @@ impl Agent {
     /// # Errors
     /// As [`Agent::advance`].
     pub async fn step(&self, run: &mut AgentRun) -> Result<Pause, AgentError> {
-        self.drive(run, true, &mut Tally::default()).await
+        self.drive(run, true, &mut Vec::new()).await
     }
 
     /// Drives `run` to its end and returns its typed answer.
     ///
     /// A call that needs approval is put to the policy's [`Approver`]; without one the
-    /// run is returned paused in [`AgentError::ApprovalNeeded`]. When the agent has tools
-    /// and a strategy other than [`Strategy::Direct`], the answer is re-derived with the
-    /// strategy from the task and the tool observations (see [`Agent::run`]).
+    /// run is returned paused in [`AgentError::ApprovalNeeded`]. A reasoning strategy's
+    /// answer is one of the run's actions (see [`Agent::run`]).
     ///
     /// # Errors
     /// [`AgentError::Stopped`] when the run ends without an answer (its `reason` says
@@ -118,9 +115,9 @@ impl Agent {
     where
         T: DeserializeOwned + JsonSchema + Send,
     {
-        let mut tally = Tally::default();
+        let mut step_usage = Vec::new();
         let outcome = loop {
-            match self.drive(&mut run, false, &mut tally).await? {
+            match self.drive(&mut run, false, &mut step_usage).await? {
                 Pause::Done(outcome) => break outcome,
                 Pause::Approval { call } => match self.decide(&call).await {
                     Some(decision) => run.feed(Input::Approval(decision))?,
@@ -140,17 +137,12 @@ impl Agent {
                 outcome: Box::new(outcome),
             });
         };
-        if self.strategy != Strategy::Direct && !run.config().tools.is_empty() {
-            return self
-                .rederive(&run, outcome, tally.step_usage, &tally.observations)
-                .await;
-        }
         Ok(AgentOutput {
             answer: typed(answer)?,
+            reasoning: outcome.reasoning.clone(),
             outcome,
             run_id: run.id(),
-            step_usage: tally.step_usage,
-            reasoning: None,
+            step_usage,
         })
     }
 
@@ -159,13 +151,16 @@ impl Agent {
     /// - With tools (those the policy permits), a ReAct run: each step is constrained to
     ///   a thought and a tool call or the final answer; tools run, results come back
     ///   fenced, memories are recalled before each step. With a strategy other than
-    ///   [`Strategy::Direct`], once ReAct has answered, the final answer is derived again
-    ///   with that strategy from the task and the observations the tools gave (fenced as
-    ///   untrusted), and replaces ReAct's answer (the episode then records it).
+    ///   [`Strategy::Direct`](crate::plan::strategy::Strategy::Direct), once ReAct has
+    ///   answered, the final answer is derived again with that strategy from the task and
+    ///   the observations the tools gave (fenced as untrusted), and replaces ReAct's answer
+    ///   (the episode then records it).
     /// - Without tools and with a strategy other than `Direct`, no ReAct loop: the
     ///   strategy solves a prompt of the role, instructions, recalled memories (fenced)
     ///   and the task. Its requests are not streamed.
     /// - Without tools and with `Direct`, a ReAct run whose only move is the answer.
+    ///
+    /// All three are one [`AgentRun`]: the run decides, this only performs its actions.
     ///
     /// An answered run is stored as an episode when memory is set (see
     /// [`AgentBuilder::store_episodes`](super::AgentBuilder::store_episodes)).
@@ -177,54 +172,40 @@ impl Agent {
     where
         T: DeserializeOwned + JsonSchema + Send,
     {
-        let task = task.into();
-        if self.strategy != Strategy::Direct && self.tool_specs().is_empty() {
-            return self.solve_alone(task).await;
-        }
         let run = self.start::<T>(task)?;
         self.finish(run).await
     }
 
-    /// The configuration of a new run of `task`.
+    /// The configuration of a new run of `task`: the agent's settings with the task, the
+    /// tools the policy permits and the answer schema.
     fn run_config(&self, task: String, answer_schema: Value) -> RunConfig {
-        let mut config = RunConfig::new(task)
-            .with_role(self.role.clone())
-            .with_instructions(self.instructions.iter().cloned())
-            .with_tools(self.tool_specs())
-            .with_answer_schema(answer_schema)
-            .with_limits(self.limits)
-            .with_sampling(self.sampling.clone())
-            .with_parallel_calls(self.parallel_tool_calls);
-        config.thought_max_chars = self.thought_max_chars;
-        if let Some(top_k) = self.recall_top_k {
-            config = config.with_recall(top_k);
+        RunConfig {
+            task,
+            tools: self.tool_specs(),
+            answer_schema,
+            ..self.settings.clone()
         }
-        // With re-derivation the episode is stored by `finish`, with the final answer.
-        if self.store_episodes && !self.rederives() {
-            config = config.with_episode();
-        }
-        config
     }
 
-    /// The loop behind [`Agent::advance`], [`Agent::step`] and [`Agent::finish`];
-    /// records each model step's usage and each tool observation in `tally`.
+    /// The loop behind [`Agent::advance`], [`Agent::step`] and [`Agent::finish`]; appends
+    /// each model step's usage to `step_usage`.
     async fn drive(
         &self,
         run: &mut AgentRun,
         stop_after_step: bool,
-        tally: &mut Tally,
+        step_usage: &mut Vec<Usage>,
     ) -> Result<Pause, AgentError> {
         loop {
             let started = Instant::now();
             let mut stepped = None;
             match run.next_action() {
                 Action::Done(outcome) => {
-                    self.publish_tallied(run, tally)?;
+                    self.publish(run)?;
                     self.save_checkpoint(run).await?;
                     return Ok(Pause::Done(outcome));
                 }
                 Action::AwaitApproval { call } => {
-                    self.publish_tallied(run, tally)?;
+                    self.publish(run)?;
                     self.save_checkpoint(run).await?;
                     return Ok(Pause::Approval { call });
                 }
@@ -235,7 +216,7 @@ impl Agent {
                 Action::Generate(request) => match self.generate(request).await {
                     Ok(completion) => {
                         let usage = completion.usage;
-                        tally.step_usage.push(usage);
+                        step_usage.push(usage);
                         run.feed(Input::Generated(completion))?;
                         stepped = Some(Pause::Stepped {
                             step: run.step(),
@@ -245,13 +226,16 @@ impl Agent {
                     Err(error) => return Err(self.failed(run, error).await),
                 },
                 Action::CallTools { calls } => {
-                    let policy = self.pre_approved(&calls);
                     let results = self
                         .tools
-                        .call_all(&calls, &policy, self.parallel_tool_calls)
+                        .call_all_approved(&calls, &self.policy, self.settings.max_calls_per_step)
                         .await;
                     run.feed(Input::ToolResults(results))?;
                 }
+                Action::Solve(request) => match self.solve(request).await {
+                    Ok(solved) => run.feed(Input::Solved(solved))?,
+                    Err(error) => return Err(self.failed(run, error).await),
+                },
                 Action::StoreEpisode { text, metadata } => {
                     if let Some(memory) = &self.memory
                         && let Err(error) = memory
@@ -264,7 +248,7 @@ impl Agent {
                 }
             }
             run.feed(Input::Elapsed(started.elapsed()))?;
-            self.publish_tallied(run, tally)?;
+            self.publish(run)?;
             if let Some(pause) = stepped {
                 self.save_checkpoint(run).await?;
                 if stop_after_step {
@@ -344,16 +328,24 @@ impl Agent {
         })
     }
 
-    /// The agent's policy, with an approver that approves exactly `calls`: the run has
-    /// already decided on each of them, so the registry must not ask again.
-    fn pre_approved(&self, calls: &[ToolCall]) -> Policy {
-        Policy {
-            allow: self.policy.allow.clone(),
-            capabilities: self.policy.capabilities,
-            approver: Some(Arc::new(PreApproved {
-                ids: calls.iter().map(|call| call.id.clone()).collect(),
-            })),
-        }
+    /// Lets the request's strategy solve it on the agent's model and templates.
+    async fn solve(&self, request: SolveRequest) -> Result<Solved, AgentError> {
+        let options = SolveOptions {
+            sampling: request.sampling,
+            templates: (*self.templates).clone(),
+            answer_schema: Some(request.answer_schema),
+            ..SolveOptions::default()
+        };
+        let solution = request
+            .strategy
+            .solve::<Value>(self.model.as_ref(), request.prompt, &options)
+            .await?;
+        Ok(Solved {
+            usage: solution.usage(),
+            model_calls: solution.trace.model_calls,
+            reasoning: solution.reasoning,
+            answer: solution.answer,
+        })
     }
 
     /// Ends `run` as failed because of `error`, publishes and saves it, and hands the
@@ -372,22 +364,6 @@ impl Agent {
     /// Sends the run's new events to the subscribers and the transcript.
     fn publish(&self, run: &mut AgentRun) -> Result<(), AgentError> {
         let events = run.drain_events();
-        self.emit(&events)
-    }
-
-    /// [`Agent::publish`], keeping the tool observations in `tally` when the answer may be
-    /// re-derived from them (a strategy other than `Direct`).
-    fn publish_tallied(&self, run: &mut AgentRun, tally: &mut Tally) -> Result<(), AgentError> {
-        let events = run.drain_events();
-        if self.strategy != Strategy::Direct {
-            for event in &events {
-                if let AgentEvent::ToolResult { result, .. } = event {
-                    tally
-                        .observations
-                        .push((result.name.clone(), result.observation()));
-                }
-            }
-        }
         self.emit(&events)
     }
 
@@ -421,14 +397,6 @@ impl Agent {
     }
 }
 
-/// What driving a run gathered: the usage of each model step and the tool
-/// observations.
-#[derive(Debug, Default)]
-struct Tally {
-    step_usage: Vec<Usage>,
-    observations: Observations,
-}
-
 /// Converts a JSON answer to the requested type.
 pub(super) fn typed<T: DeserializeOwned>(answer: Value) -> Result<T, AgentError> {
     serde_json::from_value(answer).map_err(|error| AgentError::AnswerType {
@@ -436,43 +404,11 @@ pub(super) fn typed<T: DeserializeOwned>(answer: Value) -> Result<T, AgentError>
     })
 }
 
-/// Approves the calls with these ids, which the run has already approved (or which need
-/// no approval); denies any other.
-struct PreApproved {
-    ids: BTreeSet<String>,
-}
-
-#[async_trait]
-impl Approver for PreApproved {
-    async fn approve(&self, call: &ToolCall, _spec: &ToolSpec) -> Approval {
-        if self.ids.contains(&call.id) {
-            Approval::Approve
-        } else {
-            Approval::Deny(format!("call `{}` was not approved by the run", call.id))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
-
-    #[tokio::test]
-    async fn the_registry_approves_exactly_the_calls_the_run_passed_on() {
-        let approver = PreApproved {
-            ids: ["call-1-1".to_owned()].into_iter().collect(),
-        };
-        let spec = ToolSpec::new("delete_file", "Deletes a file.", json!({"type": "object"}));
-        let passed = ToolCall::new("call-1-1", "delete_file", json!({}));
-        let other = ToolCall::new("call-1-2", "delete_file", json!({}));
-        assert_eq!(approver.approve(&passed, &spec).await, Approval::Approve);
-        assert!(matches!(
-            approver.approve(&other, &spec).await,
-            Approval::Deny(reason) if reason.contains("call-1-2")
-        ));
-    }
 
     #[test]
     fn a_json_answer_converts_or_says_why_not() {

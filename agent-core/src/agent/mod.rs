@@ -16,9 +16,10 @@
 //! the request with `LanguageModel::stream` (each piece becomes an
 //! [`AgentEvent::Token`]); `Recall` asks long-term memory (conversation turns excluded)
 //! and the documents for `top_k` hits each; `CallTools` runs the calls through
-//! `ToolRegistry::call_all` under the agent's policy, except that approval has already
-//! been decided by the run, so the registry approves exactly the calls it is given;
-//! `StoreEpisode` remembers the episode as [`MemoryKind::Episodic`](agentry_memory::MemoryKind).
+//! `ToolRegistry::call_all_approved` under the agent's policy (the run has decided their
+//! approval, and the calls' type says so: the registry does not ask again); `Solve` lets
+//! the reasoning strategy answer on the agent's model; `StoreEpisode` remembers the episode
+//! as [`MemoryKind::Episodic`](agentry_memory::MemoryKind).
 //! After each action the time it took is fed as `Input::Elapsed`, the run's events are
 //! published and written to the transcript, and after each model step the run is
 //! checkpointed. A model or memory failure ends the run with `StopReason::Failed` and is
@@ -30,7 +31,6 @@ mod checkpoint;
 mod driver;
 mod error;
 mod output;
-mod solve;
 
 use std::io::BufWriter;
 use std::path::PathBuf;
@@ -46,9 +46,8 @@ pub use checkpoint::{CheckpointDir, CheckpointSink};
 pub use error::{AgentError, PendingApproval};
 pub use output::{AgentOutput, Pause};
 
-use crate::model::{LanguageModel, Sampling};
-use crate::plan::run::{AgentEvent, AgentRun, Limits, Prepared, TranscriptWriter};
-use crate::plan::strategy::Strategy;
+use crate::model::LanguageModel;
+use crate::plan::run::{AgentEvent, AgentRun, Prepared, RunConfig, TranscriptWriter};
 
 /// Events buffered for a slow [`Agent::events`] receiver before it starts missing some.
 pub const EVENT_CAPACITY: usize = 4096;
@@ -59,25 +58,19 @@ pub const EVENT_CAPACITY: usize = 4096;
 /// See the [module docs](self) for what a run does, and the crate docs for an example.
 pub struct Agent {
     model: Arc<dyn LanguageModel>,
-    role: String,
-    instructions: Vec<String>,
+    /// Everything its runs share (role, instructions, strategy, limits, sampling, recall,
+    /// episodes, calls per step, thought cap); a run adds its task, tools and answer schema.
+    settings: RunConfig,
     tools: Arc<ToolRegistry>,
     policy: Policy,
     memory: Option<Arc<LongTermMemory>>,
     documents: Option<Arc<Documents>>,
-    strategy: Strategy,
     answer_schema: Option<serde_json::Value>,
-    limits: Limits,
-    sampling: Sampling,
     templates: Arc<Templates>,
-    recall_top_k: Option<usize>,
-    store_episodes: bool,
-    parallel_tool_calls: usize,
     transcript: Option<Mutex<TranscriptWriter<BufWriter<std::fs::File>>>>,
     checkpoint_dir: Option<CheckpointDir>,
     checkpoints: Option<Arc<dyn CheckpointSink>>,
     chat_budget: usize,
-    thought_max_chars: Option<usize>,
     events: broadcast::Sender<AgentEvent>,
     chat: tokio::sync::Mutex<Option<chat::Conversation>>,
     /// Preparations of earlier runs, reused by runs of the same configuration.
@@ -88,10 +81,10 @@ impl std::fmt::Debug for Agent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Agent")
             .field("model", &self.model.info().name)
-            .field("role", &self.role)
+            .field("role", &self.settings.role)
             .field("tools", &self.tools)
-            .field("strategy", &self.strategy)
-            .field("limits", &self.limits)
+            .field("strategy", &self.settings.strategy)
+            .field("limits", &self.settings.limits)
             .field("memory", &self.memory.is_some())
             .field("documents", &self.documents.is_some())
             .finish_non_exhaustive()
@@ -128,27 +121,4 @@ impl Agent {
     pub fn checkpoint_path(&self, run: &AgentRun) -> Option<PathBuf> {
         self.checkpoint_dir.as_ref().map(|dir| dir.path(run))
     }
-
-    /// Whether answers are re-derived with a reasoning strategy after a ReAct run with
-    /// tools.
-    fn rederives(&self) -> bool {
-        self.strategy != Strategy::Direct && !self.tool_specs().is_empty()
-    }
-}
-
-/// The messages of a rendered prompt; every injection signal the guard found in its untrusted
-/// content (recalled memories, documents) is logged as a warning naming its source, so a
-/// poisoned memory shows up in the log of the run that read it.
-fn checked_messages(
-    rendered: agentry_prompts::RenderedPrompt,
-) -> Vec<agentry_prompts::ChatMessage> {
-    for found in &rendered.signals {
-        tracing::warn!(
-            source = %found.source,
-            kind = ?found.signal.kind,
-            "possible prompt injection in untrusted content: {:?}",
-            found.signal.matched
-        );
-    }
-    rendered.messages
 }

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{ExtractError, Json, OutputParser, ParseError, Scoring};
 use crate::model::{
-    FinishReason, GenerateRequest, LanguageModel, LanguageModelExt, ModelError, ModelInput,
-    Sampling, SessionId, Usage,
+    Constraint, FinishReason, GenerateRequest, LanguageModel, LanguageModelExt, ModelError,
+    ModelInput, Sampling, SessionId, Usage,
 };
 
 /// How [`extract_with`] asks.
@@ -106,17 +106,26 @@ pub async fn extract_with<P: OutputParser>(
         return Ok(extraction);
     }
     let mut attempts: Vec<Attempt> = Vec::new();
+    let mut constraint = parser.constraint();
     loop {
         let request = GenerateRequest {
             prompt: prompt.clone(),
             sampling: attempt_sampling(&options.sampling, &attempts),
-            constraint: parser.constraint(),
+            constraint: constraint.clone(),
             session: options.session.clone(),
             n: 1,
         };
-        let completion = model
-            .generate(request)
-            .await?
+        let completions = match model.generate(request).await {
+            Err(ModelError::InvalidConstraint { kind, detail })
+                if parser.constraint_is_a_hint() && constraint != Constraint::None =>
+            {
+                tracing::debug!("decoding unconstrained: the backend refused the {kind}: {detail}");
+                constraint = Constraint::None;
+                continue;
+            }
+            other => other?,
+        };
+        let completion = completions
             .into_iter()
             .next()
             .ok_or_else(|| ModelError::Decode("the model returned no completion".into()))?;
@@ -274,5 +283,111 @@ fn with_retry(prompt: ModelInput, reply: &str, retry: &str) -> ModelInput {
             ModelInput::Messages(messages)
         }
         ModelInput::Raw(text) => ModelInput::Raw(format!("{text}{reply}\n\n{retry}\n")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::model::{
+        CandidateScore, Completion, CompletionStream, ModelInfo, ScoreRequest, Timings,
+    };
+    use crate::parse::Regex;
+
+    /// A scripted test double that refuses every JSON Schema constraint (as a backend
+    /// without a schema compiler would) and otherwise answers `reply`, recording the
+    /// constraints it was asked for.
+    struct ScriptedSchemaRefuser {
+        info: ModelInfo,
+        reply: String,
+        asked: Mutex<Vec<Constraint>>,
+    }
+
+    #[async_trait]
+    impl LanguageModel for ScriptedSchemaRefuser {
+        fn info(&self) -> &ModelInfo {
+            &self.info
+        }
+        async fn generate(&self, req: GenerateRequest) -> Result<Vec<Completion>, ModelError> {
+            self.asked
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(req.constraint.clone());
+            if let Constraint::JsonSchema(_) = req.constraint {
+                return Err(ModelError::InvalidConstraint {
+                    kind: "json schema",
+                    detail: "no schema compiler here".into(),
+                });
+            }
+            Ok(vec![Completion {
+                text: self.reply.clone(),
+                finish_reason: FinishReason::Stop,
+                usage: Usage::default(),
+                timings: Timings::default(),
+            }])
+        }
+        async fn stream(&self, _req: GenerateRequest) -> Result<CompletionStream, ModelError> {
+            Err(ModelError::Unsupported("streaming".into()))
+        }
+        async fn score(&self, _req: ScoreRequest) -> Result<Vec<CandidateScore>, ModelError> {
+            Err(ModelError::Unsupported("scoring".into()))
+        }
+        async fn count_tokens(&self, text: &str) -> Result<usize, ModelError> {
+            Ok(text.len())
+        }
+    }
+
+    fn refuser(reply: &str) -> ScriptedSchemaRefuser {
+        ScriptedSchemaRefuser {
+            info: ModelInfo {
+                name: "scripted-schema-refuser".into(),
+                path: std::path::PathBuf::new(),
+                n_ctx: 2048,
+                n_ctx_train: 2048,
+                n_vocab: 100,
+                parameters: 0,
+                has_chat_template: true,
+            },
+            reply: reply.into(),
+            asked: Mutex::new(Vec::new()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hint_constraint_the_backend_refuses_falls_back_to_parsing() {
+        let model = refuser("The code is AB-12.");
+        let parser = Regex::new(r"[A-Z]{2}-[0-9]{2}").unwrap();
+        assert!(parser.is_constrained());
+        let found = extract_with(
+            &model,
+            &parser,
+            ModelInput::Raw("Code?".into()),
+            &ExtractOptions::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("no fallback: {e}"));
+        assert_eq!(found.value.text, "AB-12");
+        let asked = model.asked.lock().unwrap().clone();
+        assert!(matches!(asked[0], Constraint::JsonSchema(_)), "{asked:?}");
+        assert_eq!(asked[1], Constraint::None);
+        assert_eq!(found.attempts.len(), 1, "the refusal is not an attempt");
+    }
+
+    #[tokio::test]
+    async fn a_required_constraint_the_backend_refuses_is_an_error() {
+        let model = refuser("{\"x\": 1}");
+        let error = extract_with(
+            &model,
+            &crate::parse::Json::<serde_json::Value>::new(),
+            ModelInput::Raw("Give JSON.".into()),
+            &ExtractOptions::default(),
+        )
+        .await
+        .unwrap_err();
+        assert!(error.to_string().contains("no schema compiler"), "{error}");
     }
 }

@@ -76,6 +76,14 @@ pub trait OutputParser: Send + Sync {
     /// The decoding constraint that makes the model's text parse.
     fn constraint(&self) -> Constraint;
 
+    /// Whether the constraint is only a help: when the backend cannot compile it
+    /// ([`ModelError::InvalidConstraint`](crate::model::ModelError::InvalidConstraint)),
+    /// decoding goes on unconstrained and parsing alone enforces the format. `false` by
+    /// default: a constraint that cannot be compiled is an error.
+    fn constraint_is_a_hint(&self) -> bool {
+        false
+    }
+
     /// Reads the value from model text. Never panics.
     fn parse(&self, text: &str) -> Result<Self::Output, ParseError>;
 

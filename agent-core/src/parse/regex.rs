@@ -8,7 +8,6 @@ use serde_json::json;
 use super::label::excerpt;
 use super::{OutputParser, ParseError};
 use crate::model::Constraint;
-use crate::model::constraint::to_grammar;
 
 /// A regular-expression match: the matched text and its groups.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,10 +22,11 @@ pub struct RegexMatch {
 
 /// Text matching a regular expression (Rust `regex` syntax).
 ///
-/// Decoding is constrained to the pattern when llama.cpp's regex-to-grammar converter accepts
-/// it (it supports literals, classes, groups, alternation and quantifiers; the model then
-/// writes a JSON string whose content matches the whole pattern). Otherwise decoding is free
-/// and only parsing enforces the pattern ([`Regex::is_constrained`] says which).
+/// Decoding is constrained to the pattern (a JSON string whose content matches the whole
+/// pattern) unless it uses syntax that schema-to-grammar converters do not translate
+/// faithfully (group flags and names, lookaround, word boundaries, Unicode classes); a
+/// backend that still cannot compile the pattern decodes freely. Either way parsing enforces
+/// the pattern ([`Regex::is_constrained`] says whether the backend is asked to).
 #[derive(Debug, Clone)]
 pub struct Regex {
     regex: regex::Regex,
@@ -50,10 +50,7 @@ impl Regex {
         let constraint = if uses_unsupported_syntax(pattern) {
             Constraint::None
         } else {
-            match to_grammar(&schema) {
-                Ok(Some(_)) => schema,
-                _ => Constraint::None,
-            }
+            schema
         };
         Ok(Self { regex, constraint })
     }
@@ -84,6 +81,10 @@ impl OutputParser for Regex {
 
     fn constraint(&self) -> Constraint {
         self.constraint.clone()
+    }
+
+    fn constraint_is_a_hint(&self) -> bool {
+        true
     }
 
     fn parse(&self, text: &str) -> Result<RegexMatch, ParseError> {

@@ -3,12 +3,13 @@
 
 use std::time::Duration;
 
-use agentry_tools::{ToolCall, ToolResult};
+use agentry_tools::{ApprovedCall, ToolCall, ToolResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::limits::StopReason;
-use crate::model::{Completion, GenerateRequest, Usage};
+use crate::model::{Completion, GenerateRequest, ModelInput, Sampling, Usage};
+use crate::plan::strategy::Strategy;
 
 /// The next thing the driver must do, from [`AgentRun::next_action`](super::AgentRun::next_action).
 /// Each action but [`Action::Done`] is answered by one [`Input`].
@@ -32,12 +33,15 @@ pub enum Action {
         /// The call, to a tool whose spec has `needs_approval`.
         call: ToolCall,
     },
-    /// Run the calls (e.g. with `ToolRegistry::call_all`) and feed one result per call as
-    /// [`Input::ToolResults`], in any order.
+    /// Run the calls (with `ToolRegistry::call_all_approved`: the run has decided their
+    /// approval) and feed one result per call as [`Input::ToolResults`], in any order.
     CallTools {
         /// The calls; ids are unique within the run (`call-STEP-N`).
-        calls: Vec<ToolCall>,
+        calls: Vec<ApprovedCall>,
     },
+    /// Let the reasoning strategy solve the request (it makes its own model requests) and
+    /// feed what it found as [`Input::Solved`].
+    Solve(SolveRequest),
     /// Store this episode in long-term memory and feed [`Input::EpisodeStored`].
     StoreEpisode {
         /// What happened, in a few lines (task, answer, tools used).
@@ -63,6 +67,8 @@ pub enum Input {
     ToolResults(Vec<ToolResult>),
     /// The answer to [`Action::StoreEpisode`].
     EpisodeStored,
+    /// The answer to [`Action::Solve`].
+    Solved(Solved),
     /// Wall time spent since the last report; accepted at any time. Feed it after each
     /// action with the time the action took. It adds up in the checkpoint, and once the
     /// total reaches [`Limits::deadline`](super::Limits::deadline) the run ends (unless it
@@ -79,9 +85,37 @@ impl Input {
             Input::Approval(_) => "an approval decision",
             Input::ToolResults(_) => "tool results",
             Input::EpisodeStored => "episode stored",
+            Input::Solved(_) => "a strategy's answer",
             Input::Elapsed(_) => "elapsed time",
         }
     }
+}
+
+/// What a reasoning strategy is asked to solve ([`Action::Solve`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SolveRequest {
+    /// The strategy.
+    pub strategy: Strategy,
+    /// Role, instructions, the untrusted items (recalled memories, or the tool
+    /// observations after ReAct steps) fenced by a fresh guard, and the task.
+    pub prompt: ModelInput,
+    /// The JSON Schema every answer must match.
+    pub answer_schema: Value,
+    /// Sampling of the strategy's answers.
+    pub sampling: Sampling,
+}
+
+/// What a reasoning strategy found ([`Input::Solved`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Solved {
+    /// The answer (it must match the answer schema).
+    pub answer: Value,
+    /// Token counts of the strategy's requests (first sample of each).
+    pub usage: Usage,
+    /// Model requests the strategy made.
+    pub model_calls: usize,
+    /// Its reasoning, when it gives one.
+    pub reasoning: Option<String>,
 }
 
 /// A person's decision on a call that needs approval.
@@ -137,4 +171,7 @@ pub struct RunOutcome {
     pub tools_used: Vec<String>,
     /// Wall time reported by the driver up to the end.
     pub elapsed: Duration,
+    /// The reasoning behind the answer, when a reasoning strategy derived it.
+    #[serde(default)]
+    pub reasoning: Option<String>,
 }

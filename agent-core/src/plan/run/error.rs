@@ -34,6 +34,12 @@ pub enum RunError {
         /// Which result or call is wrong.
         detail: String,
     },
+    /// A strategy's answer that does not match the answer schema.
+    #[error("the strategy's answer does not match the answer schema: {detail}")]
+    UnfitAnswer {
+        /// The answer and what is wrong with it.
+        detail: String,
+    },
     /// A template failed to render, or the fence marker is not valid.
     #[error(transparent)]
     Prompt(#[from] PromptError),

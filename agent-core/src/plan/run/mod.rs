@@ -1,7 +1,8 @@
 //! The agent run: a sans-IO state machine that decides what an agent does next.
 //!
 //! [`AgentRun`] performs no I/O. It says what to do ([`AgentRun::next_action`]: recall,
-//! generate, ask for approval, call tools, store an episode, or done); the driver does it
+//! generate, ask for approval, call tools, let a reasoning strategy solve, store an episode,
+//! or done); the driver does it
 //! and feeds the result back ([`AgentRun::feed`]). The run is plain data: serialise it
 //! for a checkpoint, pause it while a person approves a call, test it without a model.
 //!
@@ -35,6 +36,7 @@
 //!         Action::AwaitApproval { .. } => Input::Approval(ApprovalDecision::Approve),
 //!         Action::CallTools { .. } => Input::ToolResults(Vec::new()),
 //!         Action::StoreEpisode { .. } => Input::EpisodeStored,
+//!         Action::Solve(_) => unreachable!("only a reasoning strategy asks to solve"),
 //!         Action::Done(outcome) => break outcome,
 //!     };
 //!     run.feed(input)?;
@@ -48,281 +50,41 @@
 //! ```
 
 mod action;
+mod answer;
+mod calls;
+mod config;
 mod error;
 mod events;
 mod limits;
-mod prompt;
+pub(crate) mod prompt;
 mod step;
+mod view;
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use agentry_prompts::{ChatMessage, Guard, Templates};
-use agentry_tools::{ToolCall, ToolFailure, ToolResult, ToolSpec, is_valid_tool_name};
+use agentry_tools::{ApprovedCall, ToolCall, ToolResult};
 use jsonschema::Validator;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
-pub use action::{Action, ApprovalDecision, Input, Recollection, RunOutcome};
+pub use action::{Action, ApprovalDecision, Input, Recollection, RunOutcome, SolveRequest, Solved};
+pub(crate) use config::Prepared;
+pub use config::RunConfig;
 pub use error::RunError;
 pub use events::{AgentEvent, TranscriptError, TranscriptLine, TranscriptWriter, read_transcript};
 pub use limits::{Limits, StopReason};
 pub use step::step_schema;
 
-use crate::model::{Constraint, FinishReason, GenerateRequest, Sampling, SessionId, Usage};
+use crate::model::{Constraint, FinishReason, GenerateRequest, Usage};
 use step::Step;
 
 /// At most this many characters of the last observation go into a recall query.
 const RECALL_OBSERVATION_CHARS: usize = 500;
 /// At most this many schema errors are shown to the model for a wrong answer.
 const MAX_ANSWER_ERRORS: usize = 4;
-
-/// Everything a run is told up front. Build with [`RunConfig::new`] and the `with_*`
-/// methods, or fill the fields.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunConfig {
-    /// The task, as the first user turn.
-    pub task: String,
-    /// Who the model is (first part of the system message; may be empty).
-    pub role: String,
-    /// What to do, one item per instruction.
-    pub instructions: Vec<String>,
-    /// The tools the model may call (the ones the policy permits). A spec with
-    /// `needs_approval` makes each call wait for [`Action::AwaitApproval`].
-    pub tools: Vec<ToolSpec>,
-    /// JSON Schema of the final answer, e.g. `{"type": "string"}` or `schema_for::<T>()`.
-    pub answer_schema: Value,
-    /// How far the run may go.
-    pub limits: Limits,
-    /// Sampling of each step (`max_tokens` is cut to what [`Limits::max_tokens`] leaves).
-    pub sampling: Sampling,
-    /// Recall this many memories before each step; `None` turns recall off.
-    pub recall_top_k: Option<usize>,
-    /// Store the episode in memory after the answer.
-    pub store_episode: bool,
-    /// Most tool calls in one step: 1 for one `action`, more for an `actions` list run in
-    /// parallel. At least 1.
-    pub max_calls_per_step: usize,
-    /// Longest thought, in characters (`maxLength` of the step schema); `None` for no cap.
-    pub thought_max_chars: Option<usize>,
-}
-
-impl RunConfig {
-    /// A run of `task` with no role, instructions or tools, a string answer, default
-    /// [`Limits`], greedy steps of at most 512 tokens, no recall or episode, one call per
-    /// step and thoughts of at most 800 characters.
-    pub fn new(task: impl Into<String>) -> Self {
-        Self {
-            task: task.into(),
-            role: String::new(),
-            instructions: Vec::new(),
-            tools: Vec::new(),
-            answer_schema: json!({"type": "string"}),
-            limits: Limits::default(),
-            sampling: crate::defaults::sampling(),
-            recall_top_k: None,
-            store_episode: false,
-            max_calls_per_step: 1,
-            thought_max_chars: Some(800),
-        }
-    }
-
-    /// Sets the role.
-    pub fn with_role(mut self, role: impl Into<String>) -> Self {
-        self.role = role.into();
-        self
-    }
-
-    /// Appends instructions.
-    pub fn with_instructions<I, S>(mut self, items: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.instructions.extend(items.into_iter().map(Into::into));
-        self
-    }
-
-    /// Sets the tools.
-    pub fn with_tools(mut self, tools: Vec<ToolSpec>) -> Self {
-        self.tools = tools;
-        self
-    }
-
-    /// Sets the answer's JSON Schema.
-    pub fn with_answer_schema(mut self, schema: Value) -> Self {
-        self.answer_schema = schema;
-        self
-    }
-
-    /// Sets the limits.
-    pub fn with_limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// Sets the sampling of each step.
-    pub fn with_sampling(mut self, sampling: Sampling) -> Self {
-        self.sampling = sampling;
-        self
-    }
-
-    /// Recalls `top_k` memories before each step.
-    pub fn with_recall(mut self, top_k: usize) -> Self {
-        self.recall_top_k = Some(top_k);
-        self
-    }
-
-    /// Stores the episode in memory after the answer.
-    pub fn with_episode(mut self) -> Self {
-        self.store_episode = true;
-        self
-    }
-
-    /// Lets one step make up to `n` tool calls, run in parallel.
-    pub fn with_parallel_calls(mut self, n: usize) -> Self {
-        self.max_calls_per_step = n;
-        self
-    }
-
-    /// Checks the configuration; returns the compiled answer schema.
-    fn check(&self) -> Result<Validator, RunError> {
-        let invalid = |reason: String| Err(RunError::InvalidConfig { reason });
-        if self.task.trim().is_empty() {
-            return invalid("the task is empty".into());
-        }
-        if self.max_calls_per_step == 0 {
-            return invalid("max_calls_per_step must be at least 1".into());
-        }
-        let mut names = BTreeSet::new();
-        for spec in &self.tools {
-            if !is_valid_tool_name(&spec.name) {
-                return invalid(format!("`{}` is not a valid tool name", spec.name));
-            }
-            if !names.insert(spec.name.as_str()) {
-                return invalid(format!("tool `{}` is listed twice", spec.name));
-            }
-        }
-        if !(self.answer_schema.is_object() || self.answer_schema.is_boolean()) {
-            return invalid(format!(
-                "the answer schema must be an object or a boolean, not {}",
-                self.answer_schema
-            ));
-        }
-        jsonschema::validator_for(&self.answer_schema).map_err(|error| RunError::InvalidConfig {
-            reason: format!("the answer schema does not compile: {error}"),
-        })
-    }
-
-    /// Checks the task alone (the part of [`RunConfig::check`] that [`Prepared`] does not
-    /// cover).
-    fn check_task(&self) -> Result<(), RunError> {
-        if self.task.trim().is_empty() {
-            return Err(RunError::InvalidConfig {
-                reason: "the task is empty".into(),
-            });
-        }
-        Ok(())
-    }
-
-    /// Calls one step may make: 0 without tools.
-    fn max_calls(&self) -> usize {
-        if self.tools.is_empty() {
-            0
-        } else {
-            self.max_calls_per_step
-        }
-    }
-
-    /// Whether tool results or memories can appear, so the system message carries the
-    /// guard notice.
-    fn guarded(&self) -> bool {
-        !self.tools.is_empty() || self.recall_top_k.is_some()
-    }
-}
-
-/// What starting a run takes that depends on its configuration but not on its task: the
-/// checked configuration, the step schema (checked to compile), the compiled answer
-/// schema and the system message up to the guard notice. Preparing compiles two schemas
-/// and renders three templates; an [`Agent`](crate::agent::Agent) prepares once per
-/// configuration and starts every run of it from the same `Prepared`.
-#[derive(Debug)]
-pub(crate) struct Prepared {
-    role: String,
-    instructions: Vec<String>,
-    tools: Vec<ToolSpec>,
-    answer_schema: Value,
-    max_calls_per_step: usize,
-    thought_max_chars: Option<usize>,
-    guarded: bool,
-    step_schema: Arc<Value>,
-    answer_validator: Arc<Validator>,
-    system_head: String,
-}
-
-impl Prepared {
-    /// Checks `config` (its task included) and prepares its runs, rendering with
-    /// `templates`.
-    ///
-    /// # Errors
-    /// As [`AgentRun::new`].
-    pub(crate) fn new(config: &RunConfig, templates: &Templates) -> Result<Self, RunError> {
-        let answer_validator = config.check()?;
-        let max_calls = config.max_calls();
-        let step_schema = step_schema(
-            &config.tools,
-            &config.answer_schema,
-            max_calls,
-            config.thought_max_chars,
-        );
-        if let Err(error) = jsonschema::validator_for(&step_schema) {
-            return Err(RunError::InvalidConfig {
-                reason: format!("the step schema does not compile: {error}"),
-            });
-        }
-        let system_head = prompt::system_head(templates, config, max_calls)?;
-        Ok(Self {
-            role: config.role.clone(),
-            instructions: config.instructions.clone(),
-            tools: config.tools.clone(),
-            answer_schema: config.answer_schema.clone(),
-            max_calls_per_step: config.max_calls_per_step,
-            thought_max_chars: config.thought_max_chars,
-            guarded: config.guarded(),
-            step_schema: Arc::new(step_schema),
-            answer_validator: Arc::new(answer_validator),
-            system_head,
-        })
-    }
-
-    /// Whether runs of `config` can start from this preparation: everything it was made
-    /// from is the same but the task.
-    pub(crate) fn fits(&self, config: &RunConfig) -> bool {
-        // Destructured in full, so that a new field must be sorted here.
-        let RunConfig {
-            task: _,
-            role,
-            instructions,
-            tools,
-            answer_schema,
-            limits: _,
-            sampling: _,
-            recall_top_k,
-            store_episode: _,
-            max_calls_per_step,
-            thought_max_chars,
-        } = config;
-        *max_calls_per_step == self.max_calls_per_step
-            && *thought_max_chars == self.thought_max_chars
-            && (!tools.is_empty() || recall_top_k.is_some()) == self.guarded
-            && role == &self.role
-            && instructions == &self.instructions
-            && answer_schema == &self.answer_schema
-            && tools == &self.tools
-    }
-}
 
 /// Where the run stands: what it waits for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -344,6 +106,12 @@ enum Phase {
         calls: Vec<ToolCall>,
         denied: Vec<ToolResult>,
     },
+    /// Waits for [`Input::Solved`]; `fallback` is the ReAct answer, if any, kept when the
+    /// run is stopped before the strategy answers.
+    Solve {
+        request: SolveRequest,
+        fallback: Option<Value>,
+    },
     /// Answered; waits for [`Input::EpisodeStored`].
     StoreEpisode {
         outcome: RunOutcome,
@@ -361,6 +129,7 @@ impl Phase {
             Phase::Generate => "a model completion",
             Phase::Approve { .. } => "an approval decision",
             Phase::CallTools { .. } => "tool results",
+            Phase::Solve { .. } => "a strategy's answer",
             Phase::StoreEpisode { .. } => "episode stored",
             Phase::Done { .. } => "nothing",
         }
@@ -395,6 +164,13 @@ pub struct AgentRun {
     /// Whether the last step ran into the token limit (almost always a repetition loop).
     #[serde(default)]
     last_cut_off: bool,
+    /// `(tool, observation)` of every result so far, for a strategy that derives the
+    /// answer again from them.
+    #[serde(default)]
+    observations: Vec<(String, String)>,
+    /// The strategy's reasoning, once it has answered.
+    #[serde(default)]
+    reasoning: Option<String>,
     events: Vec<AgentEvent>,
     #[serde(skip)]
     templates: Arc<Templates>,
@@ -435,8 +211,12 @@ impl AgentRun {
     ) -> Result<Self, RunError> {
         config.check_task()?;
         let guard = Guard::for_texts([config.task.as_str()])?;
-        let system =
-            prompt::with_guard_notice(&templates, &prepared.system_head, prepared.guarded, &guard)?;
+        let system = prompt::with_guard_notice(
+            &templates,
+            &prepared.system_head,
+            prepared.guarded(),
+            &guard,
+        )?;
         let mut run = Self {
             id: Uuid::new_v4(),
             step_schema: prepared.step_schema.clone(),
@@ -451,12 +231,20 @@ impl AgentRun {
             tools_used: Vec::new(),
             last_observation: None,
             last_cut_off: false,
+            observations: Vec::new(),
+            reasoning: None,
             events: Vec::new(),
             templates,
             answer_validator: Some(prepared.answer_validator.clone()),
             config,
         };
-        run.next_step();
+        if !run.config.solves_alone() {
+            run.next_step();
+        } else if run.config.recall_top_k.is_some() {
+            run.phase = Phase::Recall;
+        } else {
+            run.solve(&[], None)?;
+        }
         Ok(run)
     }
 
@@ -473,8 +261,9 @@ impl AgentRun {
                 call: waiting.clone(),
             },
             Phase::CallTools { calls, .. } => Action::CallTools {
-                calls: calls.clone(),
+                calls: calls.iter().cloned().map(ApprovedCall::new).collect(),
             },
+            Phase::Solve { request, .. } => Action::Solve(request.clone()),
             Phase::StoreEpisode { text, metadata, .. } => Action::StoreEpisode {
                 text: text.clone(),
                 metadata: metadata.clone(),
@@ -505,6 +294,9 @@ impl AgentRun {
             }
             Input::ToolResults(results) if matches!(self.phase, Phase::CallTools { .. }) => {
                 self.on_results(results)
+            }
+            Input::Solved(solved) if matches!(self.phase, Phase::Solve { .. }) => {
+                self.on_solved(solved)
             }
             Input::EpisodeStored => match &self.phase {
                 Phase::StoreEpisode { outcome, .. } => {
@@ -557,125 +349,12 @@ impl AgentRun {
         std::mem::take(&mut self.events)
     }
 
-    /// The events recorded and not drained yet.
-    pub fn events(&self) -> &[AgentEvent] {
-        &self.events
-    }
-
-    /// The run's id.
-    pub fn id(&self) -> Uuid {
-        self.id
-    }
-
-    /// The model session of every request: the run id, so the KV cache carries over.
-    pub fn session(&self) -> SessionId {
-        SessionId::new(self.id.to_string())
-    }
-
-    /// The configuration.
-    pub fn config(&self) -> &RunConfig {
-        &self.config
-    }
-
-    /// The JSON Schema each step is constrained to.
-    pub fn step_schema(&self) -> &Value {
-        self.step_schema.as_ref()
-    }
-
-    /// The fence marker of this run's guard (stable for the whole run).
-    pub fn marker(&self) -> &str {
-        &self.marker
-    }
-
-    /// Model steps taken so far; the next generation is step `step() + 1`.
-    pub fn step(&self) -> usize {
-        self.steps
-    }
-
-    /// The messages sent so far: the system message, then a user turn and the model's
-    /// reply per step. Only grows.
-    pub fn messages(&self) -> &[ChatMessage] {
-        &self.messages
-    }
-
-    /// Token counts summed over the steps taken.
-    pub fn usage(&self) -> Usage {
-        self.usage
-    }
-
-    /// Wall time reported so far.
-    pub fn elapsed(&self) -> Duration {
-        self.elapsed
-    }
-
-    /// Time left before the deadline, `None` without one; a driver can use it as the
-    /// timeout of the next action.
-    pub fn time_left(&self) -> Option<Duration> {
-        self.config
-            .limits
-            .deadline
-            .map(|deadline| deadline.saturating_sub(self.elapsed))
-    }
-
-    /// Tool calls the model asked for so far.
-    pub fn tool_calls(&self) -> usize {
-        self.tool_calls
-    }
-
-    /// Names of the tools run so far, in order of first use.
-    pub fn tools_used(&self) -> &[String] {
-        &self.tools_used
-    }
-
-    /// How the run ended, once it has.
-    pub fn outcome(&self) -> Option<&RunOutcome> {
-        match &self.phase {
-            Phase::Done { outcome } => Some(outcome),
-            _ => None,
-        }
-    }
-
-    /// Whether the run has ended.
-    pub fn is_done(&self) -> bool {
-        matches!(self.phase, Phase::Done { .. })
-    }
-
-    /// The run as a JSON checkpoint.
-    ///
-    /// # Errors
-    /// Serialisation failed (not expected: every part of the run is plain data).
-    pub fn to_json(&self) -> Result<String, RunError> {
-        Ok(serde_json::to_string(self)?)
-    }
-
-    /// A run restored from [`AgentRun::to_json`], with the built-in templates.
-    ///
-    /// # Errors
-    /// The text is not a checkpoint, or its fence marker is not valid.
-    pub fn from_json(json: &str) -> Result<Self, RunError> {
-        Self::resume(json, Arc::new(Templates::new()))
-    }
-
-    /// A run restored from [`AgentRun::to_json`], rendering with `templates`.
-    ///
-    /// # Errors
-    /// As [`AgentRun::from_json`].
-    pub fn resume(json: &str, templates: Arc<Templates>) -> Result<Self, RunError> {
-        let mut run: Self = serde_json::from_str(json)?;
-        Guard::from_marker(&run.marker)?;
-        run.templates = templates;
-        Ok(run)
-    }
-
-    /// Replaces the templates (e.g. after deserialising the run as part of a larger
-    /// checkpoint, which leaves the built-ins).
-    pub fn set_templates(&mut self, templates: Arc<Templates>) {
-        self.templates = templates;
-    }
-
     // ---- transitions ----
 
     fn on_recalled(&mut self, items: Vec<Recollection>) -> Result<(), RunError> {
+        if self.config.solves_alone() {
+            return self.recalled_for_solving(items);
+        }
         let block = prompt::recalled(&self.templates, &self.guard()?, &items)?;
         self.events.push(AgentEvent::Recall {
             step: self.steps + 1,
@@ -732,140 +411,9 @@ impl AgentRun {
                 self.pending.extend(retry);
                 self.next_step();
             }
-            Ok(Step::Answer { answer, .. }) => self.answered(answer),
+            Ok(Step::Answer { answer, .. }) => self.answered(answer)?,
             Ok(Step::Act { calls, .. }) => self.request_calls(step, calls),
         }
-        Ok(())
-    }
-
-    fn request_calls(&mut self, step: usize, calls: Vec<(String, Value)>) {
-        let calls: Vec<ToolCall> = calls
-            .into_iter()
-            .enumerate()
-            .map(|(i, (name, args))| ToolCall::new(format!("call-{step}-{}", i + 1), name, args))
-            .collect();
-        if let Some(limit) = self.config.limits.max_tool_calls
-            && self.tool_calls + calls.len() > limit
-        {
-            self.finish(StopReason::MaxToolCalls { limit });
-            return;
-        }
-        self.tool_calls += calls.len();
-        self.events
-            .extend(calls.iter().map(|call| AgentEvent::ToolCall {
-                step,
-                call: call.clone(),
-            }));
-        // No call is denied yet, so routing renders nothing and cannot fail.
-        if let Err(error) = self.route(calls, Vec::new(), Vec::new(), Vec::new()) {
-            self.fail(error.to_string());
-        }
-    }
-
-    fn on_approval(&mut self, decision: ApprovalDecision) -> Result<(), RunError> {
-        let Phase::Approve {
-            waiting,
-            rest,
-            approved,
-            denied,
-        } = &self.phase
-        else {
-            return Err(self.mismatch(&Input::Approval(decision)));
-        };
-        let (mut approved, mut denied, rest) = (approved.clone(), denied.clone(), rest.clone());
-        let mut events = Vec::new();
-        match decision {
-            ApprovalDecision::Approve => approved.push(waiting.clone()),
-            ApprovalDecision::Deny { reason } => {
-                let result = ToolResult {
-                    call_id: waiting.id.clone(),
-                    name: waiting.name.clone(),
-                    outcome: Err(ToolFailure::ApprovalDenied {
-                        name: waiting.name.clone(),
-                        reason,
-                    }),
-                };
-                events.push(AgentEvent::ToolResult {
-                    step: self.steps,
-                    result: result.clone(),
-                });
-                denied.push(result);
-            }
-        }
-        self.route(rest, approved, denied, events)
-    }
-
-    /// Sends the calls of the current step on: the first one that needs approval waits
-    /// for it; once none is left, the approved ones go to the tools, or, when all were
-    /// denied, the denials go back to the model. Renders before changing anything.
-    fn route(
-        &mut self,
-        rest: Vec<ToolCall>,
-        mut approved: Vec<ToolCall>,
-        denied: Vec<ToolResult>,
-        mut events: Vec<AgentEvent>,
-    ) -> Result<(), RunError> {
-        let mut rest = rest.into_iter();
-        while let Some(call) = rest.next() {
-            if self.needs_approval(&call.name) {
-                events.push(AgentEvent::ApprovalNeeded {
-                    step: self.steps,
-                    call: call.clone(),
-                });
-                self.events.extend(events);
-                self.phase = Phase::Approve {
-                    waiting: call,
-                    rest: rest.collect(),
-                    approved,
-                    denied,
-                };
-                return Ok(());
-            }
-            approved.push(call);
-        }
-        if approved.is_empty() {
-            let observations: Vec<String> = denied.iter().map(ToolResult::observation).collect();
-            let text = prompt::observations(
-                &self.templates,
-                &self.guard()?,
-                named(&denied, &observations),
-            )?;
-            self.events.extend(events);
-            self.observe(text, &observations);
-            return Ok(());
-        }
-        for call in &approved {
-            if !self.tools_used.contains(&call.name) {
-                self.tools_used.push(call.name.clone());
-            }
-        }
-        self.events.extend(events);
-        self.phase = Phase::CallTools {
-            calls: approved,
-            denied,
-        };
-        Ok(())
-    }
-
-    fn on_results(&mut self, results: Vec<ToolResult>) -> Result<(), RunError> {
-        let Phase::CallTools { calls, denied } = &self.phase else {
-            return Err(self.mismatch(&Input::ToolResults(results)));
-        };
-        let ordered = in_call_order(calls, results)?;
-        let all: Vec<&ToolResult> = denied.iter().chain(&ordered).collect();
-        let observations: Vec<String> = all.iter().map(|result| result.observation()).collect();
-        let text = prompt::observations(
-            &self.templates,
-            &self.guard()?,
-            named(all.iter().copied(), &observations),
-        )?;
-        let step = self.steps;
-        self.events.extend(
-            ordered
-                .into_iter()
-                .map(|result| AgentEvent::ToolResult { step, result }),
-        );
-        self.observe(text, &observations);
         Ok(())
     }
 
@@ -875,23 +423,6 @@ impl AgentRun {
         self.pending.push(text);
         self.last_observation = Some(observations.join("\n"));
         self.next_step();
-    }
-
-    fn answered(&mut self, answer: Value) {
-        self.events.push(AgentEvent::Answer {
-            value: answer.clone(),
-        });
-        let outcome = self.outcome_with(Some(answer), StopReason::Answered);
-        if self.config.store_episode {
-            let (text, metadata) = self.episode(&outcome);
-            self.phase = Phase::StoreEpisode {
-                outcome,
-                text,
-                metadata,
-            };
-        } else {
-            self.end(outcome);
-        }
     }
 
     /// Starts the next step, or ends the run when a limit is reached.
@@ -918,7 +449,11 @@ impl AgentRun {
         self.elapsed = self.elapsed.saturating_add(spent);
         let running = matches!(
             self.phase,
-            Phase::Recall | Phase::Generate | Phase::Approve { .. } | Phase::CallTools { .. }
+            Phase::Recall
+                | Phase::Generate
+                | Phase::Approve { .. }
+                | Phase::CallTools { .. }
+                | Phase::Solve { .. }
         );
         if let Some(limit) = self.deadline_passed()
             && running
@@ -932,6 +467,13 @@ impl AgentRun {
             Phase::Done { .. } => {}
             Phase::StoreEpisode { outcome, .. } => {
                 let outcome = outcome.clone();
+                self.end(outcome);
+            }
+            Phase::Solve {
+                fallback: Some(answer),
+                ..
+            } => {
+                let outcome = self.outcome_with(Some(answer.clone()), StopReason::Answered);
                 self.end(outcome);
             }
             _ => self.finish(reason),
@@ -1044,6 +586,12 @@ impl AgentRun {
         {
             return Some("\"final_answer\" is blank: write the answer itself".to_owned());
         }
+        self.schema_problem(answer)
+            .map(|errors| format!("\"final_answer\" does not match the answer schema: {errors}"))
+    }
+
+    /// What is wrong with `answer` against the answer schema; `None` when it matches.
+    fn schema_problem(&mut self, answer: &Value) -> Option<String> {
         let validator = match &self.answer_validator {
             Some(validator) => validator.clone(),
             None => {
@@ -1058,50 +606,7 @@ impl AgentRun {
             .take(MAX_ANSWER_ERRORS)
             .map(|error| error.to_string())
             .collect();
-        (!errors.is_empty()).then(|| {
-            format!(
-                "\"final_answer\" does not match the answer schema: {}",
-                errors.join("; ")
-            )
-        })
-    }
-
-    fn outcome_with(&self, answer: Option<Value>, stop: StopReason) -> RunOutcome {
-        RunOutcome {
-            answer,
-            stop,
-            steps: self.steps,
-            tool_calls: self.tool_calls,
-            usage: self.usage,
-            tools_used: self.tools_used.clone(),
-            elapsed: self.elapsed,
-        }
-    }
-
-    fn episode(&self, outcome: &RunOutcome) -> (String, Value) {
-        let answer = outcome.answer.clone().unwrap_or(Value::Null);
-        let answer_text = match &answer {
-            Value::String(text) => text.clone(),
-            other => other.to_string(),
-        };
-        let tools = if self.tools_used.is_empty() {
-            "none".to_owned()
-        } else {
-            self.tools_used.join(", ")
-        };
-        let text = format!(
-            "Task: {}\nAnswer: {answer_text}\nTools used: {tools}",
-            self.config.task
-        );
-        let metadata = json!({
-            "kind": "episodic",
-            "run_id": self.id.to_string(),
-            "task": self.config.task,
-            "answer": answer,
-            "tools_used": self.tools_used,
-            "steps": outcome.steps,
-        });
-        (text, metadata)
+        (!errors.is_empty()).then(|| errors.join("; "))
     }
 }
 
@@ -1121,45 +626,6 @@ fn unusable(error: &str, finish: FinishReason) -> String {
         FinishReason::ContextFull => format!("{error} (the context is full)"),
         _ => error.to_owned(),
     }
-}
-
-/// `(tool name, observation)` of each result, `observations` being their texts.
-fn named<'a>(
-    results: impl IntoIterator<Item = &'a ToolResult>,
-    observations: &'a [String],
-) -> impl Iterator<Item = (&'a str, &'a str)> {
-    results
-        .into_iter()
-        .zip(observations)
-        .map(|(result, observation)| (result.name.as_str(), observation.as_str()))
-}
-
-/// `results` in the order of `calls`, when there is exactly one per call.
-fn in_call_order(
-    calls: &[ToolCall],
-    results: Vec<ToolResult>,
-) -> Result<Vec<ToolResult>, RunError> {
-    let mismatch = |detail: String| Err(RunError::MismatchedResults { detail });
-    if results.len() != calls.len() {
-        return mismatch(format!(
-            "{} results for {} calls",
-            results.len(),
-            calls.len()
-        ));
-    }
-    let mut slots: Vec<Option<ToolResult>> = vec![None; calls.len()];
-    for result in results {
-        let slot = calls
-            .iter()
-            .position(|call| call.id == result.call_id)
-            .and_then(|index| slots.get_mut(index));
-        match slot {
-            None => return mismatch(format!("no pending call has id `{}`", result.call_id)),
-            Some(Some(_)) => return mismatch(format!("two results for call `{}`", result.call_id)),
-            Some(slot) => *slot = Some(result),
-        }
-    }
-    Ok(slots.into_iter().flatten().collect())
 }
 
 /// Serde for an `Arc<Value>` field as the plain value.

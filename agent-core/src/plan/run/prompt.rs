@@ -2,13 +2,17 @@
 //! memories and step errors that make up later user turns. Rendered through the
 //! templates; text from outside (tool results, memories) is fenced by the run's guard.
 
-use agentry_prompts::{Guard, PromptError, Templates, names, untrusted};
+use agentry_prompts::{
+    ChatMessage, Guard, Prompt as Sections, PromptError, RenderedPrompt, Templates, names,
+    untrusted,
+};
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::RunConfig;
 use super::action::Recollection;
 use super::step::self_contained;
+use crate::model::ModelInput;
 
 /// The fixed part of the system message: role and instructions (`prompt_system`), the
 /// tools and how to work (`react_step`) and the reply format (`react_format`). The same
@@ -139,6 +143,40 @@ pub(crate) fn step_error(templates: &Templates, error: &str) -> Result<String, P
 }
 
 /// The non-empty parts, trimmed, separated by blank lines.
+/// The prompt a reasoning strategy solves: role, instructions, the untrusted
+/// `(source, text)` items fenced by a fresh guard, and the task.
+pub(crate) fn solve_prompt(
+    templates: &Templates,
+    config: &RunConfig,
+    untrusted: &[(String, String)],
+) -> Result<ModelInput, PromptError> {
+    let mut sections = Sections::new()
+        .role(config.role.clone())
+        .instructions(config.instructions.iter().cloned())
+        .input(config.task.clone());
+    for (source, text) in untrusted {
+        sections = sections.untrusted(source.clone(), text.clone());
+    }
+    Ok(ModelInput::Messages(checked_messages(
+        sections.render(templates)?,
+    )))
+}
+
+/// The messages of a rendered prompt; every injection signal the guard found in its
+/// untrusted content (recalled memories, documents, tool output) is logged as a warning
+/// naming its source, so a poisoned text shows up in the log of the run that read it.
+pub(crate) fn checked_messages(rendered: RenderedPrompt) -> Vec<ChatMessage> {
+    for found in &rendered.signals {
+        tracing::warn!(
+            source = %found.source,
+            kind = ?found.signal.kind,
+            "possible prompt injection in untrusted content: {:?}",
+            found.signal.matched
+        );
+    }
+    rendered.messages
+}
+
 fn join<S: AsRef<str>>(parts: &[S]) -> String {
     parts
         .iter()

@@ -319,8 +319,6 @@ pub(crate) fn shorten(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Constraint;
-    use crate::model::constraint::to_grammar;
 
     fn tools() -> Vec<ToolSpec> {
         vec![
@@ -335,12 +333,6 @@ mod tests {
                 json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "properties": {"tz": {"$ref": "#/$defs/Tz"}}, "$defs": {"Tz": {"type": "string"}}}),
             ),
         ]
-    }
-
-    fn grammar(schema: &Value) -> String {
-        to_grammar(&Constraint::JsonSchema(schema.clone()))
-            .unwrap_or_else(|e| panic!("llama.cpp refused the schema: {e}\n{schema}"))
-            .unwrap_or_default()
     }
 
     #[test]
@@ -379,32 +371,6 @@ mod tests {
             answer_of(json!({"type": "integer"})),
             json!({"type": "integer"})
         );
-        let grammar = grammar(&step_schema(&[], &json!({"type": "string"}), 1, None));
-        assert!(!grammar.is_empty());
-    }
-
-    #[test]
-    fn every_shape_of_step_schema_converts_to_a_llama_grammar() {
-        let answer = json!({"type": "object", "properties": {"city": {"type": "string"}, "population": {"type": "integer"}}, "required": ["city", "population"]});
-        for (tools, max_calls) in [
-            (tools(), 1),
-            (tools(), 3),
-            (tools()[..1].to_vec(), 1),
-            (vec![], 1),
-        ] {
-            let schema = step_schema(&tools, &answer, max_calls, Some(800));
-            let g = grammar(&schema);
-            // Properties keep their order in the grammar: the thought comes first.
-            let thought_then = |key: &str| {
-                regex::Regex::new(&format!(
-                    r#""\{{" space [a-z0-9-]*thought-kv "," space [a-z0-9-]*{key}-kv"#
-                ))
-                .is_ok_and(|re| re.is_match(&g))
-            };
-            assert!(thought_then("final-answer"), "{g}");
-            let call_key = if max_calls > 1 { "actions" } else { "action" };
-            assert_eq!(thought_then(call_key), !tools.is_empty(), "{g}");
-        }
     }
 
     #[test]
@@ -419,7 +385,6 @@ mod tests {
         let schema = step_schema(&[], &answer, 1, None);
         assert!(schema["$defs"]["Node"].is_object(), "{schema}");
         assert!(schema["properties"]["final_answer"].get("$defs").is_none());
-        grammar(&schema);
         let validator = jsonschema::validator_for(&schema)
             .unwrap_or_else(|e| panic!("step schema does not compile: {e}"));
         assert!(validator.is_valid(

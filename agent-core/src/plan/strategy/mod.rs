@@ -53,7 +53,7 @@ pub use trace::{Purpose, Trace, TraceEvent, TraceObserver};
 
 use crate::model::{
     Completion, FinishReason, GenerateRequest, LanguageModel, ModelError, ModelInput, Sampling,
-    SessionId,
+    SessionId, Usage,
 };
 use crate::parse::{Attempt, ExtractError, ExtractOptions, ParseError, schema_of};
 
@@ -275,6 +275,23 @@ pub struct Solution<T> {
     pub samples: Vec<Sample>,
     /// What happened.
     pub trace: Trace,
+}
+
+impl<T> Solution<T> {
+    /// Token counts of the strategy's requests: the first sample of each (a request's
+    /// samples share its prompt).
+    pub fn usage(&self) -> Usage {
+        self.trace
+            .events
+            .iter()
+            .filter_map(|event| match event {
+                TraceEvent::Completion {
+                    index: 0, usage, ..
+                } => Some(*usage),
+                _ => None,
+            })
+            .sum()
+    }
 }
 
 /// Why a strategy produced no answer.

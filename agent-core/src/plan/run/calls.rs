@@ -1,0 +1,186 @@
+//! The calls of a step: asked for, put to approval, run, and their results observed.
+
+use agentry_tools::{ToolCall, ToolFailure, ToolResult};
+use serde_json::Value;
+
+use super::{AgentEvent, AgentRun, ApprovalDecision, Input, Phase, RunError, StopReason, prompt};
+
+impl AgentRun {
+    pub(super) fn request_calls(&mut self, step: usize, calls: Vec<(String, Value)>) {
+        let calls: Vec<ToolCall> = calls
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, args))| ToolCall::new(format!("call-{step}-{}", i + 1), name, args))
+            .collect();
+        if let Some(limit) = self.config.limits.max_tool_calls
+            && self.tool_calls + calls.len() > limit
+        {
+            self.finish(StopReason::MaxToolCalls { limit });
+            return;
+        }
+        self.tool_calls += calls.len();
+        self.events
+            .extend(calls.iter().map(|call| AgentEvent::ToolCall {
+                step,
+                call: call.clone(),
+            }));
+        // No call is denied yet, so routing renders nothing and cannot fail.
+        if let Err(error) = self.route(calls, Vec::new(), Vec::new(), Vec::new()) {
+            self.fail(error.to_string());
+        }
+    }
+
+    pub(super) fn on_approval(&mut self, decision: ApprovalDecision) -> Result<(), RunError> {
+        let Phase::Approve {
+            waiting,
+            rest,
+            approved,
+            denied,
+        } = &self.phase
+        else {
+            return Err(self.mismatch(&Input::Approval(decision)));
+        };
+        let (mut approved, mut denied, rest) = (approved.clone(), denied.clone(), rest.clone());
+        let mut events = Vec::new();
+        match decision {
+            ApprovalDecision::Approve => approved.push(waiting.clone()),
+            ApprovalDecision::Deny { reason } => {
+                let result = ToolResult {
+                    call_id: waiting.id.clone(),
+                    name: waiting.name.clone(),
+                    outcome: Err(ToolFailure::ApprovalDenied {
+                        name: waiting.name.clone(),
+                        reason,
+                    }),
+                };
+                events.push(AgentEvent::ToolResult {
+                    step: self.steps,
+                    result: result.clone(),
+                });
+                denied.push(result);
+            }
+        }
+        self.route(rest, approved, denied, events)
+    }
+
+    /// Sends the calls of the current step on: the first one that needs approval waits
+    /// for it; once none is left, the approved ones go to the tools, or, when all were
+    /// denied, the denials go back to the model. Renders before changing anything.
+    fn route(
+        &mut self,
+        rest: Vec<ToolCall>,
+        mut approved: Vec<ToolCall>,
+        denied: Vec<ToolResult>,
+        mut events: Vec<AgentEvent>,
+    ) -> Result<(), RunError> {
+        let mut rest = rest.into_iter();
+        while let Some(call) = rest.next() {
+            if self.needs_approval(&call.name) {
+                events.push(AgentEvent::ApprovalNeeded {
+                    step: self.steps,
+                    call: call.clone(),
+                });
+                self.events.extend(events);
+                self.phase = Phase::Approve {
+                    waiting: call,
+                    rest: rest.collect(),
+                    approved,
+                    denied,
+                };
+                return Ok(());
+            }
+            approved.push(call);
+        }
+        if approved.is_empty() {
+            let observations: Vec<String> = denied.iter().map(ToolResult::observation).collect();
+            let text = prompt::observations(
+                &self.templates,
+                &self.guard()?,
+                named(&denied, &observations),
+            )?;
+            let noted: Vec<(String, String)> = named(&denied, &observations)
+                .map(|(tool, text)| (tool.to_owned(), text.to_owned()))
+                .collect();
+            self.events.extend(events);
+            self.observations.extend(noted);
+            self.observe(text, &observations);
+            return Ok(());
+        }
+        for call in &approved {
+            if !self.tools_used.contains(&call.name) {
+                self.tools_used.push(call.name.clone());
+            }
+        }
+        self.events.extend(events);
+        self.phase = Phase::CallTools {
+            calls: approved,
+            denied,
+        };
+        Ok(())
+    }
+
+    pub(super) fn on_results(&mut self, results: Vec<ToolResult>) -> Result<(), RunError> {
+        let Phase::CallTools { calls, denied } = &self.phase else {
+            return Err(self.mismatch(&Input::ToolResults(results)));
+        };
+        let ordered = in_call_order(calls, results)?;
+        let all: Vec<&ToolResult> = denied.iter().chain(&ordered).collect();
+        let observations: Vec<String> = all.iter().map(|result| result.observation()).collect();
+        let text = prompt::observations(
+            &self.templates,
+            &self.guard()?,
+            named(all.iter().copied(), &observations),
+        )?;
+        let noted: Vec<(String, String)> = named(all.iter().copied(), &observations)
+            .map(|(tool, text)| (tool.to_owned(), text.to_owned()))
+            .collect();
+        self.observations.extend(noted);
+        let step = self.steps;
+        self.events.extend(
+            ordered
+                .into_iter()
+                .map(|result| AgentEvent::ToolResult { step, result }),
+        );
+        self.observe(text, &observations);
+        Ok(())
+    }
+}
+
+/// `(tool name, observation)` of each result, `observations` being their texts.
+fn named<'a>(
+    results: impl IntoIterator<Item = &'a ToolResult>,
+    observations: &'a [String],
+) -> impl Iterator<Item = (&'a str, &'a str)> {
+    results
+        .into_iter()
+        .zip(observations)
+        .map(|(result, observation)| (result.name.as_str(), observation.as_str()))
+}
+
+/// `results` in the order of `calls`, when there is exactly one per call.
+fn in_call_order(
+    calls: &[ToolCall],
+    results: Vec<ToolResult>,
+) -> Result<Vec<ToolResult>, RunError> {
+    let mismatch = |detail: String| Err(RunError::MismatchedResults { detail });
+    if results.len() != calls.len() {
+        return mismatch(format!(
+            "{} results for {} calls",
+            results.len(),
+            calls.len()
+        ));
+    }
+    let mut slots: Vec<Option<ToolResult>> = vec![None; calls.len()];
+    for result in results {
+        let slot = calls
+            .iter()
+            .position(|call| call.id == result.call_id)
+            .and_then(|index| slots.get_mut(index));
+        match slot {
+            None => return mismatch(format!("no pending call has id `{}`", result.call_id)),
+            Some(Some(_)) => return mismatch(format!("two results for call `{}`", result.call_id)),
+            Some(slot) => *slot = Some(result),
+        }
+    }
+    Ok(slots.into_iter().flatten().collect())
+}
