@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use agentry_core::agent::ModelTokenCounter;
 use agentry_core::model::LanguageModel;
 use agentry_core::summarize::ModelSummarizer;
 use agentry_llama::{LlamaConfig, LlamaModel, ModelTokenizer};
@@ -15,7 +16,7 @@ use support::smollm2_path as smollm2;
 #[tokio::test]
 async fn the_vocab_only_tokenizer_counts_like_the_model() {
     let path = smollm2().await;
-    let tokenizer = ModelTokenizer::load(&path).unwrap();
+    let tokenizer = ModelTokenCounter(Arc::new(ModelTokenizer::load(&path).unwrap()));
     let config = LlamaConfig {
         n_ctx: 512,
         threads: 2,
@@ -73,7 +74,7 @@ async fn the_model_summarises_turns_into_a_bounded_note() {
     assert!(!note.trim().is_empty());
     // At most 2 tokens per allowed word are generated.
     let tokenizer = ModelTokenizer::load(&path).unwrap();
-    assert!(tokenizer.count_tokens(&note) <= 60, "{note}");
+    assert!(tokenizer.count(&note) <= 60, "{note}");
     // A second round folds the previous note in and still answers.
     let again = summarizer
         .summarize(
@@ -97,7 +98,9 @@ async fn an_overflowing_conversation_is_summarised_by_the_model_and_survives_a_r
 
     let path = smollm2().await;
     let model = open_model(&path).await;
-    let counter: Arc<dyn TokenCounter> = Arc::new(ModelTokenizer::load(&path).unwrap());
+    let counter: Arc<dyn TokenCounter> = Arc::new(ModelTokenCounter(Arc::new(
+        ModelTokenizer::load(&path).unwrap(),
+    )));
     let dir = tempfile::tempdir().unwrap();
     let open_memory = || async {
         let store: Arc<dyn VectorStore> = Arc::new(EdgeStore::open(dir.path()).unwrap());

@@ -1,8 +1,9 @@
 //! `agentry run` and `agentry validate` end to end: the example workflows on the real
-//! model, a killed run resumed from its checkpoint, and the exit codes.
+//! model, a killed run resumed from its checkpoint (between steps, and in the middle of an
+//! agent step), and the exit codes.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -230,6 +231,162 @@ fn a_run_killed_after_its_second_step_resumes_and_finishes() {
             .is_some_and(|s| !s.is_empty())
     );
     assert_eq!(read_state(&runs, &run_id)["status"], "finished");
+}
+
+/// A child process killed when dropped, so a failed assertion never leaves a model running.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `agentry ARGS` in `cwd` with stdout and stderr written to `out` and `err`.
+fn spawn_agentry(cwd: &Path, args: &[&str], out: &Path, err: &Path) -> Running {
+    let file = |path: &Path| std::fs::File::create(path).expect("create an output file");
+    let child = Command::new(env!("CARGO_BIN_EXE_agentry"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("RUST_LOG")
+        .stdout(file(out))
+        .stderr(file(err))
+        .spawn()
+        .expect("start agentry");
+    Running(child)
+}
+
+/// Waits up to `limit` for `child` to end; kills it and fails when it does not.
+fn wait_bounded(child: &mut Running, limit: Duration, err: &Path) -> ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.0.try_wait().expect("wait for agentry") {
+            return status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.0.kill();
+            let stderr = std::fs::read_to_string(err).unwrap_or_default();
+            panic!("agentry did not end within {limit:?}\n{stderr}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The longest a model run of these tests may take (the 1.5B model on 2 shared cores).
+const MODEL_RUN_LIMIT: Duration = Duration::from_secs(900);
+
+#[test]
+fn a_run_killed_in_the_middle_of_an_agent_step_continues_that_step() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runs = dir.path().join("runs");
+    let runs_arg = runs.to_str().unwrap();
+    let file = repo("tests/fixtures/workflows/valid/calculator-agent.yaml");
+    let file = file.to_str().unwrap();
+    let (out1, err1) = (dir.path().join("out1"), dir.path().join("err1"));
+    let mut child = spawn_agentry(
+        dir.path(),
+        &["run", file, "--runs-dir", runs_arg],
+        &out1,
+        &err1,
+    );
+    // Killed once its agent step has a model step checkpointed, before the step ends.
+    let started = Instant::now();
+    let run_id = loop {
+        if let Some((id, state)) = current_state(&runs)
+            && state["running"]["solve"]["step"].as_u64() >= Some(1)
+        {
+            break id;
+        }
+        if let Ok(Some(status)) = child.0.try_wait() {
+            let stderr = std::fs::read_to_string(&err1).unwrap_or_default();
+            panic!("the run ended ({status}) before a model step was checkpointed\n{stderr}");
+        }
+        assert!(
+            started.elapsed() < MODEL_RUN_LIMIT,
+            "no agent step checkpointed within {MODEL_RUN_LIMIT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    child.0.kill().expect("kill the run");
+    let _ = child.0.wait();
+    let killed_after = started.elapsed();
+    let state = read_state(&runs, &run_id);
+    assert_eq!(state["status"], "running", "{state}");
+    assert!(
+        state["steps"].as_object().is_some_and(|s| s.is_empty()),
+        "killed in the middle of the agent step: {state}"
+    );
+    let saved = &state["running"]["solve"];
+    assert_eq!(saved["agent"], "maths", "{state}");
+    let agent_run = saved["run_id"]
+        .as_str()
+        .expect("the agent run's id")
+        .to_string();
+    let saved_step = saved["step"].as_u64().expect("its model steps");
+    // The first process called the calculator in its first model step.
+    let stderr1 = std::fs::read_to_string(&err1).expect("stderr");
+    assert!(
+        stderr1.contains("solve step 1: call calculator("),
+        "{stderr1}"
+    );
+
+    let resumed_at = Instant::now();
+    let (out2, err2) = (dir.path().join("out2"), dir.path().join("err2"));
+    let mut child = spawn_agentry(
+        dir.path(),
+        &[
+            "run",
+            file,
+            "--runs-dir",
+            runs_arg,
+            "--resume",
+            &run_id,
+            "--json",
+        ],
+        &out2,
+        &err2,
+    );
+    let status = wait_bounded(&mut child, MODEL_RUN_LIMIT, &err2);
+    let stderr = std::fs::read_to_string(&err2).expect("stderr");
+    let stdout = std::fs::read_to_string(&out2).expect("stdout");
+    assert!(status.success(), "{stderr}");
+    eprintln!(
+        "killed after {:.1} s (model step {saved_step}), resumed run took {:.1} s",
+        killed_after.as_secs_f64(),
+        resumed_at.elapsed().as_secs_f64()
+    );
+    let result: Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"));
+    assert_eq!(result["run_id"], run_id.as_str());
+    assert_eq!(result["outputs"]["answer"], 324, "{result}\n{stderr}");
+    assert_eq!(result["steps_run"], 1, "{result}");
+    assert_eq!(result["steps_resumed"], 0, "{result}");
+    // The same agent run went on from its checkpoint...
+    assert!(
+        stderr.contains(&format!(
+            "resume solve: agent run {agent_run} continues after model step {saved_step}"
+        )),
+        "{stderr}"
+    );
+    // ...without asking the model for the steps it had made again.
+    for step in 1..=saved_step {
+        assert!(
+            !stderr.contains(&format!("solve step {step}: call")),
+            "model step {step} was made again: {stderr}"
+        );
+    }
+    let state = read_state(&runs, &run_id);
+    assert_eq!(state["status"], "finished", "{state}");
+    assert!(state.get("running").is_none(), "{state}");
+    let record = &state["steps"]["solve"];
+    assert_eq!(record["output"], 324, "{state}");
+    assert_eq!(record["agent"]["run_id"], agent_run.as_str(), "{state}");
+    assert_eq!(record["agent"]["resumed_at"], saved_step, "{state}");
+    // The step counter went on past the resume: the answer was a later model step.
+    let steps = record["agent"]["steps"].as_u64().expect("model steps");
+    assert!(steps > saved_step, "{state}");
 }
 
 #[test]

@@ -109,7 +109,7 @@ impl LlamaModel {
         // Validate the file first: llama.cpp may abort the process on some malformed files.
         let gguf = GgufInfo::read(path).map_err(|source| ModelError::InvalidModelFile {
             path: path.to_path_buf(),
-            source,
+            source: Box::new(source),
         })?;
         if config.lora.len() > 1 {
             return Err(ModelError::Lora {

@@ -30,7 +30,7 @@ impl ModelTokenizer {
         // Validate the header first: llama.cpp may abort on a malformed file.
         GgufInfo::read(path).map_err(|source| ModelError::InvalidModelFile {
             path: path.to_path_buf(),
-            source,
+            source: Box::new(source),
         })?;
         let params = LlamaModelParams::default().with_vocab_only(true);
         let vocab =

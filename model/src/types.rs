@@ -172,15 +172,19 @@ pub struct Usage {
 
 impl std::ops::AddAssign for Usage {
     /// Adds another completion's counts (a run's total over its steps).
+    /// Saturating: a total never wraps.
     fn add_assign(&mut self, other: Usage) {
-        self.prompt_tokens += other.prompt_tokens;
-        self.cached_tokens += other.cached_tokens;
-        self.evaluated_tokens += other.evaluated_tokens;
-        self.completion_tokens += other.completion_tokens;
+        self.prompt_tokens = self.prompt_tokens.saturating_add(other.prompt_tokens);
+        self.cached_tokens = self.cached_tokens.saturating_add(other.cached_tokens);
+        self.evaluated_tokens = self.evaluated_tokens.saturating_add(other.evaluated_tokens);
+        self.completion_tokens = self
+            .completion_tokens
+            .saturating_add(other.completion_tokens);
     }
 }
 
 impl std::iter::Sum for Usage {
+    /// The total of the counts, as [`AddAssign`](std::ops::AddAssign) adds them.
     fn sum<I: Iterator<Item = Usage>>(iter: I) -> Usage {
         iter.fold(Usage::default(), |mut total, one| {
             total += one;

@@ -324,7 +324,7 @@ fn bare_batched_decode(
     Ok(tps(samples * opts.decode_tokens, start.elapsed()))
 }
 
-fn first(mut c: Vec<super::Completion>) -> Result<super::Completion, ModelError> {
+fn first(mut c: Vec<agentry_model::Completion>) -> Result<agentry_model::Completion, ModelError> {
     if c.is_empty() {
         return Err(ModelError::Decode("no completion".into()));
     }

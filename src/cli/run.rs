@@ -7,12 +7,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use agentry_core::model::LanguageModel;
+use agentry_core::plan::run::AgentEvent;
 use agentry_llama::{LlamaConfig, LlamaModel};
 use agentry_store::ModelStore;
 use agentry_tools::Policy;
 use agentry_workflow::{
-    self, Checkpoints, Workflow, WorkflowError, WorkflowEvent, WorkflowOutcome, WorkflowRunError,
-    WorkflowRunner,
+    self as workflow, Checkpoints, Workflow, WorkflowError, WorkflowEvent, WorkflowOutcome,
+    WorkflowRunError, WorkflowRunner,
 };
 use anyhow::Context;
 use clap::Args;
@@ -342,6 +343,22 @@ impl Progress {
                         };
                         say(live, &shown, &format!("skip {path} ({why})"));
                     }
+                    WorkflowEvent::AgentResumed {
+                        path,
+                        agent_run,
+                        step,
+                    } => say(
+                        live,
+                        &shown,
+                        &format!(
+                            "resume {path}: agent run {agent_run} continues after model step {step}"
+                        ),
+                    ),
+                    WorkflowEvent::Agent { path, event } => {
+                        if let Some(line) = agent_line(&path, &event) {
+                            say(live, &shown, &line);
+                        }
+                    }
                     WorkflowEvent::Finished { .. } => {}
                 }
             }
@@ -354,6 +371,42 @@ impl Progress {
     async fn finish(self) {
         let _ = self.task.await;
         self.bar.finish_and_clear();
+    }
+}
+
+/// The progress line of an agent's event, for the events worth a line: tool calls and
+/// their results (thoughts, tokens and the rest stay off the screen).
+fn agent_line(path: &str, event: &AgentEvent) -> Option<String> {
+    match event {
+        AgentEvent::ToolCall { step, call } => Some(format!(
+            "  {path} step {step}: call {}({})",
+            call.name,
+            shorten(&call.args.to_string())
+        )),
+        AgentEvent::ToolResult { step, result } => Some(match &result.outcome {
+            Ok(output) => format!(
+                "  {path} step {step}: {} gave {}",
+                result.name,
+                shorten(&output.value.to_string())
+            ),
+            Err(failure) => format!(
+                "  {path} step {step}: {} failed: {}",
+                result.name,
+                shorten(&failure.to_string())
+            ),
+        }),
+        _ => None,
+    }
+}
+
+/// `text` cut to one short line.
+fn shorten(text: &str) -> String {
+    const MAX: usize = 100;
+    let line = text.lines().next().unwrap_or_default();
+    if line.chars().count() > MAX || line.len() < text.len() {
+        format!("{}…", line.chars().take(MAX).collect::<String>())
+    } else {
+        line.to_string()
     }
 }
 

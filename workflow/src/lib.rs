@@ -38,6 +38,14 @@
 //! `tool` + `args`, `parallel: [steps]`, `for_each` + `steps` (+ `as`, `concurrency`),
 //! `until` + `max_iterations` + `steps`; any step may have `if` (and `else: [steps]`).
 //! Templates are minijinja: `{{ inputs.x }}`, `{{ steps.id.output }}`, loop variables.
+//!
+//! Checkpoints: `RUNS_DIR/RUN_ID/state.json` ([`RunState`]) is written after every step,
+//! and, for an agent step, after each of its model steps too: the agent run is kept there
+//! ([`AgentCheckpoint`]) until the step finishes. [`WorkflowRunner::resume`] skips the
+//! finished steps and continues an agent step that was stopped in the middle from its last
+//! model step, as the same agent run ([`WorkflowEvent::AgentResumed`]); the finished
+//! step's [`StepRecord`] then says so ([`AgentRecord::resumed_at`]). The agents' events
+//! come as [`WorkflowEvent::Agent`] (and [`WorkflowEvent::Token`]) naming their step.
 
 #![warn(missing_docs)]
 
@@ -56,8 +64,8 @@ use std::path::{Path, PathBuf};
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use parse::STRATEGY_NAMES;
 pub use run::{
-    Checkpoints, RunState, RunStatus, StepRecord, WorkflowEvent, WorkflowOutcome, WorkflowRunError,
-    WorkflowRunner, resolve_inputs,
+    AgentCheckpoint, AgentRecord, Checkpoints, RunState, RunStatus, StepRecord, WorkflowEvent,
+    WorkflowOutcome, WorkflowRunError, WorkflowRunner, resolve_inputs,
 };
 pub use source::{SourceText, Span};
 pub use spec::{

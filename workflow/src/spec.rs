@@ -354,3 +354,43 @@ impl Step {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use agentry_core::agent::Agent;
+    use agentry_core::defaults;
+
+    use super::*;
+
+    fn spec(role: Option<&str>, max_steps: Option<usize>) -> AgentSpec {
+        AgentSpec {
+            name: "writer".into(),
+            role: role.map(str::to_owned),
+            instructions: vec!["Be brief.".into()],
+            tools: Vec::new(),
+            strategy: Strategy::ChainOfThought,
+            sampling: SamplingSpec {
+                max_tokens: Some(64),
+                ..SamplingSpec::default()
+            },
+            max_steps,
+            span: Span::default(),
+        }
+    }
+
+    #[test]
+    fn an_agent_spec_sets_what_it_declares_and_the_shared_defaults_otherwise() {
+        let base = || Agent::builder().role(defaults::ROLE);
+        let plain = format!("{:?}", spec(None, None).configure(base()));
+        assert!(plain.contains(defaults::ROLE), "{plain}");
+        assert!(plain.contains("ChainOfThought"), "{plain}");
+        assert!(
+            plain.contains(&format!("max_steps: {}", defaults::MAX_STEPS)),
+            "{plain}"
+        );
+        let own = format!("{:?}", spec(Some("You write."), Some(2)).configure(base()));
+        assert!(own.contains("You write."), "{own}");
+        assert!(!own.contains(defaults::ROLE), "{own}");
+        assert!(own.contains("max_steps: 2"), "{own}");
+    }
+}

@@ -281,16 +281,17 @@ impl Agent {
     /// per token.
     async fn token_counter(&self) -> Arc<dyn TokenCounter> {
         match self.model.token_counter().await {
-            Some(counter) => Arc::new(ModelCounter(counter)),
+            Some(counter) => Arc::new(ModelTokenCounter(counter)),
             None => Arc::new(ApproxCounter),
         }
     }
 }
 
-/// A model's own token counter as the conversation window's [`TokenCounter`].
-struct ModelCounter(Arc<dyn TokenCount>);
+/// A model's own token counter ([`LanguageModel::token_counter`](crate::model::LanguageModel::token_counter))
+/// as a [`TokenCounter`] of memory, e.g. for a [`ShortTermMemory`] window.
+pub struct ModelTokenCounter(pub Arc<dyn TokenCount>);
 
-impl TokenCounter for ModelCounter {
+impl TokenCounter for ModelTokenCounter {
     fn count_tokens(&self, text: &str) -> usize {
         self.0.count(text)
     }

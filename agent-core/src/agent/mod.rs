@@ -42,6 +42,7 @@ use agentry_tools::{Policy, ToolRegistry, ToolSpec};
 use tokio::sync::broadcast;
 
 pub use builder::AgentBuilder;
+pub use chat::ModelTokenCounter;
 pub use checkpoint::{CheckpointDir, CheckpointSink};
 pub use error::{AgentError, PendingApproval};
 pub use output::{AgentOutput, Pause};

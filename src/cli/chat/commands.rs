@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use agentry_core::plan::strategy::{Evaluator, Strategy};
+use agentry_core::plan::strategy::Strategy;
 use agentry_memory::PointId;
 
 /// One complete input: a message for the agent, a slash command, or nothing.

@@ -1,12 +1,26 @@
 //! Running a checked [`Workflow`]: steps in order, `parallel` steps concurrently on the
 //! one shared model (each agent in its own KV session), a checkpoint after every step,
 //! and resuming a run from its checkpoint.
+//!
+//! An agent step is checkpointed inside the step too: after each of its model steps (and
+//! at an approval pause) its agent run is written into the workflow's `state.json`
+//! (`running.PATH`, see [`AgentCheckpoint`]). A run stopped in the middle of the step
+//! (killed, Ctrl-C) and resumed with [`WorkflowRunner::resume`] continues that agent run
+//! from its last model step, with the same agent run id, instead of starting the step
+//! over ([`WorkflowEvent::AgentResumed`] says so). When the step finishes, its record
+//! holds its output and an [`AgentRecord`] (the agent run's id, its model steps in all,
+//! and where it was resumed), and the running state is dropped in the same write. A step
+//! whose agent failed or stopped without an answer drops its running state: resuming
+//! retries it from the start; one paused for an approval nobody gave keeps it.
 
 mod act;
 mod error;
 mod inputs;
+mod running;
 mod state;
 mod steps;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,11 +35,12 @@ use tokio::sync::{Mutex, broadcast};
 use uuid::Uuid;
 
 pub use error::WorkflowRunError;
-pub use state::{Checkpoints, RunState, RunStatus, StepRecord};
+pub use state::{AgentCheckpoint, AgentRecord, Checkpoints, RunState, RunStatus, StepRecord};
 
 use super::spec::Workflow;
 use super::template::{self, Mode};
 use agentry_core::model::LanguageModel;
+use agentry_core::plan::run::AgentEvent;
 
 /// Capacity of the event channel; slow listeners miss the oldest events.
 const EVENT_CAPACITY: usize = 1024;
@@ -54,6 +69,27 @@ pub enum WorkflowEvent {
         path: String,
         /// The text.
         text: String,
+    },
+    /// Something the agent of an agent step did: a thought, a tool call and its result,
+    /// recalled memories, the answer, its stop (every [`AgentEvent`] but its tokens, which
+    /// come as [`WorkflowEvent::Token`]). Serialised as
+    /// `{"event": "agent", "path": "solve", "agent": {"type": "tool_call", ..}}`.
+    Agent {
+        /// The step's path.
+        path: String,
+        /// What the agent did.
+        #[serde(rename = "agent")]
+        event: AgentEvent,
+    },
+    /// An agent step continues the agent run saved in the checkpoint instead of starting
+    /// over (a resumed run stopped in the middle of the step).
+    AgentResumed {
+        /// The step's path.
+        path: String,
+        /// The agent run's id, the one it had before.
+        agent_run: Uuid,
+        /// Model steps the run had taken; it goes on with the next one.
+        step: usize,
     },
     /// A step finished.
     StepFinished {
@@ -215,6 +251,7 @@ impl WorkflowRunner {
             fingerprint: state::fingerprint(self.workflow.source.text()),
             inputs,
             steps: Default::default(),
+            running: Default::default(),
             status: RunStatus::Running,
             outputs: None,
         };
@@ -222,7 +259,9 @@ impl WorkflowRunner {
         self.execute(state).await
     }
 
-    /// Continues the run `run_id` from its checkpoint: finished steps are not run again.
+    /// Continues the run `run_id` from its checkpoint: finished steps are not run again,
+    /// and an agent step stopped in the middle continues its agent run from its last
+    /// model step (see the [module docs](self)).
     ///
     /// # Errors
     /// [`WorkflowRunError::UnknownRun`], [`WorkflowRunError::Changed`] when the workflow
@@ -263,7 +302,7 @@ impl WorkflowRunner {
             runner: self,
             env: template::environment(),
             inputs,
-            state: Mutex::new(state),
+            state: Arc::new(Mutex::new(state)),
             ran: AtomicUsize::new(0),
             restored: AtomicUsize::new(0),
         };

@@ -1,5 +1,26 @@
-//! The checkpoint of a workflow run: what each finished step gave, saved after every
-//! step under `RUNS_DIR/RUN_ID/state.json`.
+//! The checkpoint of a workflow run, `RUNS_DIR/RUN_ID/state.json`: what each finished
+//! step gave, saved after every step, and the state of every agent step still running,
+//! saved after each of its model steps.
+//!
+//! One file says where everything is. An agent step's running state is its agent run's
+//! own checkpoint ([`AgentRun::to_json`](agentry_core::plan::run::AgentRun::to_json)),
+//! kept under `running.PATH` until the step finishes; then the step's record in `steps`
+//! holds its output and a summary of the agent run ([`AgentRecord`]), and the running
+//! state is dropped, in the same write.
+//!
+//! ```json
+//! {
+//!   "run_id": "1764412345-1a2b3c4d", "workflow": "sums", "file": "sums.yaml",
+//!   "fingerprint": "…", "inputs": {}, "status": "running",
+//!   "steps": {},
+//!   "running": {
+//!     "solve": { "agent": "maths", "run_id": "6f0c…", "step": 1, "run": { "…": "…" } }
+//!   }
+//! }
+//! ```
+//!
+//! Files written before agent steps were checkpointed (no `running`, no `agent` in the
+//! records) read the same; their interrupted agent steps start over.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -7,6 +28,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 use super::WorkflowRunError;
 
@@ -37,6 +59,40 @@ pub struct StepRecord {
     pub inner: Map<String, Value>,
     /// Wall time, in milliseconds.
     pub elapsed_ms: u64,
+    /// The agent run that performed an agent step (absent for other steps, classifying
+    /// agents, and records written before agent runs were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentRecord>,
+}
+
+/// How the agent run of a finished agent step went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentRecord {
+    /// The agent run's id: the same before and after a resume, since the run continues.
+    pub run_id: Uuid,
+    /// Model steps the run took in all (those before a resume included).
+    pub steps: usize,
+    /// When the step was continued from its running state (`--resume`), the model steps
+    /// the run had taken by then: the run went on with step `resumed_at + 1`. `None` when
+    /// the run went from its start to its end in one process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_at: Option<usize>,
+}
+
+/// An agent step caught running: its agent run's checkpoint, replaced after every model
+/// step (and at an approval pause), so a resumed workflow continues the step from its
+/// last model step instead of starting it over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentCheckpoint {
+    /// The workflow agent performing the step (a run is continued only by the same one).
+    pub agent: String,
+    /// The agent run's id.
+    pub run_id: Uuid,
+    /// Model steps the run had taken when it was saved.
+    pub step: usize,
+    /// The agent run itself, as [`AgentRun::to_json`](agentry_core::plan::run::AgentRun::to_json)
+    /// writes it (continued with `Agent::resume`).
+    pub run: Value,
 }
 
 /// A run's checkpoint.
@@ -54,6 +110,10 @@ pub struct RunState {
     pub inputs: Map<String, Value>,
     /// Finished steps by path (`id`, or `loop.ITERATION.id` inside loops).
     pub steps: BTreeMap<String, StepRecord>,
+    /// Agent steps that started and have not finished, by path: each one's agent run as
+    /// of its last model step. A step leaves this map when its record enters `steps`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub running: BTreeMap<String, AgentCheckpoint>,
     /// How the run stands.
     #[serde(flatten)]
     pub status: RunStatus,
@@ -86,6 +146,9 @@ impl Checkpoints {
 
     /// Writes `state` (to a temporary file, then renamed: a crash never leaves half a
     /// checkpoint).
+    ///
+    /// # Errors
+    /// [`WorkflowRunError::Checkpoint`] when the file cannot be written.
     pub fn save(&self, state: &RunState) -> Result<(), WorkflowRunError> {
         let path = self.path(&state.run_id);
         let io = |source| WorkflowRunError::Checkpoint {
@@ -101,7 +164,13 @@ impl Checkpoints {
         Ok(())
     }
 
-    /// Reads the checkpoint of `run_id`.
+    /// Reads the checkpoint of `run_id`, with the agent run of every running agent step
+    /// checked.
+    ///
+    /// # Errors
+    /// [`WorkflowRunError::UnknownRun`] when there is none; [`WorkflowRunError::Checkpoint`],
+    /// naming the file, when it cannot be read or is not a checkpoint (a running agent
+    /// step that holds no agent run included).
     pub fn load(&self, run_id: &str) -> Result<RunState, WorkflowRunError> {
         let valid_id = !run_id.is_empty()
             && run_id
@@ -119,9 +188,12 @@ impl Checkpoints {
                 path: path.clone(),
                 source,
             })?;
-        serde_json::from_str(&text).map_err(|e| WorkflowRunError::Checkpoint {
-            path,
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-        })
+        let state: RunState =
+            serde_json::from_str(&text).map_err(|e| WorkflowRunError::Checkpoint {
+                path: path.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            })?;
+        super::running::check(&state, &path)?;
+        Ok(state)
     }
 }

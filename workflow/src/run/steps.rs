@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -11,7 +12,7 @@ use minijinja::Environment;
 use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
 
-use super::state::{RunState, StepRecord};
+use super::state::{AgentRecord, RunState, StepRecord};
 use super::{WorkflowEvent, WorkflowRunError, WorkflowRunner};
 use crate::spec::{Step, StepKind, Template};
 use crate::template::{self, Mode, truthy};
@@ -20,6 +21,27 @@ use crate::template::{self, Mode, truthy};
 /// they use (see `tool_step`), since a future borrowing the registry would be `Send` for one
 /// lifetime only.
 type StepFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, WorkflowRunError>> + Send + 'a>>;
+
+/// What a performed step leaves: its output, the nested outputs it makes visible, and the
+/// agent run of an agent step.
+pub(crate) struct Performed {
+    /// The step's output.
+    pub(crate) output: Value,
+    /// Outputs of nested steps visible after it, by id.
+    pub(crate) inner: Map<String, Value>,
+    /// How the agent run of an agent step went.
+    pub(crate) agent: Option<AgentRecord>,
+}
+
+impl Performed {
+    fn new(output: Value, inner: Map<String, Value>) -> Self {
+        Self {
+            output,
+            inner,
+            agent: None,
+        }
+    }
+}
 
 /// What templates see at one point of a run: outputs of the steps done, loop variables.
 #[derive(Debug, Clone, Default)]
@@ -76,7 +98,8 @@ pub(crate) struct Exec<'r> {
     pub(crate) runner: &'r WorkflowRunner,
     pub(crate) env: Environment<'static>,
     pub(crate) inputs: Value,
-    pub(crate) state: Mutex<RunState>,
+    /// The run's state: shared with the checkpoint sinks of running agent steps.
+    pub(crate) state: Arc<Mutex<RunState>>,
     pub(crate) ran: AtomicUsize,
     pub(crate) restored: AtomicUsize,
 }
@@ -93,7 +116,7 @@ impl<'r> Exec<'r> {
         Value::Object(context)
     }
 
-    fn emit(&self, event: WorkflowEvent) {
+    pub(super) fn emit(&self, event: WorkflowEvent) {
         // Nobody listening is fine.
         let _ = self.runner.events.send(event);
     }
@@ -149,7 +172,7 @@ impl<'r> Exec<'r> {
                     let inner = frame.absorb(&branch);
                     frame.set(&step.id, Value::Null, "skipped");
                     return self
-                        .record(path, Value::Null, "skipped", inner, started)
+                        .record(path, Performed::new(Value::Null, inner), "skipped", started)
                         .await;
                 }
             }
@@ -157,10 +180,10 @@ impl<'r> Exec<'r> {
                 path: path.clone(),
                 kind: step.kind_name(),
             });
-            let (output, inner) = self.perform(step, &path, frame).await?;
-            frame.set(&step.id, output.clone(), "done");
+            let performed = self.perform(step, &path, frame).await?;
+            frame.set(&step.id, performed.output.clone(), "done");
             self.ran.fetch_add(1, Ordering::Relaxed);
-            self.record(path, output, "done", inner, started).await
+            self.record(path, performed, "done", started).await
         })
     }
 
@@ -170,7 +193,7 @@ impl<'r> Exec<'r> {
         step: &'a Step,
         path: &'a str,
         frame: &'a mut Frame,
-    ) -> StepFuture<'a, (Value, Map<String, Value>)> {
+    ) -> StepFuture<'a, Performed> {
         Box::pin(async move {
             match &step.kind {
                 StepKind::Agent {
@@ -184,10 +207,14 @@ impl<'r> Exec<'r> {
                         Value::String(text) => text,
                         other => other.to_string(),
                     };
-                    let value = self
+                    let (value, agent) = self
                         .agent_step(path, &agent.name, task, output.as_ref(), strategy.as_ref())
                         .await?;
-                    Ok((value, Map::new()))
+                    Ok(Performed {
+                        output: value,
+                        inner: Map::new(),
+                        agent,
+                    })
                 }
                 StepKind::Tool { tool, args } => {
                     let context = self.context(frame);
@@ -197,7 +224,8 @@ impl<'r> Exec<'r> {
                             message: format!("arguments: {message}"),
                         }
                     })?;
-                    Ok((self.tool_step(path, &tool.name, args).await?, Map::new()))
+                    let output = self.tool_step(path, &tool.name, args).await?;
+                    Ok(Performed::new(output, Map::new()))
                 }
                 StepKind::Parallel { steps } => {
                     let branches: Vec<StepFuture<'_, Frame>> = steps
@@ -219,7 +247,7 @@ impl<'r> Exec<'r> {
                             .unwrap_or(Value::Null);
                         output.insert(s.id.clone(), value);
                     }
-                    Ok((Value::Object(output), inner))
+                    Ok(Performed::new(Value::Object(output), inner))
                 }
                 StepKind::ForEach {
                     items,
@@ -264,7 +292,7 @@ impl<'r> Exec<'r> {
                         }
                         None => Map::new(),
                     };
-                    Ok((Value::Array(outputs), inner))
+                    Ok(Performed::new(Value::Array(outputs), inner))
                 }
                 StepKind::Until {
                     condition,
@@ -289,7 +317,7 @@ impl<'r> Exec<'r> {
                     }
                     child.vars.clear();
                     let inner = frame.absorb(&child);
-                    Ok((last, inner))
+                    Ok(Performed::new(last, inner))
                 }
             }
         })
@@ -312,16 +340,23 @@ impl<'r> Exec<'r> {
         })
     }
 
+    /// Records the step at `path` as `status` (`done` or `skipped`) and writes the
+    /// checkpoint; an agent step's running state goes in the same write.
     async fn record(
         &self,
         path: String,
-        output: Value,
+        performed: Performed,
         status: &str,
-        inner: Map<String, Value>,
         started: Instant,
     ) -> Result<(), WorkflowRunError> {
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let Performed {
+            output,
+            inner,
+            agent,
+        } = performed;
         let mut state = self.state.lock().await;
+        state.running.remove(&path);
         state.steps.insert(
             path.clone(),
             StepRecord {
@@ -329,6 +364,7 @@ impl<'r> Exec<'r> {
                 status: status.to_string(),
                 inner,
                 elapsed_ms,
+                agent,
             },
         );
         self.runner.checkpoints.save(&state)?;

@@ -534,15 +534,7 @@ impl AgentRun {
     }
 
     fn add_usage(&mut self, usage: Usage) {
-        let total = &mut self.usage;
-        total.prompt_tokens = total.prompt_tokens.saturating_add(usage.prompt_tokens);
-        total.cached_tokens = total.cached_tokens.saturating_add(usage.cached_tokens);
-        total.evaluated_tokens = total
-            .evaluated_tokens
-            .saturating_add(usage.evaluated_tokens);
-        total.completion_tokens = total
-            .completion_tokens
-            .saturating_add(usage.completion_tokens);
+        self.usage += usage;
     }
 
     fn request(&self) -> GenerateRequest {
