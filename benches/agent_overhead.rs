@@ -21,7 +21,7 @@ use agentry_core::model::{
 };
 use agentry_core::plan::run::Limits;
 use agentry_llama::{LlamaConfig, LlamaModel};
-use agentry_store::ModelStore;
+use agentry_model_store::ModelStore;
 use agentry_tools::ToolRegistry;
 use agentry_tools::builtin::Calculator;
 use async_trait::async_trait;

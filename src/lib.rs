@@ -10,7 +10,7 @@
 //! - [`core`] (`agentry-core`): parsers, the planner, strategies and the agent
 //!   ([`core::agent`]);
 //! - [`workflow`] (`agentry-workflow`): YAML workflows;
-//! - [`store`] (`agentry-store`): model specs, the built-in registry and
+//! - [`model_store`] (`agentry-model-store`): model specs, the built-in registry and
 //!   verified downloads;
 //! - [`prompts`], [`tools`], [`memory`]: prompt templates and the injection
 //!   guard, the tool registry, and vector memory;
@@ -33,8 +33,8 @@ pub mod bench;
 pub use agentry_llama as llama;
 pub use agentry_memory as memory;
 pub use agentry_model as model;
+pub use agentry_model_store as model_store;
 pub use agentry_prompts as prompts;
-pub use agentry_store as store;
 pub use agentry_tools as tools;
 pub use agentry_workflow as workflow;
 
@@ -54,8 +54,8 @@ pub mod core {
             GrammarMode, LlamaConfig, LlamaModel, ModelStats, ModelTokenizer, SchemaEngine, gguf,
             grammar, sampler, template, text, tokenizer,
         };
-        /// The model store (the `agentry-store` crate): specs, registry, downloads.
-        pub use agentry_store as store;
+        /// The model store (the `agentry-model-store` crate): specs, registry, downloads.
+        pub use agentry_model_store as store;
     }
 }
 
@@ -72,5 +72,5 @@ pub mod prelude {
     pub use agentry_llama::doctor::{DoctorOptions, DoctorReport, Machine};
     pub use agentry_llama::gguf::GgufInfo;
     pub use agentry_llama::{LlamaConfig, LlamaModel};
-    pub use agentry_store::{ModelSpec, ModelStore};
+    pub use agentry_model_store::{ModelSpec, ModelStore};
 }

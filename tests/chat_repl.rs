@@ -1,7 +1,7 @@
 //! `agentry chat` driven through a pseudo-terminal (expectrl), on the real SmolLM2-135M
 //! model and a real memory in a temp dir: /help, a question with a streamed answer, /tools,
 //! /set, a bad /set, Ctrl-C during a reply, /exit, the history file; and, with `--files`,
-//! the approval prompt of a risky tool call.
+//! the approval prompt of a risky tool call (on qwen2.5-coder-0.5b, whose arguments are right).
 //!
 //! Timeouts are generous (the model runs on 2 shared cores); nothing asserts on time.
 //! Where the test waits for the next prompt it first waits for the end of what it typed
@@ -62,14 +62,15 @@ struct Repl {
 }
 
 impl Repl {
-    fn start(dir: &Path, extra: &[&str]) -> Self {
+    /// `agentry chat` on `model`, replies capped at `max_tokens`, memory in `dir`.
+    fn start(dir: &Path, model: &str, max_tokens: &str, extra: &[&str]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_agentry"));
         command
             .arg("chat")
             // One thread: the tests run in parallel, and llama.cpp threads of two
             // processes waiting on each other on a small machine slow both down.
-            .args(["--model", "smollm2-135m", "--threads", "1"])
-            .args(["--max-tokens", "64", "--memory"])
+            .args(["--model", model, "--threads", "1"])
+            .args(["--max-tokens", max_tokens, "--memory"])
             .arg(dir.join("memory"))
             .args(extra)
             .current_dir(dir)
@@ -129,7 +130,7 @@ impl Repl {
 #[test]
 fn the_repl_chats_lists_sets_cancels_and_exits() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut repl = Repl::start(dir.path(), &[]);
+    let mut repl = Repl::start(dir.path(), "smollm2-135m", "64", &[]);
 
     let help = repl.ask("/help");
     for command in [
@@ -197,15 +198,21 @@ fn the_repl_chats_lists_sets_cancels_and_exits() {
 }
 
 /// With `--files`, write_file asks before each call: the file is written only once the
-/// user says yes; a call the user denies is not made. (At temperature 0 the model's
-/// first step calls write_file for this task.)
+/// user says yes; a call the user denies is not made. The arguments must be right, so
+/// this runs on qwen2.5-coder-0.5b (SmolLM2-135M wrote the path as "a1"); at
+/// temperature 0 its first step calls write_file for this task.
 #[test]
 fn a_risky_tool_call_waits_for_the_users_yes() {
     let dir = tempfile::tempdir().expect("temp dir");
     let files = dir.path().join("files");
     std::fs::create_dir(&files).expect("files dir");
     let files_arg = files.to_string_lossy().into_owned();
-    let mut repl = Repl::start(dir.path(), &["--files", &files_arg]);
+    let mut repl = Repl::start(
+        dir.path(),
+        "qwen2.5-coder-0.5b",
+        "128",
+        &["--files", &files_arg],
+    );
     let tools = repl.ask("/tools");
     assert!(
         tools.contains("write_file [write_files, asks approval]"),

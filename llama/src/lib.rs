@@ -9,7 +9,7 @@
 //! use agentry_llama::{LlamaConfig, LlamaModel};
 //! use agentry_model::{GenerateRequest, LanguageModel};
 //! use agentry_prompts::{ChatMessage, Role};
-//! use agentry_store::ModelStore;
+//! use agentry_model_store::ModelStore;
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let path = ModelStore::from_env()?.pull("smollm2-135m").await?;

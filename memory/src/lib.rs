@@ -11,7 +11,12 @@
 //! - [`ShortTermMemory`]: the conversation within a token budget; turns that
 //!   leave the window are summarised or dropped, and stay recallable.
 //! - [`Documents`]: chunked ingestion and hybrid (dense + BM25) retrieval.
-//! - [`bench`]: the `agentry bench memory` measurements.
+//!
+//! Backends are cargo features, all on by default: `edge` ([`EdgeStore`]),
+//! `qdrant` ([`QdrantStore`]), `fastembed` ([`FastEmbedder`]) and `bm25`
+//! ([`Bm25`] and [`Documents`], with Qdrant's own BM25 tokenizer; `edge`
+//! implies it). With `default-features = false` the crate keeps the
+//! contracts ([`VectorStore`], [`Embedder`]) and the memories built on them.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -30,8 +35,9 @@
 
 #![warn(missing_docs)]
 
-pub mod bench;
+#[cfg(feature = "bm25")]
 pub mod bm25;
+#[cfg(feature = "bm25")]
 pub mod documents;
 pub mod embed;
 pub mod error;
@@ -40,9 +46,13 @@ pub mod long_term;
 pub mod short_term;
 pub mod store;
 
+#[cfg(feature = "bm25")]
 pub use bm25::Bm25;
+#[cfg(feature = "bm25")]
 pub use documents::{Chunk, Documents, DocumentsConfig, IngestReport, RetrievalMode};
-pub use embed::{Embedder, FastEmbedder};
+pub use embed::Embedder;
+#[cfg(feature = "fastembed")]
+pub use embed::FastEmbedder;
 pub use error::{MemoryError, Result};
 pub use filter::{Condition, Filter, Range};
 pub use long_term::{LongTermMemory, MemoryItem, MemoryKind, Recalled, Recency};
@@ -51,7 +61,10 @@ pub use short_term::{
     TokenizerCounter, Turn,
 };
 pub use store::{
-    CollectionSpec, EdgeStore, EdgeStoreOptions, FieldKind, Payload, Point, PointId, QdrantConfig,
-    QdrantStore, Query, Record, ScoredPoint, ScrollPage, SearchRequest, Selector, SparseVector,
-    VectorStore, content_id,
+    CollectionSpec, FieldKind, Payload, Point, PointId, Query, Record, ScoredPoint, ScrollPage,
+    SearchRequest, Selector, SparseVector, VectorStore, content_id,
 };
+#[cfg(feature = "edge")]
+pub use store::{EdgeStore, EdgeStoreOptions};
+#[cfg(feature = "qdrant")]
+pub use store::{QdrantConfig, QdrantStore};

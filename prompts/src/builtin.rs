@@ -51,6 +51,10 @@ pub mod names {
     /// cut off, no action or answer, an answer that breaks the schema) and
     /// asks for another. Variables: `error` (string).
     pub const STEP_ERROR: &str = "step_error";
+    /// Sent after an agent step that only repeated calls already answered in the run
+    /// (same tool, same arguments): their earlier results are shown again, and the model
+    /// is asked to answer. Variables: `tools` (list of the repeated tools' names).
+    pub const REPEATED_CALL: &str = "repeated_call";
     /// Memories recalled for an agent step. Variables: `items` (list of
     /// recalled texts, each already fenced by a [`Guard`](crate::guard::Guard)).
     pub const MEMORY_RECALL: &str = "memory_recall";
@@ -118,6 +122,10 @@ pub(crate) const BUILTIN: &[(&str, &str)] = &[
     (
         names::STEP_ERROR,
         include_str!("../templates/step_error.jinja"),
+    ),
+    (
+        names::REPEATED_CALL,
+        include_str!("../templates/repeated_call.jinja"),
     ),
     (
         names::MEMORY_RECALL,

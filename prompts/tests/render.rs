@@ -214,6 +214,7 @@ fn builtin_contexts() -> Vec<(&'static str, Value)> {
             json!({"max_calls": 2, "answer_schema": "{\"type\":\"string\"}"}),
         ),
         (names::STEP_ERROR, json!({"error": "no JSON object"})),
+        (names::REPEATED_CALL, json!({"tools": ["calculator"]})),
         (
             names::MEMORY_RECALL,
             json!({"items": ["<<DATA-0123456789abcdef source=\"memory:notes\">>\nx\n<</DATA-0123456789abcdef>>"]}),

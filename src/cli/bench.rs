@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
+use agentry::bench::memory::{MemoryBenchOptions, VectorKind, run_memory_bench};
 use agentry::bench::model::{ModelBenchOptions, run_model_bench};
-use agentry_memory::bench::{MemoryBenchOptions, VectorKind, run_memory_bench};
-use agentry_store::ModelStore;
+use agentry_model_store::ModelStore;
 use anyhow::Context;
 use clap::Subcommand;
 
@@ -15,7 +15,7 @@ pub enum BenchCommand {
     #[command(after_help = "Example:\n  agentry bench model --model smollm2-135m --threads 2")]
     Model {
         /// Model spec.
-        #[arg(long, short, default_value = agentry_store::DEFAULT_MODEL)]
+        #[arg(long, short, default_value = agentry_model_store::DEFAULT_MODEL)]
         model: String,
         /// CPU threads.
         #[arg(long, default_value_t = 2)]

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use agentry_llama::doctor::{DoctorOptions, DoctorReport, Machine};
 use agentry_llama::gguf::GgufInfo;
-use agentry_store::ModelStore;
+use agentry_model_store::ModelStore;
 use anyhow::Context;
 use clap::Args;
 
@@ -58,7 +58,8 @@ fn machine_only(machine: Machine, json: bool) -> anyhow::Result<ExitCode> {
         .filter(|e| {
             matches!(
                 e.artifact.kind,
-                agentry_store::ArtifactKind::ChatModel | agentry_store::ArtifactKind::BaseModel
+                agentry_model_store::ArtifactKind::ChatModel
+                    | agentry_model_store::ArtifactKind::BaseModel
             )
         })
         .map(|e| {

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use agentry_core::model::{Constraint, GenerateRequest, LanguageModel, Sampling, StreamEvent};
 use agentry_llama::{LlamaConfig, LlamaModel};
+use agentry_model_store::ModelStore;
 use agentry_prompts::ChatMessage;
-use agentry_store::ModelStore;
 use anyhow::Context;
 use clap::Args;
 
@@ -15,7 +15,7 @@ pub struct GenerateArgs {
     /// What to ask.
     prompt: String,
     /// Model spec (alias, ./path.gguf, hf:..., pypi:...).
-    #[arg(long, short, default_value = agentry_store::DEFAULT_MODEL)]
+    #[arg(long, short, default_value = agentry_model_store::DEFAULT_MODEL)]
     model: String,
     /// System prompt.
     #[arg(long)]

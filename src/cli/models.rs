@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use agentry_store::ModelStore;
+use agentry_model_store::ModelStore;
 use anyhow::Context;
 use clap::Subcommand;
 

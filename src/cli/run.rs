@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use agentry_core::model::LanguageModel;
 use agentry_core::plan::run::AgentEvent;
 use agentry_llama::{LlamaConfig, LlamaModel};
-use agentry_store::ModelStore;
+use agentry_model_store::ModelStore;
 use agentry_tools::Policy;
 use agentry_workflow::{
     self as workflow, Checkpoints, Workflow, WorkflowError, WorkflowEvent, WorkflowOutcome,

@@ -90,6 +90,16 @@ pub struct ToolSpec {
     pub needs_approval: bool,
     /// Time limit of one call; `None` uses the registry's default.
     pub timeout: Option<Duration>,
+    /// Whether a second call with the same arguments gives the same result (the default).
+    /// An agent run answers a repeated call to an idempotent tool with the earlier result
+    /// instead of running it again; a tool whose result changes between calls with the
+    /// same arguments (a clock) says `false`.
+    #[serde(default = "idempotent_by_default")]
+    pub idempotent: bool,
+}
+
+fn idempotent_by_default() -> bool {
+    true
 }
 
 impl ToolSpec {
@@ -102,6 +112,7 @@ impl ToolSpec {
             capabilities: Capabilities::NONE,
             needs_approval: false,
             timeout: None,
+            idempotent: true,
         }
     }
 }

@@ -94,6 +94,12 @@ pub trait TypedTool: Send + Sync {
         None
     }
 
+    /// Whether a call repeated with the same arguments gives the same result (default:
+    /// yes); see [`ToolSpec::idempotent`].
+    fn idempotent(&self) -> bool {
+        true
+    }
+
     /// Runs the tool on deserialised arguments.
     async fn run(&self, args: Self::Args, ctx: &ToolContext) -> Result<Self::Output, ToolError>;
 }
@@ -108,6 +114,7 @@ impl<T: TypedTool> Tool for T {
             capabilities: self.capabilities(),
             needs_approval: self.needs_approval(),
             timeout: self.timeout(),
+            idempotent: self.idempotent(),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use agentry_store::ModelStore;
+use agentry_model_store::ModelStore;
 
 /// The real SmolLM2-135M-Instruct GGUF, pulled into the cache on first use.
 pub async fn smollm2_path() -> PathBuf {

@@ -1,12 +1,18 @@
-//! The [`VectorStore`] contract and its two backends: [`EdgeStore`] (Qdrant
-//! Edge, in-process, the default) and [`QdrantStore`] (a Qdrant server or
-//! cluster over gRPC).
+//! The [`VectorStore`] contract and its two backends, each a cargo feature
+//! (both on by default): `EdgeStore` (feature `edge`: Qdrant Edge,
+//! in-process, the default store) and `QdrantStore` (feature `qdrant`: a
+//! Qdrant server or cluster over gRPC).
 
+#[cfg(feature = "edge")]
 mod edge;
+#[cfg(feature = "qdrant")]
 mod qdrant;
+#[cfg(feature = "edge")]
 mod recovery;
 
+#[cfg(feature = "edge")]
 pub use edge::{EdgeStore, EdgeStoreOptions};
+#[cfg(feature = "qdrant")]
 pub use qdrant::{QdrantConfig, QdrantStore};
 
 use async_trait::async_trait;
@@ -82,7 +88,12 @@ impl CollectionSpec {
         self
     }
 
-    pub(crate) fn validate(&self) -> Result<()> {
+    /// Checks the name and dimension before a store creates the collection:
+    /// every backend (and one a program brings) calls it in `ensure_collection`.
+    ///
+    /// # Errors
+    /// [`MemoryError::Invalid`](crate::MemoryError::Invalid) naming what is wrong.
+    pub fn validate(&self) -> Result<()> {
         let ok = !self.name.is_empty()
             && self
                 .name

@@ -32,7 +32,7 @@ use agentry_core::model::{LanguageModel, Sampling};
 use agentry_core::plan::run::Limits;
 use agentry_core::plan::strategy::Strategy;
 use agentry_llama::{LlamaConfig, LlamaModel};
-use agentry_store::ModelStore;
+use agentry_model_store::ModelStore;
 use agentry_workflow::{self as workflow, AgentSpec, WorkflowError};
 use anyhow::Context;
 use clap::Args;
@@ -97,7 +97,7 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
         .model
         .clone()
         .or_else(|| persona.as_ref().map(|(_, spec)| spec.clone()))
-        .unwrap_or_else(|| agentry_store::DEFAULT_MODEL.to_string());
+        .unwrap_or_else(|| agentry_model_store::DEFAULT_MODEL.to_string());
     let store = ModelStore::from_env().context("opening the model store")?;
     let path = store.pull(&model_spec).await?;
     let mut config = LlamaConfig {

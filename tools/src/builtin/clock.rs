@@ -40,6 +40,11 @@ impl TypedTool for Clock {
     type Args = ClockArgs;
     type Output = ClockOutput;
 
+    /// The time moves on: asking twice is asking two questions.
+    fn idempotent(&self) -> bool {
+        false
+    }
+
     fn description(&self) -> String {
         "Tells the current date, time and weekday in a time zone (IANA name, default UTC)."
             .to_owned()

@@ -285,7 +285,8 @@ fn a_corrupt_state_is_an_error_naming_the_file() {
     assert!(message.contains("bad-agent/state.json"), "{message}");
     assert!(message.contains("agent step `second`"), "{message}");
 
-    // One that names another run than it holds.
+    // One that names another run than it holds (the run inside is a valid one again).
+    let mut state = a_state(&run);
     state.run_id = "other-id".into();
     state.running.get_mut("second").expect("running").run_id = Uuid::new_v4();
     checkpoints.save(&state).expect("save");

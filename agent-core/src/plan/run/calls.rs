@@ -1,9 +1,22 @@
 //! The calls of a step: asked for, put to approval, run, and their results observed.
 
 use agentry_tools::{ToolCall, ToolFailure, ToolResult};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{AgentEvent, AgentRun, ApprovalDecision, Input, Phase, RunError, StopReason, prompt};
+
+/// A call of an idempotent tool that succeeded, kept so that the same call is answered
+/// from its result instead of being run again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct AnsweredCall {
+    /// The tool.
+    tool: String,
+    /// The arguments, as the model gave them.
+    arguments: Value,
+    /// The result.
+    result: ToolResult,
+}
 
 impl AgentRun {
     pub(super) fn request_calls(&mut self, step: usize, calls: Vec<(String, Value)>) {
@@ -24,9 +37,88 @@ impl AgentRun {
                 step,
                 call: call.clone(),
             }));
-        // No call is denied yet, so routing renders nothing and cannot fail.
-        if let Err(error) = self.route(calls, Vec::new(), Vec::new(), Vec::new()) {
+        let (fresh, repeated) = self.split_repeats(calls);
+        let repeated_events: Vec<AgentEvent> = repeated
+            .iter()
+            .map(|result| AgentEvent::ToolResult {
+                step,
+                result: result.clone(),
+            })
+            .collect();
+        let routed = if fresh.is_empty() && !repeated.is_empty() {
+            self.answer_from_repeats(repeated, repeated_events)
+        } else {
+            // Repeats in a step with fresh calls are observed with the fresh results.
+            self.route(fresh, Vec::new(), repeated, repeated_events)
+        };
+        if let Err(error) = routed {
             self.fail(error.to_string());
+        }
+    }
+
+    /// Splits `calls` into the ones to run and the results of those already answered
+    /// in this run (an idempotent tool called again with the same arguments), each
+    /// result under the id of the call that repeats it.
+    fn split_repeats(&self, calls: Vec<ToolCall>) -> (Vec<ToolCall>, Vec<ToolResult>) {
+        let mut fresh = Vec::new();
+        let mut repeated = Vec::new();
+        for call in calls {
+            let earlier = self
+                .answered_calls
+                .iter()
+                .find(|answered| answered.tool == call.name && answered.arguments == call.args);
+            match earlier {
+                Some(answered) => repeated.push(ToolResult {
+                    call_id: call.id,
+                    ..answered.result.clone()
+                }),
+                None => fresh.push(call),
+            }
+        }
+        (fresh, repeated)
+    }
+
+    /// A step that only repeated answered calls: the earlier results go back to the
+    /// model with a note, and the next step must answer.
+    fn answer_from_repeats(
+        &mut self,
+        repeated: Vec<ToolResult>,
+        events: Vec<AgentEvent>,
+    ) -> Result<(), RunError> {
+        let observations: Vec<String> = repeated.iter().map(ToolResult::observation).collect();
+        let text = prompt::observations(
+            &self.templates,
+            &self.guard()?,
+            named(&repeated, &observations),
+        )?;
+        let mut tools: Vec<&str> = Vec::new();
+        for result in &repeated {
+            if !tools.contains(&result.name.as_str()) {
+                tools.push(&result.name);
+            }
+        }
+        let note = prompt::repeated_call(&self.templates, &tools)?;
+        self.events.extend(events);
+        self.answer_next = true;
+        self.observe(format!("{text}\n\n{note}"), &observations);
+        Ok(())
+    }
+
+    /// Keeps the successful results of idempotent tools' `calls` for later repeats.
+    fn remember_answered(&mut self, calls: &[ToolCall], results: &[ToolResult]) {
+        for (call, result) in calls.iter().zip(results) {
+            let idempotent = self
+                .config
+                .tools
+                .iter()
+                .any(|spec| spec.name == call.name && spec.idempotent);
+            if idempotent && !result.is_error() {
+                self.answered_calls.push(AnsweredCall {
+                    tool: call.name.clone(),
+                    arguments: call.args.clone(),
+                    result: result.clone(),
+                });
+            }
         }
     }
 
@@ -124,6 +216,7 @@ impl AgentRun {
             return Err(self.mismatch(&Input::ToolResults(results)));
         };
         let ordered = in_call_order(calls, results)?;
+        let calls = calls.clone();
         let all: Vec<&ToolResult> = denied.iter().chain(&ordered).collect();
         let observations: Vec<String> = all.iter().map(|result| result.observation()).collect();
         let text = prompt::observations(
@@ -135,6 +228,7 @@ impl AgentRun {
             .map(|(tool, text)| (tool.to_owned(), text.to_owned()))
             .collect();
         self.observations.extend(noted);
+        self.remember_answered(&calls, &ordered);
         let step = self.steps;
         self.events.extend(
             ordered

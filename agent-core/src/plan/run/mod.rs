@@ -79,6 +79,7 @@ pub use limits::{Limits, StopReason};
 pub use step::step_schema;
 
 use crate::model::{Constraint, FinishReason, GenerateRequest, Usage};
+use calls::AnsweredCall;
 use step::Step;
 
 /// At most this many characters of the last observation go into a recall query.
@@ -171,6 +172,14 @@ pub struct AgentRun {
     /// The strategy's reasoning, once it has answered.
     #[serde(default)]
     reasoning: Option<String>,
+    /// Every call of an idempotent tool that succeeded, with its result: a later identical
+    /// call (same tool, same arguments) is answered from here instead of run again.
+    #[serde(default)]
+    answered_calls: Vec<AnsweredCall>,
+    /// Whether the next step must answer (its schema offers no call): set after a step
+    /// that only repeated answered calls.
+    #[serde(default)]
+    answer_next: bool,
     events: Vec<AgentEvent>,
     #[serde(skip)]
     templates: Arc<Templates>,
@@ -233,6 +242,8 @@ impl AgentRun {
             last_cut_off: false,
             observations: Vec::new(),
             reasoning: None,
+            answered_calls: Vec::new(),
+            answer_next: false,
             events: Vec::new(),
             templates,
             answer_validator: Some(prepared.answer_validator.clone()),
@@ -394,6 +405,7 @@ impl AgentRun {
         };
 
         self.steps = step;
+        self.answer_next = false;
         self.last_cut_off = finish == FinishReason::Length;
         self.add_usage(usage);
         self.messages.push(ChatMessage::assistant(text));
@@ -510,6 +522,14 @@ impl AgentRun {
             .any(|spec| spec.name == tool && spec.needs_approval)
     }
 
+    /// Whether the next step may only answer: it follows a step that only repeated answered
+    /// calls, or it is the last step the limits allow and the run already holds results
+    /// (so a run that has the facts never ends with no answer).
+    fn must_answer(&self) -> bool {
+        let last_step = self.steps + 1 >= self.config.limits.max_steps;
+        self.answer_next || (last_step && !self.observations.is_empty())
+    }
+
     fn limit_reached(&self) -> Option<StopReason> {
         let limits = &self.config.limits;
         if self.steps >= limits.max_steps {
@@ -550,9 +570,19 @@ impl AgentRun {
             let left = limit.saturating_sub(self.usage.completion_tokens);
             sampling.max_tokens = sampling.max_tokens.min(left);
         }
+        let schema = if self.must_answer() {
+            step_schema(
+                &[],
+                &self.config.answer_schema,
+                0,
+                self.config.thought_max_chars,
+            )
+        } else {
+            self.step_schema.as_ref().clone()
+        };
         GenerateRequest::chat(self.messages.clone())
             .with_sampling(sampling)
-            .with_constraint(Constraint::JsonSchema(self.step_schema.as_ref().clone()))
+            .with_constraint(Constraint::JsonSchema(schema))
             .with_session(self.session())
     }
 

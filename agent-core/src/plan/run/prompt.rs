@@ -134,6 +134,15 @@ pub(crate) fn recalled(
     Ok(Some(text.trim().to_owned()))
 }
 
+/// The note after a step that only repeated answered calls (`repeated_call`); `tools` are
+/// the repeated tools' names.
+pub(crate) fn repeated_call(templates: &Templates, tools: &[&str]) -> Result<String, PromptError> {
+    Ok(templates
+        .render(names::REPEATED_CALL, json!({ "tools": tools }))?
+        .trim()
+        .to_owned())
+}
+
 /// Why the last reply could not be used (`step_error`).
 pub(crate) fn step_error(templates: &Templates, error: &str) -> Result<String, PromptError> {
     Ok(templates

@@ -148,5 +148,6 @@ fn scripted_step(run: &mut AgentRun, text: &str) {
 }
 
 mod checkpoints;
+mod repeats;
 mod steps;
 mod strategy;

@@ -207,14 +207,18 @@ fn max_steps_stops_the_run_without_an_answer() {
         ..Limits::default()
     };
     let mut run = new_run(config().with_limits(limits));
-    for _ in 0..2 {
-        scripted_step(&mut run, &scripted_call("clock", json!({"tz": "UTC"})));
-        let calls = expect_calls(&run);
-        feed(
-            &mut run,
-            Input::ToolResults(vec![ok_result(&calls[0], json!("12:00"))]),
-        );
-    }
+    scripted_step(&mut run, &scripted_call("clock", json!({"tz": "UTC"})));
+    let calls = expect_calls(&run);
+    feed(
+        &mut run,
+        Input::ToolResults(vec![ok_result(&calls[0], json!("12:00"))]),
+    );
+    // The last step must answer; a reply that is no answer leaves the run without one.
+    expect_generate(&run);
+    feed(
+        &mut run,
+        Input::Generated(scripted_completion("The time is noon.")),
+    );
     let outcome = expect_done(&run);
     assert_eq!(outcome.answer, None);
     assert_eq!(outcome.stop, StopReason::MaxSteps { limit: 2 });

