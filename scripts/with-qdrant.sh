@@ -130,8 +130,24 @@ export AGENTRY_REQUIRE_QDRANT=1
 echo "with-qdrant: started Qdrant ${version:-(version unknown)} from $bin," \
     "pid $pid, QDRANT_URL=$QDRANT_URL (REST on $http_port), storage in $work" >&2
 
-# Not exec: the trap must stop the server when the command ends.
+# Not exec: the trap must stop the server when the command ends. The command
+# runs in the background and is waited for, so that a TERM or INT sent to this
+# script is handled at once (and passed on to the command), not only after the
+# command ends.
+cmd=""
+forward() {
+    if [ -n "$cmd" ]; then
+        kill "-$1" "$cmd" 2>/dev/null || true
+        wait "$cmd" 2>/dev/null || true
+    fi
+    exit "$2"
+}
+trap 'forward INT 130' INT
+trap 'forward TERM 143' TERM
+"$@" &
+cmd=$!
 status=0
-"$@" || status=$?
+wait "$cmd" || status=$?
+cmd=""
 echo "with-qdrant: stopping the Qdrant server (pid $pid)" >&2
 exit "$status"
