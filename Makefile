@@ -1,6 +1,7 @@
 # agentry: two commands.
 #   make demo  - from a fresh machine: system packages, build, the demo model, example workflow
-#   make test  - what CI checks: format, clippy, the whole test suite
+#   make test  - what CI checks: format, clippy, the whole test suite (with a Qdrant
+#                server when ../shared/bin/qdrant exists or QDRANT_URL is set)
 #
 # Everything builds in ONE cargo profile (release): llama.cpp and qdrant-edge
 # are compiled once and shared by tests, clippy and the demo.
@@ -27,7 +28,9 @@ fmt:
 clippy: deps
 	$(CARGO) clippy $(PROFILE) --workspace --all-targets -- -D warnings
 
+# With a Qdrant server: QDRANT_URL when set, else ../shared/bin/qdrant started on
+# 127.0.0.1 for the run (scripts/with-qdrant.sh), else the embedded store only.
 check-tests: deps
-	$(CARGO) test $(PROFILE) --workspace
+	bash scripts/with-qdrant.sh $(CARGO) test $(PROFILE) --workspace
 
 test: fmt clippy check-tests

@@ -72,26 +72,31 @@ impl QdrantConfig {
 pub struct QdrantStore {
     client: Qdrant,
     url: String,
+    server_version: String,
 }
 
 impl std::fmt::Debug for QdrantStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("QdrantStore")
             .field("url", &self.url)
+            .field("server_version", &self.server_version)
             .finish_non_exhaustive()
     }
 }
 
 impl QdrantStore {
     /// Connects and checks the server answers. A server whose version
-    /// differs from the client's by more than one minor version is logged as
-    /// a warning (it usually works).
+    /// differs from the client's by more than one minor version is reported
+    /// by one `tracing` warning naming both versions, once per process and
+    /// server version (most calls still work across such a gap).
     pub async fn connect(config: QdrantConfig) -> Result<Self> {
         let url = config.url.clone();
         let client = Qdrant::from_url(&config.url)
             .api_key(config.api_key.clone())
             .timeout(config.timeout)
             .connect_timeout(Duration::from_secs(5))
+            // qdrant-client's own check prints to stdout on every client
+            // built; ours below warns once, through `tracing`.
             .skip_compatibility_check()
             .build()
             .map_err(|e| MemoryError::Qdrant {
@@ -99,14 +104,25 @@ impl QdrantStore {
                 operation: "connect".into(),
                 reason: e.to_string(),
             })?;
-        let store = Self { client, url };
-        let reply = store
-            .client
+        let reply = client
             .health_check()
             .await
-            .map_err(|e| store.err("health check", e))?;
-        warn_on_version_gap(&store.url, &reply.version);
-        Ok(store)
+            .map_err(|e| MemoryError::Qdrant {
+                url: url.clone(),
+                operation: "health check".into(),
+                reason: e.to_string(),
+            })?;
+        warn_once_on_version_gap(&url, &reply.version);
+        Ok(Self {
+            client,
+            url,
+            server_version: reply.version,
+        })
+    }
+
+    /// The version the server reported when this store connected.
+    pub fn server_version(&self) -> &str {
+        &self.server_version
     }
 
     fn err(&self, operation: impl Into<String>, e: impl std::fmt::Display) -> MemoryError {
@@ -135,22 +151,61 @@ impl QdrantStore {
     }
 }
 
-fn warn_on_version_gap(url: &str, server: &str) {
-    let minor = |v: &str| -> Option<(u64, u64)> {
-        let mut parts = v.trim_start_matches('v').split('.');
-        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+/// The version of `qdrant-client` this crate is built with (checked against
+/// `Cargo.lock` by a test).
+const CLIENT_VERSION: &str = "1.20.0";
+
+/// `(major, minor)` of a version such as `1.18.3` or `v1.18.3-dev`.
+fn major_minor(version: &str) -> Option<(u64, u64)> {
+    let mut parts = version.trim().trim_start_matches('v').split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor: String = parts
+        .next()?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    Some((major, minor.parse().ok()?))
+}
+
+/// The warning for a client and server this far apart, or `None` when they
+/// are within one minor version of each other (Qdrant's compatibility rule).
+fn version_gap_warning(client: &str, server: &str) -> Option<String> {
+    let Some(server_mm) = major_minor(server) else {
+        return Some(format!(
+            "Qdrant server reports version {server:?}, which is not a version number; \
+             qdrant-client is {client}: compatibility unknown"
+        ));
     };
-    let client = (1u64, 20u64);
-    if let Some((major, min)) = minor(server)
-        && (major != client.0 || min.abs_diff(client.1) > 1)
+    let client_mm = major_minor(client)?;
+    if server_mm.0 == client_mm.0 && server_mm.1.abs_diff(client_mm.1) <= 1 {
+        return None;
+    }
+    Some(format!(
+        "Qdrant server {server} and qdrant-client {client} differ by more than one \
+         minor version; most calls still work, upgrade one of them if something fails"
+    ))
+}
+
+/// True the first time this process sees `server` (a server version), false
+/// after: a program that connects many times hears about a gap once.
+fn first_sight_of(server: &str) -> bool {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    SEEN.get_or_init(|| Mutex::new(HashSet::new()))
+        .lock()
+        .map(|mut seen| seen.insert(server.to_string()))
+        // A poisoned set only means another thread panicked mid-insert.
+        .unwrap_or_else(|poisoned| poisoned.into_inner().insert(server.to_string()))
+}
+
+/// One warning per process and server version when client and server are
+/// more than one minor version apart.
+fn warn_once_on_version_gap(url: &str, server: &str) {
+    if let Some(message) = version_gap_warning(CLIENT_VERSION, server)
+        && first_sight_of(server)
     {
-        tracing::warn!(
-            %url,
-            server_version = server,
-            client_version = "1.20",
-            "Qdrant server and client differ by more than one minor version; \
-             most calls still work, upgrade one of them if something fails"
-        );
+        tracing::warn!(%url, "{message}");
     }
 }
 
@@ -478,5 +533,58 @@ impl VectorStore for QdrantStore {
 
     async fn flush(&self) -> Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_within_one_minor_are_quiet() {
+        assert_eq!(version_gap_warning("1.20.0", "1.20.3"), None);
+        assert_eq!(version_gap_warning("1.20.0", "1.19.0"), None);
+        assert_eq!(version_gap_warning("1.20.0", "v1.21.0-dev"), None);
+    }
+
+    #[test]
+    fn a_wider_gap_names_both_versions() {
+        let w = version_gap_warning("1.20.0", "1.18.3").expect("a warning");
+        assert!(w.contains("1.18.3") && w.contains("1.20.0"), "{w}");
+        let w = version_gap_warning("1.20.0", "2.0.0").expect("a warning");
+        assert!(w.contains("2.0.0") && w.contains("1.20.0"), "{w}");
+    }
+
+    #[test]
+    fn a_server_version_that_is_not_a_number_is_reported_not_a_panic() {
+        let w = version_gap_warning("1.20.0", "banana").expect("a warning");
+        assert!(w.contains("banana") && w.contains("1.20.0"), "{w}");
+        assert!(version_gap_warning("1.20.0", "").is_some());
+    }
+
+    #[test]
+    fn each_server_version_is_warned_about_once() {
+        let version = "0.0.0-first-sight-test";
+        assert!(first_sight_of(version));
+        assert!(!first_sight_of(version));
+        assert!(!first_sight_of(version));
+        assert!(first_sight_of("0.0.1-first-sight-test"));
+    }
+
+    #[test]
+    fn the_client_version_matches_the_lock_file() {
+        let lock = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock");
+        let text = std::fs::read_to_string(&lock).expect("Cargo.lock");
+        let locked = text
+            .split("[[package]]")
+            .find(|p| p.contains("name = \"qdrant-client\""))
+            .and_then(|p| p.lines().find(|l| l.starts_with("version = ")))
+            .map(|l| {
+                l.trim_start_matches("version = ")
+                    .trim_matches('"')
+                    .to_string()
+            })
+            .expect("qdrant-client in Cargo.lock");
+        assert_eq!(locked, CLIENT_VERSION);
     }
 }
