@@ -291,11 +291,16 @@ fn a_run_killed_in_the_middle_of_an_agent_step_continues_that_step() {
         &out1,
         &err1,
     );
-    // Killed once its agent step has a model step checkpointed, before the step ends.
+    // Killed once its agent step has a model step checkpointed and its call printed (the
+    // events reach stderr through a channel, so they may trail the checkpoint), before the
+    // step ends.
     let started = Instant::now();
     let run_id = loop {
+        let printed = std::fs::read_to_string(&err1)
+            .is_ok_and(|text| text.contains("solve step 1: call calculator("));
         if let Some((id, state)) = current_state(&runs)
             && state["running"]["solve"]["step"].as_u64() >= Some(1)
+            && printed
         {
             break id;
         }

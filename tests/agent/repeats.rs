@@ -55,12 +55,16 @@ async fn a_repeated_calculator_call_runs_once_and_the_run_answers_395() {
         .expect("register the calculator");
     let agent = Agent::builder()
         .model(qwen_0_5b().await)
+        .instructions(["Use the calculator for arithmetic: pass it the whole expression."])
         .tools(tools)
         .limits(limits(4))
         .sampling(Sampling {
             temperature: 0.0,
             ..sampling(200)
         })
+        // A short thought: with room to spare, the model works the sum out in its thought
+        // (17 * 23 = 401, it once wrote) and hands the calculator its own wrong step.
+        .thought_max_chars(Some(THOUGHT_CHARS))
         .build()
         .expect("an agent");
     let mut events = agent.events();

@@ -119,11 +119,15 @@ fn a_failed_call_is_not_answered_from_memory() {
 #[test]
 fn a_repeat_beside_a_fresh_call_is_observed_with_the_fresh_result() {
     let mut run = new_run(config().with_parallel_calls(2));
-    first_call(
+    let first = json!({"thought": "Multiply.", "actions": [
+        {"tool": "calculator", "args": {"expression": "3 * 3600"}},
+    ]})
+    .to_string();
+    scripted_step(&mut run, &first);
+    let calls = expect_calls(&run);
+    feed(
         &mut run,
-        "calculator",
-        json!({"expression": "3 * 3600"}),
-        json!(10800),
+        Input::ToolResults(vec![ok_result(&calls[0], json!(10800))]),
     );
     let step = json!({"thought": "Both.", "actions": [
         {"tool": "calculator", "args": {"expression": "3 * 3600"}},
