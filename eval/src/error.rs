@@ -21,7 +21,7 @@ pub enum EvalError {
         source: std::io::Error,
     },
     /// A data or task file has a bad line or field.
-    #[error("{}:{line}: {message}", path.display())]
+    #[error("{}{}: {message}", path.display(), at_line(*line))]
     Data {
         /// The file.
         path: PathBuf,
@@ -49,7 +49,7 @@ pub enum EvalError {
     #[error("{0}")]
     Config(String),
     /// A trace line could not be written or read back.
-    #[error("trace {}:{line}: {message}", path.display())]
+    #[error("trace {}{}: {message}", path.display(), at_line(*line))]
     Trace {
         /// The trace file.
         path: PathBuf,
@@ -66,6 +66,15 @@ pub enum EvalError {
         /// What is wrong.
         message: String,
     },
+}
+
+/// `:LINE`, or nothing for line 0 (the whole file).
+fn at_line(line: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}")
+    }
 }
 
 impl EvalError {

@@ -55,7 +55,7 @@ pub fn check(
     } else {
         Verdict::wrong(format!(
             "the calls do not match the expected ones in any order; e.g. {}",
-            first_error.unwrap_or_default()
+            first_error.map(|(_, why)| why).unwrap_or_default()
         ))
     }
 }
@@ -66,7 +66,7 @@ fn match_from(
     expected: &[ExpectedCall],
     calls: &[Call],
     used: &mut [bool],
-    first_error: &mut Option<String>,
+    first_error: &mut Option<(bool, String)>,
 ) -> bool {
     let Some(want) = expected.get(index) else {
         return true;
@@ -84,8 +84,10 @@ fn match_from(
                 used[i] = false;
             }
             Err(why) => {
-                if first_error.is_none() {
-                    *first_error = Some(why);
+                // The most telling failure: one of a call to the right function.
+                let same_name = call.name == want.name;
+                if first_error.as_ref().is_none_or(|(named, _)| same_name && !named) {
+                    *first_error = Some((same_name, why));
                 }
             }
         }
@@ -185,6 +187,10 @@ pub fn normalize(text: &str) -> String {
 
 /// One value against one allowed value, by type.
 fn value_matches(schema: &Value, option: &Value, value: &Value) -> Result<(), String> {
+    if option == value && !option.is_string() && !option.is_number() {
+        // An allowed `null`, boolean, list or dict given exactly as it is.
+        return Ok(());
+    }
     let kind = bfcl_type(schema);
     match (kind, option, value) {
         ("string", Value::String(want), Value::String(got)) => {
@@ -566,6 +572,18 @@ mod tests {
         assert!(verdict(&f, &e, &[Call::new("f", json!({"x": "hi there"}))]).correct);
         assert!(verdict(&f, &e, &[Call::new("f", json!({"x": 3}))]).correct);
         assert!(!verdict(&f, &e, &[Call::new("f", json!({"x": "bye"}))]).correct);
+    }
+
+    #[test]
+    fn an_allowed_null_is_accepted_as_given() {
+        let f = vec![doc("f", json!({"type": "dict", "properties": {
+            "a": {"type": "integer"}, "filter": {"type": "string"}}, "required": ["a"]}))];
+        let e = vec![expected("f", json!({"a": [1], "filter": ["", null]}))];
+        assert!(verdict(&f, &e, &[Call::new("f", json!({"a": 1, "filter": null}))]).correct);
+        assert!(verdict(&f, &e, &[Call::new("f", json!({"a": 1}))]).correct);
+        // null is not allowed where the answer does not list it.
+        let e = vec![expected("f", json!({"a": [1], "filter": ["x"]}))];
+        assert!(!verdict(&f, &e, &[Call::new("f", json!({"a": 1, "filter": null}))]).correct);
     }
 
     #[test]

@@ -156,14 +156,11 @@ struct TaskFile {
 /// or a classification task has a `label` check without `labels`.
 pub fn parse(name: &str, text: &str) -> Result<Vec<Task>, EvalError> {
     let file: TaskFile = marked_yaml::from_yaml(0, text).map_err(|e| {
-        let message = e.to_string();
-        let line = message
-            .split("line ")
-            .nth(1)
-            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        EvalError::data(name, line, message)
+        let line = match &e {
+            marked_yaml::FromYamlError::FromNode(inner) => inner.start_mark().map_or(0, |m| m.line()),
+            marked_yaml::FromYamlError::ParseYaml(_) => 0,
+        };
+        EvalError::data(name, line, e.to_string())
     })?;
     for task in &file.tasks {
         validate(task).map_err(|m| EvalError::data(name, 0, format!("task `{}`: {m}", task.id)))?;

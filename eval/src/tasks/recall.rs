@@ -23,7 +23,7 @@ pub fn recall(memories: &[String], query: &str, top_k: usize) -> Vec<(String, f3
         .map(|m| (words(m).intersection(&query_words).count(), m))
         .filter(|(shared, _)| *shared > 0)
         .collect();
-    scored.sort_by(|a, b| b.0.cmp(&a.0));
+    scored.sort_by_key(|(shared, _)| std::cmp::Reverse(*shared));
     scored
         .into_iter()
         .take(top_k)
