@@ -95,10 +95,12 @@ pub async fn planner(model: &dyn LanguageModel, config: RunConfig, world: &dyn W
                         Input::Generated(completion)
                     }
                     Ok(_) => {
+                        driven.well_formed = false;
                         run.fail("the model returned no completion");
                         continue;
                     }
                     Err(e) => {
+                        driven.well_formed = false;
                         run.fail(format!("the model failed: {e}"));
                         continue;
                     }

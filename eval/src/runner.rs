@@ -265,6 +265,7 @@ impl Evaluation {
                 answer: driven.answer,
                 well_formed: driven.well_formed,
                 verdict,
+                stop: driven.stop,
                 steps: driven.steps,
                 completion_tokens: driven.usage.completion_tokens,
                 prompt_tokens: driven.usage.prompt_tokens,

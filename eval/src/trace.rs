@@ -39,6 +39,9 @@ pub struct Record {
     pub well_formed: bool,
     /// Right or wrong, and why.
     pub verdict: Verdict,
+    /// How the run ended (`Answered`, `MaxSteps { .. }`, a model failure, ..).
+    #[serde(default)]
+    pub stop: String,
     /// Model steps (requests) made.
     pub steps: usize,
     /// Tokens generated.
@@ -205,6 +208,7 @@ pub(crate) mod tests {
             } else {
                 Verdict::wrong("no")
             },
+            stop: "answered".into(),
             steps: 1,
             completion_tokens: 10,
             prompt_tokens: 20,
