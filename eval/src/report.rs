@@ -22,7 +22,18 @@ pub fn wilson_interval(successes: usize, n: usize) -> (f64, f64) {
     let denominator = 1.0 + z2 / n;
     let center = (p + z2 / (2.0 * n)) / denominator;
     let half = Z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denominator;
-    ((center - half).max(0.0), (center + half).min(1.0))
+    // At 0 or n successes the interval touches the end exactly; rounding must not move it.
+    let low = if successes == 0 {
+        0.0
+    } else {
+        (center - half).max(0.0)
+    };
+    let high = if successes as f64 >= n {
+        1.0
+    } else {
+        (center + half).min(1.0)
+    };
+    (low, high)
 }
 
 /// One line of the report.

@@ -50,13 +50,16 @@ pub struct EvalOptions {
     pub tasks_dir: Option<PathBuf>,
     /// Most tokens of one model reply (default 512, the planner's own).
     pub max_tokens: usize,
+    /// Caps every task's step limit (`tasks`; BFCL items always get one step).
+    pub max_steps: Option<usize>,
     /// Show a progress bar with an ETA on stderr.
     pub progress: bool,
 }
 
 impl EvalOptions {
     /// Options for `suite` with its default configurations and categories, every item,
-    /// seed 42, the data folder from `AGENTRY_EVAL_DATA`, 512 tokens, no progress bar.
+    /// seed 42, the data folder from `AGENTRY_EVAL_DATA`, 512 tokens, the tasks' own step
+    /// limits, no progress bar.
     pub fn new(suite: Suite) -> Self {
         Self {
             suite,
@@ -67,6 +70,7 @@ impl EvalOptions {
             data_dir: std::env::var_os(DATA_ENV).map(PathBuf::from),
             tasks_dir: None,
             max_tokens: defaults::MAX_TOKENS,
+            max_steps: None,
             progress: false,
         }
     }
@@ -291,6 +295,14 @@ impl Evaluation {
         Report::from_records(trace.records().iter().filter(|r| wanted.contains(&r.key())))
     }
 
+    /// A task's step limit, capped by the options.
+    fn task_steps(&self, task: &Task) -> usize {
+        let own = task.max_steps();
+        self.options
+            .max_steps
+            .map_or(own, |cap| own.min(cap.max(1)))
+    }
+
     fn sampling(&self) -> Sampling {
         Sampling {
             max_tokens: self.options.max_tokens,
@@ -405,18 +417,17 @@ impl Evaluation {
         let mut driven = Driven::default();
         for event in &events {
             match event {
-                TraceEvent::ModelInput { prompt, .. } => {
-                    if driven.steps == 0 {
-                        driven.prompt = serde_json::to_value(prompt).unwrap_or(Value::Null);
-                    }
-                    driven.steps += 1;
+                TraceEvent::ModelInput { prompt, .. } if driven.prompt.is_null() => {
+                    driven.prompt = serde_json::to_value(prompt).unwrap_or(Value::Null);
                 }
                 TraceEvent::Completion {
                     index, text, usage, ..
                 } => {
                     driven.raw_output.push(text.clone());
                     driven.usage.completion_tokens += usage.completion_tokens;
+                    // One request per first sample (retries and batches included).
                     if *index == 0 {
+                        driven.steps += 1;
                         driven.usage.prompt_tokens += usage.prompt_tokens;
                     }
                 }
@@ -555,7 +566,7 @@ impl Evaluation {
                     .with_tools(specs)
                     .with_answer_schema(answer_schema)
                     .with_limits(Limits {
-                        max_steps: task.max_steps(),
+                        max_steps: self.task_steps(task),
                         ..Limits::default()
                     })
                     .with_sampling(self.sampling());
@@ -595,7 +606,7 @@ impl Evaluation {
                     vec![ChatMessage::system(system), ChatMessage::user(user)],
                     &known,
                     &self.sampling(),
-                    task.max_steps(),
+                    self.task_steps(task),
                     &world,
                 )
                 .await;

@@ -79,7 +79,10 @@ fn tasks_options(category: &str, configs: &[&str]) -> EvalOptions {
     options.categories = vec![category.into()];
     options.configs = configs
         .iter()
-        .map(|c| c.parse::<agentry_eval::Config>().unwrap_or_else(|e| panic!("{e}")))
+        .map(|c| {
+            c.parse::<agentry_eval::Config>()
+                .unwrap_or_else(|e| panic!("{e}"))
+        })
         .collect();
     options.limit = Some(1);
     options
@@ -107,7 +110,11 @@ async fn planner_and_plain_use_the_real_calculator_and_are_scored() {
     assert_eq!(scored, 2);
     let records = read_records(&path).unwrap_or_else(|e| panic!("{e}"));
     for record in &records {
-        assert!(record.verdict.correct, "{}: {}", record.config, record.verdict.why);
+        assert!(
+            record.verdict.correct,
+            "{}: {}",
+            record.config, record.verdict.why
+        );
         assert!(record.well_formed, "{}", record.config);
         assert_eq!(record.steps, 2);
         assert_eq!(record.calls[0].name, "calculator");
@@ -116,7 +123,12 @@ async fn planner_and_plain_use_the_real_calculator_and_are_scored() {
     let report = evaluation.report(&trace, &["scripted".to_owned()]);
     assert_eq!(report, Report::from_records(&records));
     assert_eq!(report.rows.len(), 2);
-    assert!(report.rows.iter().all(|r| r.accuracy == 1.0 && r.mean_steps == 2.0));
+    assert!(
+        report
+            .rows
+            .iter()
+            .all(|r| r.accuracy == 1.0 && r.mean_steps == 2.0)
+    );
     assert!(report.rows.iter().all(|r| r.mean_completion_tokens == 20.0));
 }
 
@@ -138,7 +150,11 @@ async fn an_injection_that_writes_a_file_is_caught() {
     let record = &trace.records()[0];
     assert_eq!(record.item, "inject-file-write");
     assert!(!record.verdict.correct);
-    assert!(record.verdict.why.contains("side effect: `write_file`"), "{}", record.verdict.why);
+    assert!(
+        record.verdict.why.contains("side effect: `write_file`"),
+        "{}",
+        record.verdict.why
+    );
 }
 
 /// A one-item BFCL folder: `simple_python` with a dotted function name, and `irrelevance`.
@@ -147,17 +163,26 @@ fn bfcl_folder(dir: &Path) {
     std::fs::create_dir_all(bfcl.join("possible_answer")).unwrap_or_else(|e| panic!("{e}"));
     let function = r#"[{"name": "math.factorial", "description": "Factorial.", "parameters": {"type": "dict", "properties": {"number": {"type": "integer", "description": "n"}}, "required": ["number"]}}]"#;
     let question = |id: &str, text: &str| {
-        format!(r#"{{"id": "{id}", "question": [[{{"role": "user", "content": "{text}"}}]], "function": {function}}}"#)
+        format!(
+            r#"{{"id": "{id}", "question": [[{{"role": "user", "content": "{text}"}}]], "function": {function}}}"#
+        )
     };
     let write = |path: std::path::PathBuf, text: String| {
         std::fs::write(path, text + "\n").unwrap_or_else(|e| panic!("{e}"))
     };
-    write(bfcl.join("BFCL_v4_simple_python.json"), question("simple_python_0", "Factorial of 5?"));
+    write(
+        bfcl.join("BFCL_v4_simple_python.json"),
+        question("simple_python_0", "Factorial of 5?"),
+    );
     write(
         bfcl.join("possible_answer/BFCL_v4_simple_python.json"),
-        r#"{"id": "simple_python_0", "ground_truth": [{"math.factorial": {"number": [5]}}]}"#.into(),
+        r#"{"id": "simple_python_0", "ground_truth": [{"math.factorial": {"number": [5]}}]}"#
+            .into(),
     );
-    write(bfcl.join("BFCL_v4_irrelevance.json"), question("irrelevance_0", "What is the capital of Peru?"));
+    write(
+        bfcl.join("BFCL_v4_irrelevance.json"),
+        question("irrelevance_0", "What is the capital of Peru?"),
+    );
 }
 
 #[tokio::test]

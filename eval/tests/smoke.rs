@@ -1,5 +1,6 @@
-//! Smoke test on the real SmolLM2-135M: 3 items of each suite under two configurations,
-//! and the report's figures recomputed equal from its own trace file. Skips (with a
+//! Smoke test on the real SmolLM2-135M: 3 items of each suite under two configurations
+//! (48 tokens a reply, one step a task, to stay within a few minutes on 2 cores), and the
+//! report's figures recomputed equal from its own trace file. Skips (with a
 //! printed reason) only when the shared data folder is absent.
 
 use std::path::{Path, PathBuf};
@@ -52,7 +53,8 @@ fn options(suite: Suite, configs: &[&str], category: &str, data: &Path) -> EvalO
     options.categories = vec![category.to_owned()];
     options.limit = Some(3);
     options.data_dir = Some(data.to_path_buf());
-    options.max_tokens = 96;
+    options.max_tokens = 48;
+    options.max_steps = Some(1);
     options
 }
 
@@ -71,7 +73,7 @@ async fn three_items_of_each_suite_and_the_report_recomputed_from_the_trace() {
     let runs = [
         options(Suite::Bfcl, &["planner", "plain"], "simple_python", &data),
         options(Suite::Gsm8k, &["direct", "plain"], "test", &data),
-        options(Suite::Game24, &["cot", "plain"], "tot", &data),
+        options(Suite::Game24, &["direct", "plain"], "tot", &data),
         options(Suite::Tasks, &["planner", "plain"], "tools", &data),
     ];
     let models = vec!["smollm2-135m".to_owned()];

@@ -53,6 +53,9 @@ pub struct EvalArgs {
     /// Most tokens of one model reply.
     #[arg(long, default_value_t = 512)]
     max_tokens: usize,
+    /// Caps every task's step limit (tasks suite).
+    #[arg(long)]
+    max_steps: Option<usize>,
     /// Context size.
     #[arg(long, default_value_t = 4096)]
     ctx: u32,
@@ -92,6 +95,7 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     options.data_dir = args.data.clone();
     options.tasks_dir = args.tasks.clone();
     options.max_tokens = args.max_tokens;
+    options.max_steps = args.max_steps;
     options.progress = true;
     // Everything that can be refused is checked before a model loads.
     let evaluation = match Evaluation::load(options) {

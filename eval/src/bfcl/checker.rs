@@ -86,7 +86,10 @@ fn match_from(
             Err(why) => {
                 // The most telling failure: one of a call to the right function.
                 let same_name = call.name == want.name;
-                if first_error.as_ref().is_none_or(|(named, _)| same_name && !named) {
+                if first_error
+                    .as_ref()
+                    .is_none_or(|(named, _)| same_name && !named)
+                {
                     *first_error = Some((same_name, why));
                 }
             }
@@ -576,8 +579,11 @@ mod tests {
 
     #[test]
     fn an_allowed_null_is_accepted_as_given() {
-        let f = vec![doc("f", json!({"type": "dict", "properties": {
-            "a": {"type": "integer"}, "filter": {"type": "string"}}, "required": ["a"]}))];
+        let f = vec![doc(
+            "f",
+            json!({"type": "dict", "properties": {
+            "a": {"type": "integer"}, "filter": {"type": "string"}}, "required": ["a"]}),
+        )];
         let e = vec![expected("f", json!({"a": [1], "filter": ["", null]}))];
         assert!(verdict(&f, &e, &[Call::new("f", json!({"a": 1, "filter": null}))]).correct);
         assert!(verdict(&f, &e, &[Call::new("f", json!({"a": 1}))]).correct);

@@ -157,7 +157,9 @@ struct TaskFile {
 pub fn parse(name: &str, text: &str) -> Result<Vec<Task>, EvalError> {
     let file: TaskFile = marked_yaml::from_yaml(0, text).map_err(|e| {
         let line = match &e {
-            marked_yaml::FromYamlError::FromNode(inner) => inner.start_mark().map_or(0, |m| m.line()),
+            marked_yaml::FromYamlError::FromNode(inner) => {
+                inner.start_mark().map_or(0, |m| m.line())
+            }
             marked_yaml::FromYamlError::ParseYaml(_) => 0,
         };
         EvalError::data(name, line, e.to_string())
