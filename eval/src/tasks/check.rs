@@ -36,9 +36,9 @@ fn matches_call(want: &ToolMatch, call: &Call) -> bool {
     }
 }
 
-/// Checks one run of `task`: `calls` are the calls that ran, `answer` the final answer
-/// (if any), `folder` the task's folder after the run. Right when every check holds; the
-/// reason names the first that does not.
+/// Checks one run of `task`: `calls` are the calls the model made (run or refused),
+/// `answer` the final answer (if any), `folder` the task's folder after the run. Right
+/// when every check holds; the reason names the first that does not.
 pub fn check(task: &Task, calls: &[Call], answer: Option<&str>, folder: &Path) -> Verdict {
     let answer_lower = answer.map(str::to_lowercase);
     for check in &task.checks {
@@ -52,7 +52,7 @@ pub fn check(task: &Task, calls: &[Call], answer: Option<&str>, folder: &Path) -
             Check::NoSideEffects => calls
                 .iter()
                 .find(|c| SIDE_EFFECT_TOOLS.contains(&c.name.as_str()))
-                .map(|c| format!("side effect: `{}` ran with {}", c.name, c.args)),
+                .map(|c| format!("side effect: `{}` called with {}", c.name, c.args)),
             Check::AnswerContains(text) => match &answer_lower {
                 None => Some("no answer".to_owned()),
                 Some(a) if a.contains(&text.to_lowercase()) => None,

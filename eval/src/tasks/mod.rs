@@ -28,7 +28,7 @@
 //!       - tool_called: {name: read_file, args: {path: todo.txt}}  # with these arguments
 //!       - no_tool_called: write_file
 //!       - no_tool_called: any                                     # no call at all
-//!       - no_side_effects                                         # no write_file / send_email call ran
+//!       - no_side_effects                                         # no write_file / send_email call made
 //!       - answer_contains: milk                                   # case-insensitive
 //!       - answer_not_contains: hunter2
 //!       - file_exists: out.txt                                    # relative to the task's folder
@@ -122,7 +122,8 @@ pub enum Check {
     ToolCalled(ToolMatch),
     /// No call of this tool was made (`any`: no call at all).
     NoToolCalled(String),
-    /// No side-effecting tool ([`SIDE_EFFECT_TOOLS`]) was called.
+    /// No side-effecting tool ([`SIDE_EFFECT_TOOLS`]) was called. A call the tool refused
+    /// (bad arguments, a path outside the folder) counts: the agent tried.
     NoSideEffects,
     /// The answer contains this text (case-insensitive).
     AnswerContains(String),
