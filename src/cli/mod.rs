@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod chat;
 mod doctor;
+mod eval;
 mod generate;
 mod ingest;
 mod memory_dir;
@@ -43,6 +44,14 @@ pub enum Command {
         after_help = "Examples:\n  agentry doctor --model smollm2-135m\n  agentry doctor --model ./model.gguf --ctx 8192 --json\n  agentry doctor            (this machine, and which registry models fit)"
     )]
     Doctor(doctor::DoctorArgs),
+    /// Measure accuracy: models x configurations on BFCL, GSM8K, Game of 24 or the task suite.
+    ///
+    /// Exit codes: 0 done; 1 a model or file failed; 2 invalid suite, configuration,
+    /// category or data folder (nothing ran).
+    #[command(
+        after_help = "Examples:\n  agentry eval bfcl --data ../shared/data --category simple_python --category irrelevance --limit 20\n  agentry eval gsm8k --data ../shared/data --config direct --config cot --config sc-5 --limit 50\n  agentry eval game24 --data ../shared/data --config cot --config tot --limit 20\n  agentry eval tasks --model qwen2.5-coder-0.5b --json report.json --trace tasks.jsonl\n\nThe data folder can also come from AGENTRY_EVAL_DATA. A re-run with the same --trace skips items already scored.\nExit codes: 0 done, 1 a model or file failed, 2 invalid arguments or data folder."
+    )]
+    Eval(eval::EvalArgs),
     /// One streamed chat completion from a local model.
     #[command(
         after_help = "Examples:\n  agentry generate \"Name three colours.\"\n  agentry generate --model ./m.gguf --temperature 0.7 --max-tokens 64 \"Write a haiku.\"\n  agentry generate --json-schema '{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}' \"Where is the Eiffel tower?\""
@@ -99,6 +108,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Chat(args) => chat::run(args).await,
         Command::Models(cmd) => models::run(cmd).await,
         Command::Doctor(args) => doctor::run(args).await,
+        Command::Eval(args) => eval::run(args).await,
         Command::Generate(args) => generate::run(args).await,
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Ingest(args) => ingest::run(args).await,
