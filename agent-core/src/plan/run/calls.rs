@@ -10,9 +10,7 @@ use super::{AgentEvent, AgentRun, ApprovalDecision, Input, Phase, RunError, Stop
 /// from its result instead of being run again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(super) struct AnsweredCall {
-    /// The tool.
-    tool: String,
-    /// The arguments, as the model gave them.
+    /// The arguments, as the model gave them (the tool is the result's `name`).
     arguments: Value,
     /// The result.
     result: ToolResult,
@@ -63,10 +61,9 @@ impl AgentRun {
         let mut fresh = Vec::new();
         let mut repeated = Vec::new();
         for call in calls {
-            let earlier = self
-                .answered_calls
-                .iter()
-                .find(|answered| answered.tool == call.name && answered.arguments == call.args);
+            let earlier = self.answered_calls.iter().find(|answered| {
+                answered.result.name == call.name && answered.arguments == call.args
+            });
             match earlier {
                 Some(answered) => repeated.push(ToolResult {
                     call_id: call.id,
@@ -85,12 +82,6 @@ impl AgentRun {
         repeated: Vec<ToolResult>,
         events: Vec<AgentEvent>,
     ) -> Result<(), RunError> {
-        let observations: Vec<String> = repeated.iter().map(ToolResult::observation).collect();
-        let text = prompt::observations(
-            &self.templates,
-            &self.guard()?,
-            named(&repeated, &observations),
-        )?;
         let mut tools: Vec<&str> = Vec::new();
         for result in &repeated {
             if !tools.contains(&result.name.as_str()) {
@@ -98,28 +89,58 @@ impl AgentRun {
             }
         }
         let note = prompt::repeated_call(&self.templates, &tools)?;
-        self.events.extend(events);
         self.answer_next = true;
-        self.observe(format!("{text}\n\n{note}"), &observations);
+        self.observe_unrun(&repeated, Some(note), events)
+    }
+
+    /// Observes results of calls that were not run (denied, or repeats answered from
+    /// earlier results), with `note` after them: nothing goes to the tools.
+    fn observe_unrun(
+        &mut self,
+        results: &[ToolResult],
+        note: Option<String>,
+        events: Vec<AgentEvent>,
+    ) -> Result<(), RunError> {
+        let observations: Vec<String> = results.iter().map(ToolResult::observation).collect();
+        let mut text = prompt::observations(
+            &self.templates,
+            &self.guard()?,
+            named(results, &observations),
+        )?;
+        if let Some(note) = note {
+            text = format!("{text}\n\n{note}");
+        }
+        let noted: Vec<(String, String)> = named(results, &observations)
+            .map(|(tool, text)| (tool.to_owned(), text.to_owned()))
+            .collect();
+        self.events.extend(events);
+        self.observations.extend(noted);
+        self.observe(text, &observations);
         Ok(())
     }
 
-    /// Keeps the successful results of idempotent tools' `calls` for later repeats.
-    fn remember_answered(&mut self, calls: &[ToolCall], results: &[ToolResult]) {
-        for (call, result) in calls.iter().zip(results) {
-            let idempotent = self
-                .config
-                .tools
-                .iter()
-                .any(|spec| spec.name == call.name && spec.idempotent);
-            if idempotent && !result.is_error() {
-                self.answered_calls.push(AnsweredCall {
-                    tool: call.name.clone(),
-                    arguments: call.args.clone(),
-                    result: result.clone(),
-                });
-            }
-        }
+    /// The successful results of idempotent tools among `calls`, kept for later repeats.
+    fn idempotent_successes(
+        &self,
+        calls: &[ToolCall],
+        results: &[ToolResult],
+    ) -> Vec<AnsweredCall> {
+        calls
+            .iter()
+            .zip(results)
+            .filter(|(call, result)| {
+                !result.is_error()
+                    && self
+                        .config
+                        .tools
+                        .iter()
+                        .any(|spec| spec.name == call.name && spec.idempotent)
+            })
+            .map(|(call, result)| AnsweredCall {
+                arguments: call.args.clone(),
+                result: result.clone(),
+            })
+            .collect()
     }
 
     pub(super) fn on_approval(&mut self, decision: ApprovalDecision) -> Result<(), RunError> {
@@ -184,19 +205,7 @@ impl AgentRun {
             approved.push(call);
         }
         if approved.is_empty() {
-            let observations: Vec<String> = denied.iter().map(ToolResult::observation).collect();
-            let text = prompt::observations(
-                &self.templates,
-                &self.guard()?,
-                named(&denied, &observations),
-            )?;
-            let noted: Vec<(String, String)> = named(&denied, &observations)
-                .map(|(tool, text)| (tool.to_owned(), text.to_owned()))
-                .collect();
-            self.events.extend(events);
-            self.observations.extend(noted);
-            self.observe(text, &observations);
-            return Ok(());
+            return self.observe_unrun(&denied, None, events);
         }
         for call in &approved {
             if !self.tools_used.contains(&call.name) {
@@ -216,7 +225,7 @@ impl AgentRun {
             return Err(self.mismatch(&Input::ToolResults(results)));
         };
         let ordered = in_call_order(calls, results)?;
-        let calls = calls.clone();
+        let answered = self.idempotent_successes(calls, &ordered);
         let all: Vec<&ToolResult> = denied.iter().chain(&ordered).collect();
         let observations: Vec<String> = all.iter().map(|result| result.observation()).collect();
         let text = prompt::observations(
@@ -228,7 +237,7 @@ impl AgentRun {
             .map(|(tool, text)| (tool.to_owned(), text.to_owned()))
             .collect();
         self.observations.extend(noted);
-        self.remember_answered(&calls, &ordered);
+        self.answered_calls.extend(answered);
         let step = self.steps;
         self.events.extend(
             ordered
