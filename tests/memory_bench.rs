@@ -19,8 +19,10 @@ async fn the_benchmark_runs_and_reports_every_measure() {
         ..MemoryBenchOptions::default()
     };
     let report = run_memory_bench(opts).await.expect("bench");
-    assert_eq!(report.sizes.len(), 1);
-    let size = &report.sizes[0];
+    assert_eq!(report.stores.len(), 1, "no server asked for");
+    assert_eq!(report.stores[0].store, "embedded (Qdrant Edge)");
+    assert_eq!(report.stores[0].sizes.len(), 1);
+    let size = &report.stores[0].sizes[0];
     assert_eq!(size.items, 1000);
     assert!(size.insert_per_sec > 0.0);
     assert_eq!(size.after_optimize.queries, 30);
@@ -37,4 +39,45 @@ async fn the_benchmark_runs_and_reports_every_measure() {
     assert!(md.contains("sentences/s"), "{md}");
     assert!(md.contains("structured 384-d vectors"), "{md}");
     assert!(md.contains("recall@10"), "{md}");
+}
+
+/// With `--url`: the same measures on the server, beside the embedded store, in one
+/// report (the server from `QDRANT_URL`, which `make test` sets).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_benchmark_measures_the_server_beside_the_embedded_store() {
+    let required = std::env::var("AGENTRY_REQUIRE_QDRANT").is_ok_and(|v| v.trim() == "1");
+    let Some(server) = agentry_memory::QdrantConfig::from_env() else {
+        assert!(!required, "AGENTRY_REQUIRE_QDRANT=1 but QDRANT_URL is not set");
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "memory_bench: QDRANT_URL is not set: the server half was NOT run"
+        );
+        return;
+    };
+    let opts = MemoryBenchOptions {
+        sizes: vec![1000],
+        queries: 30,
+        queries_before_optimize: 10,
+        recall_queries: 50,
+        embed_sentences: 0,
+        server: Some(server),
+        ..MemoryBenchOptions::default()
+    };
+    let report = run_memory_bench(opts).await.expect("bench");
+    let names: Vec<&str> = report.stores.iter().map(|s| s.store.as_str()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names[1].starts_with("server (Qdrant 1."), "{names:?}");
+    for store in &report.stores {
+        let size = &store.sizes[0];
+        assert_eq!(size.items, 1000, "{}", store.store);
+        assert!(size.insert_per_sec > 0.0, "{}", store.store);
+        assert_eq!(size.after_optimize.queries, 30, "{}", store.store);
+        // The same vectors and queries on both: the exact neighbours are found.
+        let recall = size.recall_at_k.expect("recall measured");
+        assert!(recall > 0.99, "{}: recall@10 {recall}", store.store);
+    }
+    let md = report.to_markdown();
+    assert!(md.contains("| embedded (Qdrant Edge) | 1000 |"), "{md}");
+    assert!(md.contains("| server (Qdrant 1."), "{md}");
 }

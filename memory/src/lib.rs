@@ -11,6 +11,8 @@
 //! - [`ShortTermMemory`]: the conversation within a token budget; turns that
 //!   leave the window are summarised or dropped, and stay recallable.
 //! - [`Documents`]: chunked ingestion and hybrid (dense + BM25) retrieval.
+//! - [`transfer`]: copy, export and import collections between stores
+//!   (vectors and payloads as stored, no re-embedding).
 //!
 //! Backends are cargo features, all on by default: `edge` ([`EdgeStore`]),
 //! `qdrant` ([`QdrantStore`]), `fastembed` ([`FastEmbedder`]) and `bm25`
@@ -45,6 +47,7 @@ pub mod filter;
 pub mod long_term;
 pub mod short_term;
 pub mod store;
+pub mod transfer;
 
 #[cfg(feature = "bm25")]
 pub use bm25::Bm25;
@@ -61,10 +64,11 @@ pub use short_term::{
     TokenizerCounter, Turn,
 };
 pub use store::{
-    CollectionSpec, FieldKind, Payload, Point, PointId, Query, Record, ScoredPoint, ScrollPage,
-    SearchRequest, Selector, SparseVector, VectorStore, content_id,
+    CollectionSpec, FieldKind, Payload, Point, PointId, PointPage, Query, Record, ScoredPoint,
+    ScrollPage, SearchRequest, Selector, SparseVector, VectorStore, content_id,
 };
 #[cfg(feature = "edge")]
 pub use store::{EdgeStore, EdgeStoreOptions};
 #[cfg(feature = "qdrant")]
 pub use store::{QdrantConfig, QdrantStore};
+pub use transfer::{TransferReport, copy_collection, export_collection, import_collections};

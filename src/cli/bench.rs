@@ -4,9 +4,12 @@ use std::process::ExitCode;
 
 use agentry::bench::memory::{MemoryBenchOptions, VectorKind, run_memory_bench};
 use agentry::bench::model::{ModelBenchOptions, run_model_bench};
+use agentry_memory::QdrantConfig;
 use agentry_model_store::ModelStore;
 use anyhow::Context;
 use clap::Subcommand;
+
+use super::memory_dir::api_key;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -27,7 +30,7 @@ pub enum BenchCommand {
     /// Memory speed: insert throughput, recall latency at 10k and 100k items,
     /// embedding throughput.
     #[command(
-        after_help = "Example:\n  agentry bench memory\n  agentry bench memory --sizes 10000 --vectors uniform"
+        after_help = "Example:\n  agentry bench memory\n  agentry bench memory --sizes 10000 --vectors uniform\n  agentry bench memory --url http://127.0.0.1:6334   (the embedded store and the server)"
     )]
     Memory {
         /// Collection sizes to measure at.
@@ -38,6 +41,14 @@ pub enum BenchCommand {
         /// structure; the worst case for an approximate index).
         #[arg(long, default_value_t = VectorKind::Structured)]
         vectors: VectorKind,
+        /// Also measure a Qdrant server (its gRPC URL), with the same vectors and
+        /// queries; its collections are dropped at the end.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// The environment variable that holds the server's API key (default:
+        /// QDRANT_API_KEY when set).
+        #[arg(long, value_name = "VAR", requires = "url")]
+        api_key_env: Option<String>,
     },
 }
 
@@ -58,10 +69,23 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             let report = run_model_bench(&path, opts).await?;
             println!("{}", report.to_markdown());
         }
-        BenchCommand::Memory { sizes, vectors } => {
+        BenchCommand::Memory {
+            sizes,
+            vectors,
+            url,
+            api_key_env,
+        } => {
+            let server = match url {
+                Some(url) => Some(QdrantConfig {
+                    api_key: api_key(api_key_env.as_deref())?,
+                    ..QdrantConfig::new(url)
+                }),
+                None => None,
+            };
             let opts = MemoryBenchOptions {
                 sizes,
                 vectors,
+                server,
                 ..MemoryBenchOptions::default()
             };
             let report = run_memory_bench(opts).await?;

@@ -58,7 +58,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         chunks,
         unchanged,
         args.memory.collection,
-        args.memory.memory.display()
+        args.memory.place()
     );
     Ok(ExitCode::SUCCESS)
 }

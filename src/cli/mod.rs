@@ -10,6 +10,7 @@ mod doctor;
 mod eval;
 mod generate;
 mod ingest;
+mod memory;
 mod memory_dir;
 mod models;
 mod recall;
@@ -65,6 +66,13 @@ pub enum Command {
         after_help = "Examples:\n  agentry ingest docs/\n  agentry ingest notes.md README.md --collection handbook\n  agentry ingest docs/ --memory /data/agentry-memory"
     )]
     Ingest(ingest::IngestArgs),
+    /// Move memory between stores: list, export, import, drop, migrate (e.g. the embedded
+    /// store to a Qdrant server), vectors and payloads as stored.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  agentry memory list\n  agentry memory list --memory-url http://127.0.0.1:6334\n  agentry memory export backup.jsonl --collection documents\n  agentry memory import backup.jsonl --memory-url http://127.0.0.1:6334\n  agentry memory migrate --from .agentry/memory --to http://qdrant.internal:6334\n  agentry memory drop old-notes --yes\n\nExit codes: 0 done, 1 a store failed, 2 bad arguments or a bad export file."
+    )]
+    Memory(memory::MemoryCommand),
     /// Search the project's documents (hybrid dense + BM25) and long-term memories.
     #[command(
         after_help = "Examples:\n  agentry recall \"where is the deploy key?\"\n  agentry recall -k 3 --json \"refund policy\""
@@ -112,6 +120,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Generate(args) => generate::run(args).await,
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Ingest(args) => ingest::run(args).await,
+        Command::Memory(cmd) => memory::run(cmd).await,
         Command::Recall(args) => recall::run(args).await,
         Command::Run(args) => run::run(args).await,
         Command::Validate(args) => validate::run(args).await,

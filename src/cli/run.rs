@@ -21,7 +21,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 
-use super::memory_dir::MemoryArgs;
+use super::memory_dir::{MemoryPlace, open_memory};
 use super::templates_dir::TemplatesArgs;
 use super::toolbox::{BUILTIN_TOOLS, builtin_tools};
 
@@ -58,6 +58,13 @@ pub struct RunArgs {
     /// Layers to offload to the GPU (needs a `cuda` build).
     #[arg(long)]
     gpu_layers: Option<u32>,
+    /// Keep the workflow's memory on this Qdrant server (gRPC URL) instead of where
+    /// its `memory` section says.
+    #[arg(long, value_name = "URL")]
+    memory_url: Option<String>,
+    /// The environment variable that holds that server's API key (it must be set).
+    #[arg(long, value_name = "VAR", requires = "memory_url")]
+    memory_api_key_env: Option<String>,
     #[command(flatten)]
     templates: TemplatesArgs,
 }
@@ -94,6 +101,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .map(|_| ())
             .map_err(|e| e.to_string()),
     };
+    let checked = checked.and_then(|()| match (&args.memory_url, &flow.memory) {
+        (Some(_), None) => Err(
+            "--memory-url: the workflow has no `memory` section to place on the server".to_string(),
+        ),
+        _ => Ok(()),
+    });
     if let Err(message) = checked {
         eprintln!("error: {message}");
         return Ok(ExitCode::from(EXIT_INVALID));
@@ -113,15 +126,22 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .templates(templates)
         .checkpoints(&args.runs_dir);
     if let Some(memory) = runner.workflow().memory.clone() {
-        let opened = MemoryArgs {
-            memory: memory.path.clone(),
-            collection: memory
-                .collection
-                .clone()
-                .unwrap_or_else(|| agentry_memory::documents::DEFAULT_DOCUMENTS_COLLECTION.into()),
-        }
-        .open()
-        .await?;
+        let place = match (&args.memory_url, &memory.location) {
+            (Some(url), _) => MemoryPlace::Server {
+                url: url.clone(),
+                api_key_env: args.memory_api_key_env.clone(),
+            },
+            (None, workflow::MemoryLocation::Folder(path)) => MemoryPlace::Folder(path.clone()),
+            (None, workflow::MemoryLocation::Server { url, api_key_env }) => MemoryPlace::Server {
+                url: url.clone(),
+                api_key_env: api_key_env.clone(),
+            },
+        };
+        let collection = memory
+            .collection
+            .clone()
+            .unwrap_or_else(|| agentry_memory::documents::DEFAULT_DOCUMENTS_COLLECTION.into());
+        let opened = open_memory(&place, &collection).await?;
         let base = args.file.parent().unwrap_or(Path::new("."));
         ingest(&opened.documents, base, &memory.documents).await?;
         runner = runner.memory(

@@ -69,8 +69,8 @@ pub use run::{
 };
 pub use source::{SourceText, Span};
 pub use spec::{
-    AgentSpec, InputSpec, InputType, MemorySpec, ModelChoice, Name, OutputSpec, SamplingSpec, Step,
-    StepKind, Template, Workflow,
+    AgentSpec, InputSpec, InputType, MemoryLocation, MemorySpec, ModelChoice, Name, OutputSpec,
+    SamplingSpec, Step, StepKind, Template, Workflow,
 };
 
 /// A workflow file that cannot be used.

@@ -10,8 +10,8 @@ use serde_json::Value;
 use super::diagnostic::Diagnostic;
 use super::source::{SourceText, Span};
 use super::spec::{
-    AgentSpec, InputSpec, InputType, MemorySpec, ModelChoice, Name, OutputSpec, SamplingSpec, Step,
-    StepKind, Template, Workflow,
+    AgentSpec, InputSpec, InputType, MemoryLocation, MemorySpec, ModelChoice, Name, OutputSpec,
+    SamplingSpec, Step, StepKind, Template, Workflow,
 };
 use super::yaml::{Reader, closest, describe, to_json};
 use agentry_core::plan::strategy::{DEFAULT_VOTES, Evaluator, Strategy};
@@ -27,7 +27,14 @@ const TOP_KEYS: &[&str] = &[
     "outputs",
 ];
 const MODEL_KEYS: &[&str] = &["spec", "ctx", "threads", "gpu_layers"];
-const MEMORY_KEYS: &[&str] = &["store", "path", "collection", "documents"];
+const MEMORY_KEYS: &[&str] = &[
+    "store",
+    "path",
+    "url",
+    "api_key_env",
+    "collection",
+    "documents",
+];
 const INPUT_KEYS: &[&str] = &["type", "default", "description"];
 const AGENT_KEYS: &[&str] = &[
     "role",
@@ -196,24 +203,7 @@ fn memory(reader: &mut Reader<'_>, node: &Node) -> Option<MemorySpec> {
     let span = reader.span(node);
     let map = reader.mapping(node, "`memory`")?;
     reader.known_keys(map, MEMORY_KEYS, "`memory`");
-    if let Some(store) = map.get_node("store")
-        && let Some(kind) = reader.string(store, "`memory.store`")
-        && kind != "embedded"
-    {
-        let at = reader.span(store);
-        reader.error(
-            Diagnostic::at(
-                at,
-                format!("unknown memory store `{kind}`"),
-                "unknown store",
-            )
-            .with_help("workflows use the embedded store (`store: embedded`)"),
-        );
-    }
-    let path = map
-        .get_node("path")
-        .and_then(|n| reader.string(n, "`memory.path`"))
-        .map_or_else(|| PathBuf::from(".agentry/memory"), PathBuf::from);
+    let location = memory_location(reader, map);
     let collection = map
         .get_node("collection")
         .and_then(|n| reader.string(n, "`memory.collection`"));
@@ -225,11 +215,105 @@ fn memory(reader: &mut Reader<'_>, node: &Node) -> Option<MemorySpec> {
         .map(|(p, _)| PathBuf::from(p))
         .collect();
     Some(MemorySpec {
-        path,
+        location,
         collection,
         documents,
         span,
     })
+}
+
+/// `store`, `path`, `url` and `api_key_env` of a `memory` section: a folder
+/// (`store: embedded`, the default) or a Qdrant server (`url:`, `store: qdrant`).
+fn memory_location(reader: &mut Reader<'_>, map: &MarkedMappingNode) -> MemoryLocation {
+    let text = |reader: &mut Reader<'_>, key: &str| {
+        map.get_node(key).and_then(|n| {
+            reader
+                .string(n, &format!("`memory.{key}`"))
+                .map(|s| (s, reader.span(n)))
+        })
+    };
+    let store = text(reader, "store");
+    let path = text(reader, "path");
+    let url = text(reader, "url");
+    let api_key_env = text(reader, "api_key_env");
+    if let Some((kind, at)) = &store
+        && kind != "embedded"
+        && kind != "qdrant"
+    {
+        reader.error(
+            Diagnostic::at(
+                *at,
+                format!("unknown memory store `{kind}`"),
+                "unknown store",
+            )
+            .with_help(
+                "`store: embedded` (a folder, `path:`) or `store: qdrant` (a server, `url:`)",
+            ),
+        );
+    }
+    let wants_server = url.is_some() || store.as_ref().is_some_and(|(k, _)| k == "qdrant");
+    if let (Some((_, at)), Some(_)) = (&path, &url) {
+        reader.error(
+            Diagnostic::at(*at, "`memory` has both `path` and `url`", "a folder here")
+                .with_help("a folder (`path:`) or a Qdrant server (`url:`), not both"),
+        );
+    }
+    if let Some((kind, at)) = &store {
+        if kind == "embedded" && url.is_some() {
+            reader.error(
+                Diagnostic::at(*at, "`store: embedded` with a `url`", "embedded store")
+                    .with_help("a server is `store: qdrant` (or leave `store` out)"),
+            );
+        }
+        if kind == "qdrant" && url.is_none() {
+            reader.error(
+                Diagnostic::at(*at, "`store: qdrant` needs a `url`", "no url")
+                    .with_help("e.g. `url: http://127.0.0.1:6334` (the server's gRPC port)"),
+            );
+        }
+    }
+    if let Some((u, at)) = &url
+        && !(u.starts_with("http://") || u.starts_with("https://"))
+    {
+        reader.error(
+            Diagnostic::at(
+                *at,
+                format!("memory url `{u}` is not an http:// or https:// URL"),
+                "not a URL",
+            )
+            .with_help("e.g. `url: http://127.0.0.1:6334` (the server's gRPC port)"),
+        );
+    }
+    if let Some((var, at)) = &api_key_env {
+        let valid = var
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            reader.error(Diagnostic::at(
+                *at,
+                format!("`{var}` is not an environment variable name"),
+                "letters, digits and `_`",
+            ));
+        }
+        if !wants_server {
+            reader.error(
+                Diagnostic::at(*at, "`api_key_env` without a `url`", "for a server only")
+                    .with_help("the embedded store needs no key"),
+            );
+        }
+    }
+    match url {
+        Some((url, _)) => MemoryLocation::Server {
+            url,
+            api_key_env: api_key_env.map(|(v, _)| v),
+        },
+        None => MemoryLocation::Folder(path.map_or_else(
+            || PathBuf::from(".agentry/memory"),
+            |(p, _)| PathBuf::from(p),
+        )),
+    }
 }
 
 fn inputs(reader: &mut Reader<'_>, node: &Node) -> Vec<InputSpec> {

@@ -63,14 +63,29 @@ pub struct ModelChoice {
 /// Where long-term memory lives and which documents are indexed before the run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemorySpec {
-    /// The memory folder (Qdrant Edge), relative to the working directory.
-    pub path: PathBuf,
+    /// The store: a folder or a Qdrant server.
+    pub location: MemoryLocation,
     /// The document collection.
     pub collection: Option<String>,
     /// Files or folders ingested before the first step (relative to the workflow file).
     pub documents: Vec<PathBuf>,
     /// Where it is declared.
     pub span: Span,
+}
+
+/// Where a workflow's memory lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemoryLocation {
+    /// The embedded store (Qdrant Edge) in this folder, relative to the working
+    /// directory (`path:`, default `.agentry/memory`).
+    Folder(PathBuf),
+    /// A Qdrant server or cluster (`url:`).
+    Server {
+        /// Its gRPC URL (`http://` or `https://`).
+        url: String,
+        /// The environment variable that holds its API key (`api_key_env:`).
+        api_key_env: Option<String>,
+    },
 }
 
 /// The type of an input value.

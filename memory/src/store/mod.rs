@@ -224,6 +224,16 @@ pub struct Record {
     pub payload: Payload,
 }
 
+/// One page of whole points (vectors included), in id order: what
+/// [`VectorStore::scroll_points`] returns, for export and migration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointPage {
+    /// The points of this page.
+    pub points: Vec<Point>,
+    /// The offset of the next page; `None` at the end.
+    pub next: Option<PointId>,
+}
+
 /// Which points to delete.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Selector {
@@ -270,8 +280,22 @@ pub trait VectorStore: Send + Sync {
         offset: Option<PointId>,
         limit: usize,
     ) -> Result<ScrollPage>;
-    /// Builds search indexes now (HNSW on the embedded store; a no-op where
-    /// the server indexes by itself).
+    /// Reads a page of whole points (dense and sparse vectors, payload) in id
+    /// order, starting at `offset`: what export and migration copy, so the
+    /// points need no re-embedding.
+    async fn scroll_points(
+        &self,
+        collection: &str,
+        offset: Option<PointId>,
+        limit: usize,
+    ) -> Result<PointPage>;
+    /// The names of the collections in this store, sorted.
+    async fn collections(&self) -> Result<Vec<String>>;
+    /// The shape of an existing collection (dense size, sparse vector, payload
+    /// indexes of the kinds [`FieldKind`] names); `None` when it does not exist.
+    async fn describe(&self, collection: &str) -> Result<Option<CollectionSpec>>;
+    /// Builds search indexes now: HNSW on the embedded store; on a server,
+    /// which indexes by itself, waits until it reports the collection indexed.
     async fn optimize(&self, collection: &str) -> Result<()>;
     /// Persists everything written so far.
     async fn flush(&self) -> Result<()>;

@@ -1,7 +1,8 @@
 //! `agentry bench memory`: insert throughput, recall latency and recall@k
 //! at several collection sizes (embedding excluded: synthetic 384-d
 //! vectors, see [`vectors`]), and embedding throughput, on the embedded
-//! store.
+//! store and, when one is given, on a Qdrant server in the same run (the same
+//! vectors and queries on both).
 
 pub mod vectors;
 
@@ -18,8 +19,8 @@ pub const WARM_UP_QUERIES: usize = 500;
 
 use agentry_memory::embed::{Embedder, FastEmbedder, MINILM_DIMENSION};
 use agentry_memory::store::{
-    CollectionSpec, EdgeStore, EdgeStoreOptions, FieldKind, Point, Query, SearchRequest,
-    VectorStore,
+    CollectionSpec, EdgeStore, EdgeStoreOptions, FieldKind, Point, QdrantConfig, QdrantStore,
+    Query, SearchRequest, VectorStore,
 };
 use agentry_memory::{Condition, Filter};
 use agentry_memory::{MemoryError, Result};
@@ -49,6 +50,9 @@ pub struct MemoryBenchOptions {
     /// Where to put the store; `None` uses a fresh directory under the
     /// system temp dir, removed afterwards.
     pub dir: Option<PathBuf>,
+    /// A Qdrant server to measure beside the embedded store (its collections
+    /// are uniquely named and dropped afterwards); `None`: the embedded store only.
+    pub server: Option<QdrantConfig>,
     /// Random seed.
     pub seed: u64,
 }
@@ -66,6 +70,7 @@ impl Default for MemoryBenchOptions {
             embed_sentences: 512,
             embedder: None,
             dir: None,
+            server: None,
             seed: 42,
         }
     }
@@ -78,6 +83,7 @@ impl std::fmt::Debug for MemoryBenchOptions {
             .field("queries", &self.queries)
             .field("vectors", &self.vectors)
             .field("embed_sentences", &self.embed_sentences)
+            .field("server", &self.server)
             .finish_non_exhaustive()
     }
 }
@@ -122,11 +128,20 @@ pub struct EmbedReport {
     pub per_sec: f64,
 }
 
+/// The measurements on one store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreReport {
+    /// Which store: `embedded (Qdrant Edge)` or `server (Qdrant VERSION)`.
+    pub store: String,
+    /// One entry per size.
+    pub sizes: Vec<SizeReport>,
+}
+
 /// The whole report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemoryBenchReport {
-    /// One entry per size.
-    pub sizes: Vec<SizeReport>,
+    /// One entry per store measured: the embedded store first.
+    pub stores: Vec<StoreReport>,
     /// How the vectors were spread.
     pub vectors: VectorKind,
     /// Results per query.
@@ -144,32 +159,35 @@ fn ms(d: Duration) -> String {
 impl MemoryBenchReport {
     /// The report as a Markdown table.
     pub fn to_markdown(&self) -> String {
-        let mut s = String::from("## Memory benchmark (embedded Qdrant Edge store)\n\n");
-        s.push_str(&format!("{} {MINILM_DIMENSION}-d vectors, cosine, top-{}; {} CPU threads; latency measured through the async `VectorStore` API; recall@{} = share of the exact top-{} the index search returns.\n\n", self.vectors, self.k, self.threads, self.k, self.k));
-        s.push_str("| items | insert/s | optimize s | p50 ms (scan) | p99 ms (scan) | p50 ms (HNSW) | p99 ms (HNSW) | p50 ms (HNSW+filter) | p99 ms (HNSW+filter) | recall@k (HNSW) |\n");
-        s.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-        for r in &self.sizes {
-            let (b50, b99) = r
-                .before_optimize
-                .map(|l| (ms(l.p50), ms(l.p99)))
-                .unwrap_or(("-".into(), "-".into()));
-            let recall = r
-                .recall_at_k
-                .map(|x| format!("{x:.3}"))
-                .unwrap_or_else(|| "-".into());
-            s.push_str(&format!(
-                "| {} | {:.0} | {:.2} | {} | {} | {} | {} | {} | {} | {} |\n",
-                r.items,
-                r.insert_per_sec,
-                r.optimize_secs,
-                b50,
-                b99,
-                ms(r.after_optimize.p50),
-                ms(r.after_optimize.p99),
-                ms(r.filtered_after_optimize.p50),
-                ms(r.filtered_after_optimize.p99),
-                recall,
-            ));
+        let mut s = String::from("## Memory benchmark\n\n");
+        s.push_str(&format!("{} {MINILM_DIMENSION}-d vectors, cosine, top-{}; {} CPU threads; latency measured through the async `VectorStore` API (the server over gRPC on this machine); \"index\" is HNSW, built by `optimize()` (on the server: the time until it reports the collection indexed); recall@{} = share of the exact top-{} the index search returns.\n\n", self.vectors, self.k, self.threads, self.k, self.k));
+        s.push_str("| store | items | insert/s | index s | p50 ms (scan) | p99 ms (scan) | p50 ms (index) | p99 ms (index) | p50 ms (index+filter) | p99 ms (index+filter) | recall@k (index) |\n");
+        s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        for store in &self.stores {
+            for r in &store.sizes {
+                let (b50, b99) = r
+                    .before_optimize
+                    .map(|l| (ms(l.p50), ms(l.p99)))
+                    .unwrap_or(("-".into(), "-".into()));
+                let recall = r
+                    .recall_at_k
+                    .map(|x| format!("{x:.3}"))
+                    .unwrap_or_else(|| "-".into());
+                s.push_str(&format!(
+                    "| {} | {} | {:.0} | {:.2} | {} | {} | {} | {} | {} | {} | {} |\n",
+                    store.store,
+                    r.items,
+                    r.insert_per_sec,
+                    r.optimize_secs,
+                    b50,
+                    b99,
+                    ms(r.after_optimize.p50),
+                    ms(r.after_optimize.p99),
+                    ms(r.filtered_after_optimize.p50),
+                    ms(r.filtered_after_optimize.p99),
+                    recall,
+                ));
+            }
         }
         if let Some(e) = &self.embedding {
             s.push_str(&format!("\nEmbedding (all-MiniLM-L6-v2 int8, batch 32): {:.0} sentences/s over {} sentences.\n", e.per_sec, e.sentences));
@@ -281,12 +299,58 @@ async fn run_in(opts: &MemoryBenchOptions, dir: &std::path::Path) -> Result<Memo
         optimize_after: usize::MAX,
         ..EdgeStoreOptions::default()
     };
-    let store = EdgeStore::open_with(dir, store_opts)?;
+    let edge = EdgeStore::open_with(dir, store_opts)?;
+    let mut stores = vec![StoreReport {
+        store: "embedded (Qdrant Edge)".into(),
+        sizes: measure_store(&edge, opts, "bench").await?,
+    }];
+    if let Some(config) = &opts.server {
+        let server = QdrantStore::connect(config.clone()).await?;
+        let prefix = format!("agentry_bench_{}", uuid_suffix());
+        let measured = measure_store(&server, opts, &prefix).await;
+        // A run that failed half-way leaves nothing behind on the server.
+        for (i, items) in opts.sizes.iter().enumerate() {
+            let _ = server
+                .drop_collection(&format!("{prefix}_{i}_{items}"))
+                .await;
+        }
+        stores.push(StoreReport {
+            store: format!("server (Qdrant {})", server.server_version()),
+            sizes: measured?,
+        });
+    }
+    let embedding = if opts.embed_sentences > 0 {
+        let embedder: Arc<dyn Embedder> = match &opts.embedder {
+            Some(e) => Arc::clone(e),
+            None => Arc::new(FastEmbedder::from_env_store().await?),
+        };
+        Some(measure_embedding(embedder.as_ref(), opts.embed_sentences).await?)
+    } else {
+        None
+    };
+    Ok(MemoryBenchReport {
+        stores,
+        vectors: opts.vectors,
+        k: opts.k,
+        embedding,
+        threads: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+    })
+}
+
+/// Insert, search and recall at every size on one store; the vectors and
+/// queries come from the same seed for every store.
+async fn measure_store(
+    store: &dyn VectorStore,
+    opts: &MemoryBenchOptions,
+    prefix: &str,
+) -> Result<Vec<SizeReport>> {
     let mut vectors = SyntheticVectors::new(opts.vectors, MINILM_DIMENSION, opts.seed);
     let mut sizes = Vec::new();
     let batch = opts.batch.max(1);
     for (i, &items) in opts.sizes.iter().enumerate() {
-        let collection = format!("bench_{i}_{items}");
+        let collection = format!("{prefix}_{i}_{items}");
         let spec = CollectionSpec::new(&collection, MINILM_DIMENSION)
             .with_index("group", FieldKind::Keyword);
         store.ensure_collection(&spec).await?;
@@ -316,7 +380,7 @@ async fn run_in(opts: &MemoryBenchOptions, dir: &std::path::Path) -> Result<Memo
         let before = if opts.queries_before_optimize > 0 {
             Some(
                 time_queries(
-                    &store,
+                    store,
                     &collection,
                     &mut vectors,
                     opts.queries_before_optimize,
@@ -334,7 +398,7 @@ async fn run_in(opts: &MemoryBenchOptions, dir: &std::path::Path) -> Result<Memo
         // Steady state: the first few hundred searches after an optimize
         // fault the new segment's pages in and run up to twice as slow.
         time_queries(
-            &store,
+            store,
             &collection,
             &mut vectors,
             WARM_UP_QUERIES,
@@ -342,18 +406,11 @@ async fn run_in(opts: &MemoryBenchOptions, dir: &std::path::Path) -> Result<Memo
             None,
         )
         .await?;
-        let after = time_queries(
-            &store,
-            &collection,
-            &mut vectors,
-            opts.queries,
-            opts.k,
-            None,
-        )
-        .await?;
+        let after =
+            time_queries(store, &collection, &mut vectors, opts.queries, opts.k, None).await?;
         let filter = Filter::must(Condition::keyword("group", "g3"));
         let filtered = time_queries(
-            &store,
+            store,
             &collection,
             &mut vectors,
             opts.queries,
@@ -364,7 +421,7 @@ async fn run_in(opts: &MemoryBenchOptions, dir: &std::path::Path) -> Result<Memo
         let recall_at_k = if opts.recall_queries > 0 {
             Some(
                 measure_recall(
-                    &store,
+                    store,
                     &collection,
                     &mut vectors,
                     opts.recall_queries,
@@ -386,24 +443,16 @@ async fn run_in(opts: &MemoryBenchOptions, dir: &std::path::Path) -> Result<Memo
         });
         store.drop_collection(&collection).await?;
     }
-    let embedding = if opts.embed_sentences > 0 {
-        let embedder: Arc<dyn Embedder> = match &opts.embedder {
-            Some(e) => Arc::clone(e),
-            None => Arc::new(FastEmbedder::from_env_store().await?),
-        };
-        Some(measure_embedding(embedder.as_ref(), opts.embed_sentences).await?)
-    } else {
-        None
-    };
-    Ok(MemoryBenchReport {
-        sizes,
-        vectors: opts.vectors,
-        k: opts.k,
-        embedding,
-        threads: std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-    })
+    Ok(sizes)
+}
+
+/// A suffix no other run uses, for collections on a shared server.
+fn uuid_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{}_{nanos}", std::process::id())
 }
 
 async fn measure_embedding(embedder: &dyn Embedder, n: usize) -> Result<EmbedReport> {

@@ -163,7 +163,7 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
     let history = args
         .history
         .clone()
-        .unwrap_or_else(|| history_next_to(&args.memory.memory));
+        .unwrap_or_else(|| history_next_to(&args.memory.store.memory));
     let reader = LineReader::new(Some(history))?;
     let printer = Printer::new(std::io::stdout(), Style::detect());
     Repl::new(
@@ -171,7 +171,7 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
         reader,
         printer,
         approvals,
-        Some(args.memory.memory.clone()),
+        Some(args.memory.place().to_string()),
     )
     .run()
     .await?;

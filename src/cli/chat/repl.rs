@@ -6,7 +6,6 @@
 //! is left as it was before the turn.
 
 use std::io::Stdout;
-use std::path::PathBuf;
 
 use agentry_core::agent::AgentError;
 use agentry_core::plan::run::AgentEvent;
@@ -25,25 +24,26 @@ pub struct Repl {
     reader: LineReader,
     printer: Printer<Stdout>,
     approvals: mpsc::Receiver<ApprovalRequest>,
-    memory_path: Option<PathBuf>,
+    memory_place: Option<String>,
 }
 
 impl Repl {
     /// A REPL over `session`; `approvals` must be the receiver of the approver the
-    /// session's agent uses. `memory_path` is only shown in the greeting.
+    /// session's agent uses. `memory_place` (a folder or a server URL) is only shown
+    /// in the greeting.
     pub fn new(
         session: Session,
         reader: LineReader,
         printer: Printer<Stdout>,
         approvals: mpsc::Receiver<ApprovalRequest>,
-        memory_path: Option<PathBuf>,
+        memory_place: Option<String>,
     ) -> Self {
         Self {
             session,
             reader,
             printer,
             approvals,
-            memory_path,
+            memory_place,
         }
     }
 
@@ -87,8 +87,8 @@ impl Repl {
     fn greet(&mut self) -> anyhow::Result<()> {
         let info = self.session.agent().model().info();
         let mut about = format!("agentry chat · {} · ctx {}", info.name, info.n_ctx);
-        if let Some(path) = &self.memory_path {
-            about.push_str(&format!(" · memory {}", path.display()));
+        if let Some(place) = &self.memory_place {
+            about.push_str(&format!(" · memory {place}"));
         }
         if let Some(path) = self.reader.history_path() {
             about.push_str(&format!(" · history {}", path.display()));

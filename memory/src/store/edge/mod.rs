@@ -32,14 +32,18 @@ use qdrant_edge::{
 
 use super::recovery::{LogOp, RecoveryLog, encode};
 use super::{
-    CollectionSpec, DENSE_VECTOR, FieldKind, Payload, Point, PointId, Query, RRF_K, Record,
-    SPARSE_VECTOR, ScoredPoint, ScrollPage, SearchRequest, Selector, SparseVector, VectorStore,
+    CollectionSpec, DENSE_VECTOR, FieldKind, Payload, Point, PointId, PointPage, Query, RRF_K,
+    Record, SPARSE_VECTOR, ScoredPoint, ScrollPage, SearchRequest, Selector, SparseVector,
+    VectorStore,
 };
 use crate::error::{MemoryError, Result};
 use crate::filter::Filter;
 
 mod collection;
 mod convert;
+mod points;
+
+use points::trim_edge_wal;
 
 use convert::{
     dense_query, int8_quantization, payload, point_id, search_params, sparse_query, to_edge_point,
@@ -427,32 +431,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Deletes all but the newest closed segment of a shard's WAL, as the WAL's
-/// own prefix truncation would. Qdrant Edge 0.7.2 never replays nor trims its
-/// WAL (durability comes from the recovery log), so older segments are dead
-/// weight; the newest one stays so that operation numbers keep increasing.
-/// Runs only while the shard is closed.
-fn trim_edge_wal(wal_dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(wal_dir) else {
-        return;
-    };
-    let mut closed: Vec<(u64, PathBuf)> = entries
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name();
-            let start = name.to_str()?.strip_prefix("closed-")?.parse().ok()?;
-            Some((start, e.path()))
-        })
-        .collect();
-    closed.sort();
-    closed.pop();
-    for (_, path) in closed {
-        if let Err(e) = std::fs::remove_file(&path) {
-            tracing::warn!(path = %path.display(), error = %e, "cannot remove an old WAL segment");
-        }
-    }
-}
-
 fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(|p| p.into_inner())
 }
@@ -657,6 +635,36 @@ impl VectorStore for EdgeStore {
                 .collect::<Result<Vec<_>>>()?;
             let next = next.map(|id| point_id(&name, id)).transpose()?;
             Ok(ScrollPage { records, next })
+        })
+        .await
+    }
+
+    async fn scroll_points(
+        &self,
+        collection: &str,
+        offset: Option<PointId>,
+        limit: usize,
+    ) -> Result<PointPage> {
+        let name = collection.to_string();
+        self.blocking(format!("read points of {name}"), move |inner| {
+            inner.get(&name)?.scroll_points(offset, limit)
+        })
+        .await
+    }
+
+    async fn collections(&self) -> Result<Vec<String>> {
+        self.blocking("list collections".into(), |inner| inner.collection_names())
+            .await
+    }
+
+    async fn describe(&self, collection: &str) -> Result<Option<CollectionSpec>> {
+        let name = collection.to_string();
+        self.blocking(format!("describe {name}"), move |inner| {
+            match inner.get(&name) {
+                Ok(c) => Ok(Some(c.describe())),
+                Err(MemoryError::NoSuchCollection(_)) => Ok(None),
+                Err(e) => Err(e),
+            }
         })
         .await
     }

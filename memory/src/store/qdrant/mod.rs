@@ -14,9 +14,11 @@ use qdrant_client::qdrant::{
     VectorParamsBuilder,
 };
 
+mod points;
+
 use super::{
-    CollectionSpec, DENSE_VECTOR, FieldKind, Payload, Point, PointId, Query, RRF_K, Record,
-    SPARSE_VECTOR, ScoredPoint, ScrollPage, SearchRequest, Selector, VectorStore,
+    CollectionSpec, DENSE_VECTOR, FieldKind, Payload, Point, PointId, PointPage, Query, RRF_K,
+    Record, SPARSE_VECTOR, ScoredPoint, ScrollPage, SearchRequest, Selector, VectorStore,
 };
 use crate::error::{MemoryError, Result};
 use crate::filter::{Condition, Filter};
@@ -269,18 +271,7 @@ impl VectorStore for QdrantStore {
                 .collection_info(name.as_str())
                 .await
                 .map_err(|e| self.err(format!("read collection {name}"), e))?;
-            let size = info
-                .result
-                .and_then(|r| r.config)
-                .and_then(|c| c.params)
-                .and_then(|p| p.vectors_config)
-                .and_then(|v| v.config)
-                .and_then(|c| match c {
-                    q::vectors_config::Config::ParamsMap(m) => {
-                        m.map.get(DENSE_VECTOR).map(|p| p.size)
-                    }
-                    q::vectors_config::Config::Params(_) => None,
-                });
+            let size = info.result.as_ref().and_then(Self::dense_size);
             if size != Some(spec.dense_size as u64) {
                 return Err(MemoryError::CollectionMismatch {
                     collection: name.clone(),
@@ -527,8 +518,25 @@ impl VectorStore for QdrantStore {
         Ok(ScrollPage { records, next })
     }
 
-    async fn optimize(&self, _collection: &str) -> Result<()> {
-        Ok(())
+    async fn scroll_points(
+        &self,
+        collection: &str,
+        offset: Option<PointId>,
+        limit: usize,
+    ) -> Result<PointPage> {
+        self.read_points(collection, offset, limit).await
+    }
+
+    async fn collections(&self) -> Result<Vec<String>> {
+        self.collection_names().await
+    }
+
+    async fn describe(&self, collection: &str) -> Result<Option<CollectionSpec>> {
+        self.describe_collection(collection).await
+    }
+
+    async fn optimize(&self, collection: &str) -> Result<()> {
+        self.wait_until_indexed(collection).await
     }
 
     async fn flush(&self) -> Result<()> {
