@@ -210,6 +210,25 @@ fn bad_memory_arguments_and_files_exit_2_and_write_nothing() {
         stderr.contains("AGENTRY_TEST_UNSET_KEY is not set"),
         "{stderr}"
     );
+    // A workflow run is refused before its model loads.
+    let brief =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/workflows/research-brief.yaml");
+    let (out, _, stderr) = agentry(
+        dir.path(),
+        &[
+            "run",
+            brief.to_str().unwrap(),
+            "--memory-url",
+            "http://127.0.0.1:9",
+            "--memory-api-key-env",
+            "AGENTRY_TEST_UNSET_KEY",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("AGENTRY_TEST_UNSET_KEY is not set"),
+        "{stderr}"
+    );
     // --memory and --memory-url are one or the other.
     let (out, _, stderr) = agentry(
         dir.path(),

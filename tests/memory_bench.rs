@@ -47,7 +47,10 @@ async fn the_benchmark_runs_and_reports_every_measure() {
 async fn the_benchmark_measures_the_server_beside_the_embedded_store() {
     let required = std::env::var("AGENTRY_REQUIRE_QDRANT").is_ok_and(|v| v.trim() == "1");
     let Some(server) = agentry_memory::QdrantConfig::from_env() else {
-        assert!(!required, "AGENTRY_REQUIRE_QDRANT=1 but QDRANT_URL is not set");
+        assert!(
+            !required,
+            "AGENTRY_REQUIRE_QDRANT=1 but QDRANT_URL is not set"
+        );
         use std::io::Write;
         let _ = writeln!(
             std::io::stderr(),

@@ -94,6 +94,15 @@ impl MemoryPlace {
         }
     }
 
+    /// Checks that a server's named API key variable is set (nothing to check
+    /// for a folder or an unnamed key).
+    pub fn check_api_key(&self) -> anyhow::Result<()> {
+        match self {
+            Self::Server { api_key_env, .. } => api_key(api_key_env.as_deref()).map(|_| ()),
+            Self::Folder(_) => Ok(()),
+        }
+    }
+
     /// Opens the store (the folder is created if needed; the server must answer).
     pub async fn open_store(&self) -> anyhow::Result<Arc<dyn VectorStore>> {
         match self {

@@ -69,6 +69,26 @@ pub struct RunArgs {
     templates: TemplatesArgs,
 }
 
+/// Where the workflow's memory goes: the `--memory-url` server when given, else
+/// where its `memory` section says.
+fn memory_place(
+    url: Option<&str>,
+    api_key_env: &Option<String>,
+    location: &workflow::MemoryLocation,
+) -> MemoryPlace {
+    match (url, location) {
+        (Some(url), _) => MemoryPlace::Server {
+            url: url.to_string(),
+            api_key_env: api_key_env.clone(),
+        },
+        (None, workflow::MemoryLocation::Folder(path)) => MemoryPlace::Folder(path.clone()),
+        (None, workflow::MemoryLocation::Server { url, api_key_env }) => MemoryPlace::Server {
+            url: url.clone(),
+            api_key_env: api_key_env.clone(),
+        },
+    }
+}
+
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let flow = match workflow::load(&args.file, BUILTIN_TOOLS) {
         Ok(flow) => flow,
@@ -101,12 +121,24 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .map(|_| ())
             .map_err(|e| e.to_string()),
     };
-    let checked = checked.and_then(|()| match (&args.memory_url, &flow.memory) {
+    let memory_place = match (&args.memory_url, &flow.memory) {
         (Some(_), None) => Err(
             "--memory-url: the workflow has no `memory` section to place on the server".to_string(),
         ),
-        _ => Ok(()),
-    });
+        (_, None) => Ok(None),
+        (url, Some(memory)) => {
+            let place = memory_place(url.as_deref(), &args.memory_api_key_env, &memory.location);
+            // A named key variable must be set: refused before the model loads.
+            place
+                .check_api_key()
+                .map(|()| Some(place))
+                .map_err(|e| e.to_string())
+        }
+    };
+    let (checked, memory_place) = match (checked, memory_place) {
+        (Ok(()), Ok(place)) => (Ok(()), place),
+        (Err(e), _) | (Ok(()), Err(e)) => (Err(e), None),
+    };
     if let Err(message) = checked {
         eprintln!("error: {message}");
         return Ok(ExitCode::from(EXIT_INVALID));
@@ -125,18 +157,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .tools(tools, Policy::allow_all())
         .templates(templates)
         .checkpoints(&args.runs_dir);
-    if let Some(memory) = runner.workflow().memory.clone() {
-        let place = match (&args.memory_url, &memory.location) {
-            (Some(url), _) => MemoryPlace::Server {
-                url: url.clone(),
-                api_key_env: args.memory_api_key_env.clone(),
-            },
-            (None, workflow::MemoryLocation::Folder(path)) => MemoryPlace::Folder(path.clone()),
-            (None, workflow::MemoryLocation::Server { url, api_key_env }) => MemoryPlace::Server {
-                url: url.clone(),
-                api_key_env: api_key_env.clone(),
-            },
-        };
+    if let (Some(memory), Some(place)) = (runner.workflow().memory.clone(), memory_place) {
         let collection = memory
             .collection
             .clone()
