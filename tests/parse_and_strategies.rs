@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 mod support;
 
 use agentry_core::model::{
-    CandidateScore, Completion, CompletionStream, GenerateRequest, LanguageModel, ModelError,
-    ModelInfo, ModelInput, ScoreRequest,
+    CandidateScore, Completion, CompletionStream, Constraint, GenerateRequest, LanguageModel,
+    ModelError, ModelInfo, ModelInput, ScoreRequest,
 };
 use agentry_core::parse::{
     ExtractError, ExtractOptions, Label, Labels, List, Number, OutputParser, Regex, extract,
@@ -358,7 +358,11 @@ struct City {
 #[tokio::test]
 async fn direct_and_chain_of_thought_return_typed_answers() {
     let m = CountingModel::new().await;
-    let options = SolveOptions::default();
+    // A short working budget: SmolLM2 writes until the budget runs out.
+    let options = SolveOptions {
+        max_reasoning_tokens: 96,
+        ..SolveOptions::default()
+    };
     let direct = Strategy::Direct
         .solve::<City>(&m, user("What is the capital of France?"), &options)
         .await
@@ -376,12 +380,38 @@ async fn direct_and_chain_of_thought_return_typed_answers() {
         .unwrap();
     let reasoning = cot.reasoning.expect("reasoning");
     assert!(!reasoning.trim().is_empty());
-    assert!(reasoning.chars().count() <= 600, "capped by the schema");
-    let last = m.requests().pop().unwrap();
-    let ModelInput::Messages(messages) = &last.prompt else {
+    // Two requests: the working as free text under the token budget, then the answer
+    // under its schema, with the working in the conversation.
+    assert_eq!(cot.trace.model_calls, 2);
+    let requests = m.requests();
+    let (think, ask) = (&requests[requests.len() - 2], &requests[requests.len() - 1]);
+    assert!(
+        matches!(think.constraint, Constraint::None),
+        "the working is free"
+    );
+    assert_eq!(think.sampling.max_tokens, options.max_reasoning_tokens);
+    let ModelInput::Messages(thinking) = &think.prompt else {
         panic!("chat prompt expected");
     };
-    assert!(messages[0].content.contains("\"reasoning\""), "the CoT cue");
+    assert!(
+        thinking
+            .last()
+            .unwrap()
+            .content
+            .contains("plain text (not JSON)"),
+        "the CoT cue"
+    );
+    assert!(matches!(ask.constraint, Constraint::JsonSchema(_)));
+    let ModelInput::Messages(asking) = &ask.prompt else {
+        panic!("chat prompt expected");
+    };
+    let working = &asking[asking.len() - 2];
+    assert_eq!(working.role, Role::Assistant);
+    assert_eq!(
+        working.content, reasoning,
+        "the answer is asked after the working"
+    );
+    assert!(asking.last().unwrap().content.contains("working above"));
     let _ = cot.answer;
 }
 
@@ -396,15 +426,36 @@ async fn self_consistency_draws_five_samples_in_one_call_and_votes() {
         .solve::<u32>(
             &m,
             user("A farmer has 2 pens with 5 sheep each. How many sheep?"),
-            &SolveOptions::default(),
+            &SolveOptions {
+                max_reasoning_tokens: 96,
+                ..SolveOptions::default()
+            },
         )
         .await
         .unwrap();
     let requests = m.requests();
-    assert_eq!(requests.len(), 1, "all samples come from one generate call");
+    // The five pieces of working come from one generate call (n = 5), free; their five
+    // answers from one batch, each under the schema after its own working.
+    assert_eq!(requests.len(), 1 + 5);
     assert_eq!(requests[0].n, 5);
+    assert!(matches!(requests[0].constraint, Constraint::None));
+    assert_eq!(*m.batches.lock().unwrap(), vec![5]);
+    assert!(
+        requests[1..]
+            .iter()
+            .all(|r| r.n == 1 && matches!(r.constraint, Constraint::JsonSchema(_)))
+    );
     assert_eq!(solution.samples.len(), 5);
-    assert_eq!(solution.trace.model_calls, 1);
+    assert_eq!(solution.trace.model_calls, 2);
+    for (sample, request) in solution.samples.iter().zip(&requests[1..]) {
+        let ModelInput::Messages(messages) = &request.prompt else {
+            panic!("chat prompt expected");
+        };
+        assert_eq!(
+            Some(messages[messages.len() - 2].content.as_str()),
+            sample.reasoning.as_deref()
+        );
+    }
     let winner = normalize(&serde_json::json!(solution.answer));
     let votes = solution
         .samples

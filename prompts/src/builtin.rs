@@ -18,13 +18,17 @@ pub mod names {
     /// Last user turn of a [`Prompt`](crate::Prompt). Variables: `input`,
     /// `output_format` (strings, either may be empty).
     pub const PROMPT_USER: &str = "prompt_user";
-    /// Chain-of-thought cue: reasoning first, then a typed answer, as
-    /// `{"reasoning": .., "answer": ..}`. Variables: `answer_schema` (JSON
-    /// Schema or description of the answer).
+    /// Chain-of-thought cue: the working in plain text, before the typed
+    /// answer is asked for (with [`REASONED_ANSWER`]). Variables:
+    /// `answer_schema` (JSON Schema or description of the answer).
     pub const CHAIN_OF_THOUGHT: &str = "chain_of_thought";
-    /// One self-consistency sample: independent reasoning, then an answer in
-    /// its plainest form for voting. Variables: `answer_schema`.
+    /// One self-consistency sample: independent working in plain text, ending
+    /// in the result's plainest form for voting. Variables: `answer_schema`.
     pub const SELF_CONSISTENCY: &str = "self_consistency";
+    /// Asks for the typed answer after the model's working (chain of thought,
+    /// self-consistency); the answer's format instructions follow it. No
+    /// variables.
+    pub const REASONED_ANSWER: &str = "reasoned_answer";
     /// Tree of thought: propose the next step of a partial solution.
     /// Variables: `problem` (string), `steps` (list of strings so far).
     pub const TOT_PROPOSE: &str = "tot_propose";
@@ -94,6 +98,10 @@ pub(crate) const BUILTIN: &[(&str, &str)] = &[
     (
         names::SELF_CONSISTENCY,
         include_str!("../templates/self_consistency.jinja"),
+    ),
+    (
+        names::REASONED_ANSWER,
+        include_str!("../templates/reasoned_answer.jinja"),
     ),
     (
         names::TOT_PROPOSE,

@@ -192,6 +192,7 @@ fn builtin_contexts() -> Vec<(&'static str, Value)> {
             names::SELF_CONSISTENCY,
             json!({"answer_schema": "{\"type\":\"string\"}"}),
         ),
+        (names::REASONED_ANSWER, json!({})),
         (
             names::TOT_PROPOSE,
             json!({"problem": "P", "steps": ["s1", "s2"]}),
@@ -300,12 +301,11 @@ fn strategy_templates_carry_their_content() {
         names::CHAIN_OF_THOUGHT,
         json!({"answer_schema": "SCHEMA-X"}),
     );
-    let (reasoning, answer) = (cot.find("\"reasoning\""), cot.find("\"answer\""));
-    assert!(
-        reasoning.is_some() && reasoning < answer,
-        "reasoning must come first:\n{cot}"
-    );
+    // The working is free text, asked for before the answer (which comes later, typed).
+    assert!(cot.contains("plain text (not JSON)"), "{cot}");
     assert!(cot.contains("SCHEMA-X"));
+    let ask = render(names::REASONED_ANSWER, json!({}));
+    assert!(ask.contains("working above"), "{ask}");
 
     let propose = render(
         names::TOT_PROPOSE,

@@ -39,6 +39,7 @@ use agentry_core::plan::run::{
 use agentry_core::plan::strategy::Strategy;
 use agentry_llama::{LlamaConfig, LlamaModel};
 use agentry_memory::{EdgeStore, FastEmbedder, LongTermMemory, MemoryKind, VectorStore};
+use agentry_model_store::ModelStore;
 use agentry_prompts::{ChatMessage, Role};
 use agentry_tools::builtin::Calculator;
 use agentry_tools::{
@@ -149,6 +150,26 @@ impl LanguageModel for Recorder {
     async fn count_tokens(&self, text: &str) -> Result<usize, ModelError> {
         self.inner.count_tokens(text).await
     }
+}
+
+/// qwen2.5-coder-0.5b from the model store, for tests whose answer must be right.
+async fn qwen_0_5b() -> Arc<LlamaModel> {
+    let path = ModelStore::from_env()
+        .expect("open the model store")
+        .pull("qwen2.5-coder-0.5b")
+        .await
+        .expect("pull qwen2.5-coder-0.5b");
+    let config = LlamaConfig {
+        n_ctx: 4096,
+        threads: 1,
+        gpu_layers: support::gpu_layers(),
+        ..LlamaConfig::default()
+    };
+    Arc::new(
+        LlamaModel::open(path, config)
+            .await
+            .expect("load qwen2.5-coder-0.5b"),
+    )
 }
 
 fn sampling(max_tokens: usize) -> Sampling {

@@ -2,7 +2,6 @@
 //! same expression until the step limit: the repeated call is not run a second time (the
 //! tool counts its calls), and the run answers with the value it already has.
 
-use agentry_model_store::ModelStore;
 use agentry_tools::{Tool, ToolContext, ToolOutput};
 use serde_json::Value;
 
@@ -23,25 +22,6 @@ impl Tool for CountedCalculator {
         self.calls.fetch_add(1, Ordering::SeqCst);
         Calculator.call(args, ctx).await
     }
-}
-
-async fn qwen_0_5b() -> Arc<LlamaModel> {
-    let path = ModelStore::from_env()
-        .expect("open the model store")
-        .pull("qwen2.5-coder-0.5b")
-        .await
-        .expect("pull qwen2.5-coder-0.5b");
-    let config = LlamaConfig {
-        n_ctx: 4096,
-        threads: 1,
-        gpu_layers: support::gpu_layers(),
-        ..LlamaConfig::default()
-    };
-    Arc::new(
-        LlamaModel::open(path, config)
-            .await
-            .expect("load qwen2.5-coder-0.5b"),
-    )
 }
 
 #[tokio::test]

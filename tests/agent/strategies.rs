@@ -108,3 +108,32 @@ async fn an_agent_without_a_model_is_refused() {
     assert!(matches!(error, AgentError::MissingModel));
     assert!(error.to_string().contains(".model("), "{error}");
 }
+
+/// GSM8K test item 3 on qwen2.5-coder-0.5b. With its working written inside a JSON string
+/// capped at 600 characters, chain of thought answered 180 (one session's distance); with
+/// the working written first as free text and the answer asked for after it, 540.
+#[tokio::test]
+async fn chain_of_thought_finishes_its_working_before_it_answers_a_gsm8k_item() {
+    let model = qwen_0_5b().await;
+    let task = "James decides to run 3 sprints 3 times a week.  He runs 60 meters each sprint.  \
+                How many total meters does he run a week?\nGive the final answer as a number.";
+    let options = agentry_core::plan::strategy::SolveOptions {
+        sampling: sampling(128),
+        ..Default::default()
+    };
+    let solution = Strategy::ChainOfThought
+        .solve::<f64>(
+            model.as_ref(),
+            ModelInput::Messages(vec![ChatMessage::user(task)]),
+            &options,
+        )
+        .await
+        .expect("an answer");
+    let working = solution.reasoning.unwrap_or_default();
+    assert_eq!(solution.answer, 540.0, "working: {working}");
+    assert!(working.contains("540"), "the working reached it: {working}");
+    assert_eq!(
+        solution.trace.model_calls, 2,
+        "the working, then the answer"
+    );
+}

@@ -1,11 +1,13 @@
-//! [`Strategy::ChainOfThought`](super::Strategy::ChainOfThought): `{reasoning, answer: T}`.
+//! [`Strategy::ChainOfThought`](super::Strategy::ChainOfThought): the working as free text
+//! (under a token budget), then the typed answer decoded under its schema after it.
 
 use agentry_prompts::names;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
 use super::direct::answer;
-use super::{Reasoned, Solution, SolveOptions, StrategyError, Trace};
+use super::think::{AfterWorking, answer_prompt, reason, reasoning_prompt};
+use super::{Purpose, Solution, SolveOptions, StrategyError, Trace};
 use crate::model::{LanguageModel, ModelInput};
 
 pub(super) async fn solve<T>(
@@ -17,16 +19,35 @@ pub(super) async fn solve<T>(
 where
     T: DeserializeOwned + JsonSchema + Send,
 {
-    let cue = options.templates.render(
-        names::CHAIN_OF_THOUGHT,
-        serde_json::json!({ "answer_schema": options.schema_for::<T>().to_string() }),
-    )?;
-    let parser =
-        Reasoned::<T>::with_schema(cue, options.max_reasoning_chars, &options.schema_for::<T>());
-    let reasoned = answer(model, &parser, task, options, &mut trace).await?;
+    let schema = options.schema_for::<T>();
+    let prompt = reasoning_prompt(&task, options, names::CHAIN_OF_THOUGHT, &schema)?;
+    let working = reason(
+        model,
+        prompt.clone(),
+        options,
+        options.sampling.clone(),
+        1,
+        Purpose::Reason,
+        &mut trace,
+    )
+    .await?
+    .pop()
+    .unwrap_or_else(|| super::think::Working {
+        text: String::new(),
+        cut: false,
+    });
+    let parser = AfterWorking::<T>::new(&schema);
+    let answer = answer(
+        model,
+        &parser,
+        answer_prompt(&prompt, &working, options)?,
+        options,
+        &mut trace,
+    )
+    .await?;
     Ok(Solution {
-        answer: reasoned.answer,
-        reasoning: Some(reasoned.reasoning),
+        answer,
+        reasoning: Some(working.text),
         agreement: None,
         samples: Vec::new(),
         trace,

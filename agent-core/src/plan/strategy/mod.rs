@@ -1,17 +1,18 @@
 //! Reasoning strategies: how a task becomes a typed answer.
 //!
 //! - [`Strategy::Direct`]: one constrained answer.
-//! - [`Strategy::ChainOfThought`]: `{reasoning, answer: T}` — the reasoning is written first,
-//!   the answer stays typed.
-//! - [`Strategy::SelfConsistency`]: `samples` reasoned answers from ONE batched `generate`
-//!   (n = samples), normalised and majority-voted; the result has the agreement ratio and
-//!   every sample.
+//! - [`Strategy::ChainOfThought`]: the working as free text under a token budget (ended at
+//!   a finished sentence when the budget runs out), then the typed answer decoded under its
+//!   schema after it: the reasoning is finished before the answer is forced.
+//! - [`Strategy::SelfConsistency`]: `samples` pieces of working from ONE batched `generate`
+//!   (n = samples), each sample's typed answer from one batch of constrained requests,
+//!   normalised and majority-voted; the result has the agreement ratio and every sample.
 //! - [`Strategy::TreeOfThought`]: breadth-first search over partial solutions (propose
 //!   `proposals` thoughts for every frontier state in one batch, value every state with the
 //!   model, keep the best `breadth`, expand to `depth`), then answer from the best state.
 //!
 //! Every prompt is a template of `agentry-prompts` (`chain_of_thought`, `self_consistency`,
-//! `tot_propose`, `tot_evaluate`, `tot_answer`, `parse_retry`), so a user folder can override
+//! `reasoned_answer`, `tot_propose`, `tot_evaluate`, `tot_answer`, `parse_retry`), so a user folder can override
 //! them. Every run returns a [`Solution`] with a [`Trace`] of prompts, samples and scores.
 //!
 //! ```no_run
@@ -32,6 +33,7 @@ mod direct;
 mod names;
 mod reasoned;
 mod self_consistency;
+mod think;
 mod trace;
 mod tree;
 pub mod vote;
@@ -78,9 +80,10 @@ pub enum Strategy {
     /// One constrained answer.
     #[default]
     Direct,
-    /// Reasoning first, then the typed answer, in one JSON object.
+    /// Free-text working first, then the typed answer under its constraint.
     ChainOfThought,
-    /// Majority vote over independent reasoned samples decoded in one batch.
+    /// Majority vote over independent samples (working, then a typed answer), each stage
+    /// decoded in one batch.
     SelfConsistency {
         /// Number of samples (at least 1).
         samples: usize,
@@ -180,9 +183,9 @@ pub struct SolveOptions {
     pub sampling: Sampling,
     /// Retries after an answer that does not parse (default 2).
     pub max_retries: usize,
-    /// Cap on the reasoning text of chain of thought and self-consistency, in characters
-    /// (default 600; enforced by the decoding constraint).
-    pub max_reasoning_chars: Option<usize>,
+    /// Token budget of the free-text working of chain of thought and self-consistency
+    /// (default 384); working cut by it ends at its last finished sentence.
+    pub max_reasoning_tokens: usize,
     /// Temperature of tree-of-thought proposals and vote evaluations (default 0.8).
     pub explore_temperature: f32,
     /// Most tokens of one tree-of-thought proposal (default 48).
@@ -203,7 +206,7 @@ impl Default for SolveOptions {
         Self {
             sampling: crate::defaults::sampling(),
             max_retries: 2,
-            max_reasoning_chars: Some(600),
+            max_reasoning_tokens: 384,
             explore_temperature: 0.8,
             max_thought_tokens: 48,
             templates: Templates::new(),
@@ -219,7 +222,7 @@ impl fmt::Debug for SolveOptions {
         f.debug_struct("SolveOptions")
             .field("sampling", &self.sampling)
             .field("max_retries", &self.max_retries)
-            .field("max_reasoning_chars", &self.max_reasoning_chars)
+            .field("max_reasoning_tokens", &self.max_reasoning_tokens)
             .field("explore_temperature", &self.explore_temperature)
             .field("max_thought_tokens", &self.max_thought_tokens)
             .field("session", &self.session)

@@ -1,17 +1,18 @@
-//! [`Strategy::SelfConsistency`](super::Strategy::SelfConsistency): one batched request of
-//! reasoned samples, majority vote over normalised answers.
+//! [`Strategy::SelfConsistency`](super::Strategy::SelfConsistency): the working of every
+//! sample as free text from one batched request, then each sample's typed answer (one
+//! batch of constrained requests), then a majority vote over the normalised answers.
 
 use agentry_prompts::names;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
+use super::think::{AfterWorking, answer_prompt, answer_request, reason, reasoning_prompt};
 use super::vote::{majority, normalize};
 use super::{
-    Purpose, Reasoned, Sample, Solution, SolveOptions, StrategyError, Trace, TraceEvent,
-    generate_traced,
+    Purpose, Sample, Solution, SolveOptions, StrategyError, Trace, TraceEvent,
+    generate_batch_traced,
 };
-use crate::model::{GenerateRequest, LanguageModel, ModelInput, Sampling};
-use crate::parse::{OutputParser, with_instructions};
+use crate::model::{LanguageModel, ModelInput, Sampling};
 
 pub(super) async fn solve<T>(
     model: &dyn LanguageModel,
@@ -24,47 +25,59 @@ pub(super) async fn solve<T>(
 where
     T: DeserializeOwned + JsonSchema + Send,
 {
-    let cue = options.templates.render(
-        names::SELF_CONSISTENCY,
-        serde_json::json!({ "answer_schema": options.schema_for::<T>().to_string() }),
-    )?;
-    let parser =
-        Reasoned::<T>::with_schema(cue, options.max_reasoning_chars, &options.schema_for::<T>());
-    let request = GenerateRequest {
-        prompt: with_instructions(task, &parser.instructions()),
-        sampling: Sampling {
-            temperature,
-            ..options.sampling.clone()
-        },
-        constraint: parser.constraint(),
-        session: options.session.clone(),
-        n: samples,
+    let schema = options.schema_for::<T>();
+    let prompt = reasoning_prompt(&task, options, names::SELF_CONSISTENCY, &schema)?;
+    let sampling = Sampling {
+        temperature,
+        ..options.sampling.clone()
     };
-    let completions = generate_traced(model, request, Purpose::Sample, &mut trace).await?;
+    let workings = reason(
+        model,
+        prompt.clone(),
+        options,
+        sampling,
+        samples,
+        Purpose::Sample,
+        &mut trace,
+    )
+    .await?;
+    let parser = AfterWorking::<T>::new(&schema);
+    let requests = workings
+        .iter()
+        .map(|w| {
+            Ok(answer_request(
+                answer_prompt(&prompt, w, options)?,
+                &parser,
+                options,
+            ))
+        })
+        .collect::<Result<Vec<_>, StrategyError>>()?;
+    let replies = generate_batch_traced(model, requests, Purpose::Answer, &mut trace).await?;
 
-    let mut answers = Vec::with_capacity(completions.len());
-    let mut records = Vec::with_capacity(completions.len());
-    for (index, completion) in completions.iter().enumerate() {
-        match parser.parse(&completion.text) {
-            Ok(parsed) => {
+    let mut answers = Vec::with_capacity(workings.len());
+    let mut records = Vec::with_capacity(workings.len());
+    for (index, (working, reply)) in workings.iter().zip(&replies).enumerate() {
+        let text = reply.first().map(|c| c.text.clone()).unwrap_or_default();
+        match parser.parse_with_json(&text) {
+            Ok((answer, json)) => {
                 records.push(Sample {
-                    text: completion.text.clone(),
-                    reasoning: Some(parsed.reasoning),
-                    normalized: Some(normalize(&parsed.answer_json)),
-                    answer: Some(parsed.answer_json),
+                    text,
+                    reasoning: Some(working.text.clone()),
+                    normalized: Some(normalize(&json)),
+                    answer: Some(json),
                     error: None,
                 });
-                answers.push(Some(parsed.answer));
+                answers.push(Some(answer));
             }
             Err(e) => {
                 trace.push(TraceEvent::ParseError {
-                    purpose: Purpose::Sample,
+                    purpose: Purpose::Answer,
                     index,
                     error: e.to_string(),
                 });
                 records.push(Sample {
-                    text: completion.text.clone(),
-                    reasoning: None,
+                    text,
+                    reasoning: Some(working.text.clone()),
                     answer: None,
                     normalized: None,
                     error: Some(e.to_string()),

@@ -14,6 +14,8 @@ use crate::model::{FinishReason, ModelInput, Usage};
 pub enum Purpose {
     /// The answer (direct, chain of thought, tree-of-thought final answer).
     Answer,
+    /// Free-text working before an answer (chain of thought).
+    Reason,
     /// Independent samples to vote on (self-consistency).
     Sample,
     /// Candidate next thoughts (tree of thought).
