@@ -32,10 +32,7 @@ where
     )
     .await?
     .pop()
-    .unwrap_or_else(|| super::think::Working {
-        text: String::new(),
-        cut: false,
-    });
+    .unwrap_or_default();
     let parser = AfterWorking::<T>::new(&schema);
     let answer = answer(
         model,

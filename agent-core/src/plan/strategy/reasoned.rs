@@ -16,6 +16,17 @@ use crate::parse::{OutputParser, ParseError, schema_of};
 /// model reasons before it answers), both required. Definitions of a recursive answer schema
 /// move to the root, where its `$ref`s point.
 pub fn reasoned_schema(answer_schema: &Value, max_reasoning_chars: Option<usize>) -> Value {
+    let mut reasoning = json!({"type": "string"});
+    if let Some(max) = max_reasoning_chars {
+        reasoning["maxLength"] = json!(max);
+    }
+    answer_object(Some(("reasoning", reasoning)), answer_schema)
+}
+
+/// `{"type": "object", "properties": {[first], "answer": answer_schema}}`, every
+/// property required, no others; the answer schema's definitions move to the root,
+/// where its `$ref`s point.
+pub(super) fn answer_object(first: Option<(&str, Value)>, answer_schema: &Value) -> Value {
     let mut answer = answer_schema.clone();
     let mut defs = Map::new();
     if let Value::Object(map) = &mut answer {
@@ -26,14 +37,18 @@ pub fn reasoned_schema(answer_schema: &Value, max_reasoning_chars: Option<usize>
         }
         map.remove("$schema");
     }
-    let mut reasoning = json!({"type": "string"});
-    if let Some(max) = max_reasoning_chars {
-        reasoning["maxLength"] = json!(max);
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    if let Some((name, schema)) = first {
+        properties.insert(name.to_string(), schema);
+        required.push(json!(name));
     }
+    properties.insert("answer".into(), answer);
+    required.push(json!("answer"));
     let mut schema = json!({
         "type": "object",
-        "properties": {"reasoning": reasoning, "answer": answer},
-        "required": ["reasoning", "answer"],
+        "properties": properties,
+        "required": required,
         "additionalProperties": false,
     });
     if !defs.is_empty() {

@@ -10,8 +10,9 @@ use std::marker::PhantomData;
 use agentry_prompts::{ChatMessage, names};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
+use super::reasoned::answer_object;
 use super::{Purpose, SolveOptions, StrategyError, Trace, generate_traced};
 use crate::model::{
     Completion, Constraint, FinishReason, GenerateRequest, LanguageModel, ModelInput, Sampling,
@@ -19,14 +20,11 @@ use crate::model::{
 use crate::parse::json_text::json_candidates;
 use crate::parse::{OutputParser, ParseError, with_instructions};
 
-/// One piece of working: the text the answer is asked after, and whether the
-/// budget cut it.
-#[derive(Debug, Clone, PartialEq)]
+/// One piece of working: the text the answer is asked after.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub(super) struct Working {
     /// The reasoning, ended at a finished sentence when the budget ran out.
     pub text: String,
-    /// The token budget ran out while the model was still writing.
-    pub cut: bool,
 }
 
 /// The reasoning prompt: the task with the cue `cue_template` (rendered with the
@@ -74,13 +72,12 @@ pub(super) async fn reason(
 }
 
 fn working(c: &Completion) -> Working {
-    let cut = c.finish_reason == FinishReason::Length;
-    let text = if cut {
+    let text = if c.finish_reason == FinishReason::Length {
         finished_sentences(&c.text)
     } else {
         c.text.trim().to_string()
     };
-    Working { text, cut }
+    Working { text }
 }
 
 /// `text` up to the end of its last finished sentence (a `.`, `!` or `?` before
@@ -138,27 +135,8 @@ pub(super) struct AfterWorking<T> {
 impl<T: DeserializeOwned + JsonSchema> AfterWorking<T> {
     /// A parser for answers matching `answer_schema`.
     pub fn new(answer_schema: &Value) -> Self {
-        let mut answer = answer_schema.clone();
-        let mut defs = Map::new();
-        if let Value::Object(map) = &mut answer {
-            for key in ["$defs", "definitions"] {
-                if let Some(Value::Object(d)) = map.remove(key) {
-                    defs.extend(d);
-                }
-            }
-            map.remove("$schema");
-        }
-        let mut schema = json!({
-            "type": "object",
-            "properties": {"answer": answer},
-            "required": ["answer"],
-            "additionalProperties": false,
-        });
-        if !defs.is_empty() {
-            schema["$defs"] = Value::Object(defs);
-        }
         Self {
-            schema,
+            schema: answer_object(None, answer_schema),
             name: T::schema_name().into_owned(),
             _type: PhantomData,
         }
@@ -240,6 +218,7 @@ pub(super) fn answer_request<T: DeserializeOwned + JsonSchema + Send>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn the_answer_after_the_working_is_read_from_its_answer_field() {
