@@ -127,6 +127,39 @@ impl QdrantStore {
         &self.server_version
     }
 
+    /// One page of a scroll in id order from `offset` (vectors only when asked) and
+    /// the offset of the next page.
+    async fn scroll_page(
+        &self,
+        collection: &str,
+        f: Option<&Filter>,
+        offset: Option<PointId>,
+        limit: usize,
+        with_vectors: bool,
+    ) -> Result<(Vec<q::RetrievedPoint>, Option<PointId>)> {
+        let limit = u32::try_from(limit.max(1)).unwrap_or(u32::MAX);
+        let mut builder = ScrollPointsBuilder::new(collection)
+            .limit(limit)
+            .with_payload(true)
+            .with_vectors(with_vectors);
+        if let Some(f) = f {
+            builder = builder.filter(filter(f));
+        }
+        if let Some(o) = offset {
+            builder = builder.offset(id_in(&o));
+        }
+        let response = self
+            .client
+            .scroll(builder)
+            .await
+            .map_err(|e| self.err(format!("scroll {collection}"), e))?;
+        let next = match response.next_page_offset {
+            Some(id) => Some(self.convert_point(collection, Some(id))?),
+            None => None,
+        };
+        Ok((response.result, next))
+    }
+
     fn err(&self, operation: impl Into<String>, e: impl std::fmt::Display) -> MemoryError {
         MemoryError::Qdrant {
             url: self.url.clone(),
@@ -486,23 +519,10 @@ impl VectorStore for QdrantStore {
         offset: Option<PointId>,
         limit: usize,
     ) -> Result<ScrollPage> {
-        let limit = u32::try_from(limit.max(1)).unwrap_or(u32::MAX);
-        let mut builder = ScrollPointsBuilder::new(collection)
-            .limit(limit)
-            .with_payload(true);
-        if let Some(f) = f {
-            builder = builder.filter(filter(&f));
-        }
-        if let Some(o) = offset {
-            builder = builder.offset(id_in(&o));
-        }
-        let response = self
-            .client
-            .scroll(builder)
-            .await
-            .map_err(|e| self.err(format!("scroll {collection}"), e))?;
-        let records = response
-            .result
+        let (points, next) = self
+            .scroll_page(collection, f.as_ref(), offset, limit, false)
+            .await?;
+        let records = points
             .into_iter()
             .map(|p| {
                 Ok(Record {
@@ -511,10 +531,6 @@ impl VectorStore for QdrantStore {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let next = match response.next_page_offset {
-            Some(id) => Some(self.convert_point(collection, Some(id))?),
-            None => None,
-        };
         Ok(ScrollPage { records, next })
     }
 

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use qdrant_client::qdrant::{self as q, ScrollPointsBuilder};
+use qdrant_client::qdrant as q;
 
-use super::{QdrantStore, id_in, payload_out};
+use super::{QdrantStore, payload_out};
 use crate::error::{MemoryError, Result};
 use crate::store::{
     CollectionSpec, DENSE_VECTOR, FieldKind, Point, PointId, PointPage, SPARSE_VECTOR, SparseVector,
@@ -129,21 +129,10 @@ impl QdrantStore {
         offset: Option<PointId>,
         limit: usize,
     ) -> Result<PointPage> {
-        let limit = u32::try_from(limit.max(1)).unwrap_or(u32::MAX);
-        let mut builder = ScrollPointsBuilder::new(collection)
-            .limit(limit)
-            .with_payload(true)
-            .with_vectors(true);
-        if let Some(o) = offset {
-            builder = builder.offset(id_in(&o));
-        }
-        let response = self
-            .client
-            .scroll(builder)
-            .await
-            .map_err(|e| self.err(format!("read points of {collection}"), e))?;
-        let points = response
-            .result
+        let (points, next) = self
+            .scroll_page(collection, None, offset, limit, true)
+            .await?;
+        let points = points
             .into_iter()
             .map(|p| {
                 let id = self.convert_point(collection, p.id)?;
@@ -156,10 +145,6 @@ impl QdrantStore {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let next = match response.next_page_offset {
-            Some(id) => Some(self.convert_point(collection, Some(id))?),
-            None => None,
-        };
         Ok(PointPage { points, next })
     }
 }
