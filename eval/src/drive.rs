@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::call::Call;
 use crate::plain::read_reply;
+use crate::trace::HeldCall;
 
 /// What an item's tools and memories do.
 #[async_trait]
@@ -35,6 +36,9 @@ pub struct Driven {
     pub raw_output: Vec<String>,
     /// The calls that ran, as the model named them.
     pub calls: Vec<Call>,
+    /// The calls the run held for approval; the evaluation is unattended, so each was
+    /// refused.
+    pub held: Vec<HeldCall>,
     /// The final answer.
     pub answer: Option<Value>,
     /// Whether every reply could be read.
@@ -58,7 +62,9 @@ fn add_usage(total: &mut Usage, usage: &Usage) {
     total.completion_tokens += usage.completion_tokens;
 }
 
-/// Drives agentry's planner on `config` against `world` until the run is done.
+/// Drives agentry's planner on `config` against `world` until the run is done. Nobody
+/// is there to approve: a call the run holds (see `agentry_tools::hold`) is refused, as
+/// in an unattended `agentry run`.
 pub async fn planner(model: &dyn LanguageModel, config: RunConfig, world: &dyn World) -> Driven {
     let mut driven = Driven {
         well_formed: true,
@@ -106,7 +112,17 @@ pub async fn planner(model: &dyn LanguageModel, config: RunConfig, world: &dyn W
                     }
                 }
             }
-            Action::AwaitApproval { .. } => Input::Approval(ApprovalDecision::Approve),
+            Action::AwaitApproval { call, reason } => {
+                driven.held.push(HeldCall {
+                    call: Call::new(call.name.clone(), call.args.clone()),
+                    reason: reason.to_string(),
+                });
+                Input::Approval(ApprovalDecision::Deny {
+                    reason: format!(
+                        "{reason}, and no one is there to approve it; the call was not made"
+                    ),
+                })
+            }
             Action::CallTools { calls } => {
                 driven.calls.extend(
                     calls

@@ -31,8 +31,12 @@ pub struct Record {
     pub prompt: Value,
     /// Every text the model produced, in order.
     pub raw_output: Vec<String>,
-    /// The calls read from the replies (in the suite's naming).
+    /// The calls read from the replies (in the suite's naming) that ran.
     pub calls: Vec<Call>,
+    /// The calls held for approval and refused (the run is unattended), each with why
+    /// it was held.
+    #[serde(default)]
+    pub held: Vec<HeldCall>,
     /// The final answer, when there was one.
     pub answer: Option<Value>,
     /// Whether every reply could be read as a call or an answer.
@@ -50,6 +54,15 @@ pub struct Record {
     pub prompt_tokens: usize,
     /// Wall time of the item, in milliseconds.
     pub wall_ms: u64,
+}
+
+/// A call held for approval and refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeldCall {
+    /// The call.
+    pub call: Call,
+    /// Why it was held.
+    pub reason: String,
 }
 
 /// What identifies a scored item across runs.
@@ -201,6 +214,7 @@ pub(crate) mod tests {
             prompt: Value::String("q".into()),
             raw_output: vec!["42".into()],
             calls: Vec::new(),
+            held: Vec::new(),
             answer: Some(Value::from(42)),
             well_formed: true,
             verdict: if correct {

@@ -21,6 +21,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 
+use super::approve::{self, ApprovalArgs};
 use super::memory_dir::{MemoryPlace, open_memory};
 use super::templates_dir::TemplatesArgs;
 use super::toolbox::{BUILTIN_TOOLS, builtin_tools};
@@ -65,6 +66,8 @@ pub struct RunArgs {
     /// The environment variable that holds that server's API key (it must be set).
     #[arg(long, value_name = "VAR", requires = "memory_url")]
     memory_api_key_env: Option<String>,
+    #[command(flatten)]
+    approvals: ApprovalArgs,
     #[command(flatten)]
     templates: TemplatesArgs,
 }
@@ -139,10 +142,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         (Ok(()), Ok(place)) => (Ok(()), place),
         (Err(e), _) | (Ok(()), Err(e)) => (Err(e), None),
     };
-    if let Err(message) = checked {
-        eprintln!("error: {message}");
-        return Ok(ExitCode::from(EXIT_INVALID));
-    }
+    let policy = checked.and_then(|()| args.approvals.apply(Policy::allow_all(), BUILTIN_TOOLS));
+    let policy = match policy {
+        Ok(policy) => policy,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+    };
     let templates = match args.templates.load() {
         Ok(templates) => templates,
         Err(error) => {
@@ -153,8 +160,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let model = load_model(&flow, &args).await?;
     let cwd = std::env::current_dir().context("reading the working directory")?;
     let tools = Arc::new(builtin_tools(&cwd)?);
+    let bar = progress_bar();
+    let policy = policy.with_approver(approve::approver(&bar));
     let mut runner = WorkflowRunner::new(flow, model)
-        .tools(tools, Policy::allow_all())
+        .tools(tools, policy)
         .templates(templates)
         .checkpoints(&args.runs_dir);
     if let (Some(memory), Some(place)) = (runner.workflow().memory.clone(), memory_place) {
@@ -170,7 +179,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             Some(Arc::new(opened.documents)),
         );
     }
-    let progress = Progress::start(runner.events(), runner.workflow().steps.len());
+    let progress = Progress::start(runner.events(), runner.workflow().steps.len(), bar);
     let run_id = progress.run_id.clone();
     let result = tokio::select! {
         result = async {
@@ -319,20 +328,28 @@ struct Progress {
     run_id: Arc<Mutex<Option<String>>>,
 }
 
+/// A spinner line on a terminal, else a hidden bar.
+fn progress_bar() -> ProgressBar {
+    if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    } else {
+        ProgressBar::hidden()
+    }
+}
+
 impl Progress {
-    fn start(mut events: broadcast::Receiver<WorkflowEvent>, top_steps: usize) -> Self {
-        let live = std::io::stderr().is_terminal();
-        let bar = if live {
-            let bar = ProgressBar::new_spinner();
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
-        } else {
-            ProgressBar::hidden()
-        };
+    fn start(
+        mut events: broadcast::Receiver<WorkflowEvent>,
+        top_steps: usize,
+        bar: ProgressBar,
+    ) -> Self {
+        let live = !bar.is_hidden();
         let run_id = Arc::new(Mutex::new(None));
         let slot = run_id.clone();
         let shown = bar.clone();

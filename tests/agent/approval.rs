@@ -38,7 +38,7 @@ async fn paused_on_call(
         let mut run = agent.start::<Report>(task).unwrap();
         let requests_before = model.requests().len();
         match agent.advance(&mut run).await.unwrap() {
-            Pause::Approval { call } if model.requests().len() == requests_before + 1 => {
+            Pause::Approval { call, .. } if model.requests().len() == requests_before + 1 => {
                 return (agent, run, call);
             }
             Pause::Approval { .. } => {}
@@ -93,7 +93,7 @@ async fn calls_that_need_approval_pause_and_obey_the_decision() {
 
     // Without an approver, `finish` hands back the run paused on the call.
     let (agent, run, _) = paused_on_call(&model, &tools, task).await;
-    let PendingApproval { call, mut run } = match agent.finish::<Report>(run).await {
+    let PendingApproval { call, mut run, .. } = match agent.finish::<Report>(run).await {
         Err(AgentError::ApprovalNeeded(pending)) => *pending,
         other => panic!("expected ApprovalNeeded, got {other:?}"),
     };
@@ -143,7 +143,7 @@ struct CountingApprover {
 
 #[async_trait]
 impl Approver for CountingApprover {
-    async fn approve(&self, call: &ToolCall, _spec: &ToolSpec) -> Approval {
+    async fn approve(&self, call: &ToolCall, _spec: &ToolSpec, _reason: &HoldReason) -> Approval {
         self.asked.lock().unwrap().push(call.id.clone());
         Approval::Approve
     }

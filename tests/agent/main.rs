@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 mod support;
 
 mod approval;
+mod injection;
 mod memory;
 mod repeats;
 mod strategies;
@@ -43,7 +44,7 @@ use agentry_model_store::ModelStore;
 use agentry_prompts::{ChatMessage, Role};
 use agentry_tools::builtin::Calculator;
 use agentry_tools::{
-    Approval, Approver, FnTool, Policy, ToolCall, ToolError, ToolRegistry, ToolSpec,
+    Approval, Approver, FnTool, HoldReason, Policy, ToolCall, ToolError, ToolRegistry, ToolSpec,
 };
 use async_trait::async_trait;
 use schemars::JsonSchema;
@@ -154,11 +155,16 @@ impl LanguageModel for Recorder {
 
 /// qwen2.5-coder-0.5b from the model store, for tests whose answer must be right.
 async fn qwen_0_5b() -> Arc<LlamaModel> {
+    registry_model("qwen2.5-coder-0.5b").await
+}
+
+/// The model of the registry named `name`, one thread, 4096 tokens of context.
+async fn registry_model(name: &str) -> Arc<LlamaModel> {
     let path = ModelStore::from_env()
         .expect("open the model store")
-        .pull("qwen2.5-coder-0.5b")
+        .pull(name)
         .await
-        .expect("pull qwen2.5-coder-0.5b");
+        .unwrap_or_else(|e| panic!("pull {name}: {e}"));
     let config = LlamaConfig {
         n_ctx: 4096,
         threads: 1,
@@ -168,7 +174,7 @@ async fn qwen_0_5b() -> Arc<LlamaModel> {
     Arc::new(
         LlamaModel::open(path, config)
             .await
-            .expect("load qwen2.5-coder-0.5b"),
+            .unwrap_or_else(|e| panic!("load {name}: {e}")),
     )
 }
 

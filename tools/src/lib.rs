@@ -59,6 +59,7 @@
 pub mod builtin;
 mod call;
 mod error;
+mod hold;
 pub mod mcp;
 mod output;
 mod policy;
@@ -69,6 +70,7 @@ mod tool;
 
 pub use call::{ApprovedCall, ToolCall};
 pub use error::{RegistryError, ToolError};
+pub use hold::{Approvals, HoldReason, ToolSet, hold};
 pub use mcp::{McpError, McpServer};
 pub use output::truncate_to_budget;
 pub use policy::{Approval, Approver, Policy};

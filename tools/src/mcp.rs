@@ -118,13 +118,23 @@ impl McpServer {
         })
     }
 
-    /// The capabilities this server's tools declare (default: all).
+    /// The capabilities this server's tools declare (default: all, so every call has side
+    /// effects and waits for approval unless pre-approved; see [`McpServer::read_only`]).
     pub fn with_capabilities(mut self, capabilities: Capabilities) -> Self {
         self.capabilities = capabilities;
         self
     }
 
-    /// Whether this server's tools need approval (default: no).
+    /// Declares this server's tools read-only: they have no side effects (no capability),
+    /// so their calls run without approval; their output is still untrusted text.
+    pub fn read_only(mut self) -> Self {
+        self.capabilities = Capabilities::NONE;
+        self
+    }
+
+    /// Whether this server's tools ask approval for every call, side effects or not
+    /// (default: no; with the default capabilities every call waits for approval
+    /// unless the policy pre-approves it).
     pub fn with_approval(mut self, needs_approval: bool) -> Self {
         self.needs_approval = needs_approval;
         self
@@ -158,6 +168,8 @@ impl McpServer {
                 );
                 spec.capabilities = self.capabilities;
                 spec.needs_approval = self.needs_approval;
+                // What a server returns is text from outside the run.
+                spec.untrusted_output = true;
                 Some(Arc::new(McpTool {
                     server: self.name.clone(),
                     remote_name: remote.name.to_string(),

@@ -62,13 +62,17 @@ pub enum ToolFailure {
         /// The validation messages.
         errors: Vec<String>,
     },
-    /// The tool needs approval and no approver is set.
+    /// The call had to wait for approval and no approver is set: it was not made.
     #[error(
-        "tool `{name}` needs approval, and no approver is available (non-interactive run); the call was not made"
+        "the call to `{name}` was not made: {reason}, and no one can approve it in this run (non-interactive); {remedy}"
     )]
     NoApprover {
         /// The tool's name.
         name: String,
+        /// Why the call had to wait ([`crate::HoldReason`]'s text).
+        reason: String,
+        /// How to let it run next time ([`crate::HoldReason::remedy`]).
+        remedy: String,
     },
     /// The approver denied the call.
     #[error("the call to `{name}` was denied: {reason}")]
@@ -308,17 +312,31 @@ impl ToolRegistry {
         )
     }
 
-    /// Runs one call under `policy`; a tool that needs approval is put to the policy's
-    /// approver first. Every failure comes back as a [`ToolFailure`] in the result; this
-    /// never panics and never returns an error.
+    /// Runs one call under `policy`, its arguments written by a trusted hand (a person, a
+    /// program): a call that must wait (see [`crate::hold()`]) is put to the policy's
+    /// approver first, and not made without one. Every failure comes back as a
+    /// [`ToolFailure`] in the result; this never panics and never returns an error.
     pub async fn call(&self, call: &ToolCall, policy: &Policy) -> ToolResult {
-        self.result(call, self.run_call(call, policy, false).await)
+        self.result(call, self.run_call(call, policy, Some(&[])).await)
+    }
+
+    /// As [`ToolRegistry::call`] for a call made after untrusted text entered the run
+    /// (its arguments were templated from a fetched page, say); `sources` say where that
+    /// text came from. A pre-approved tool with side effects then waits for the approver
+    /// too, unless the policy lets it act on untrusted input.
+    pub async fn call_untrusted(
+        &self,
+        call: &ToolCall,
+        policy: &Policy,
+        sources: &[String],
+    ) -> ToolResult {
+        self.result(call, self.run_call(call, policy, Some(sources)).await)
     }
 
     /// Runs one call whose approval the caller has decided ([`ApprovedCall`]): the policy's
     /// approver is not asked again; everything else is checked as by [`ToolRegistry::call`].
     pub async fn call_approved(&self, call: &ApprovedCall, policy: &Policy) -> ToolResult {
-        self.result(call, self.run_call(call, policy, true).await)
+        self.result(call, self.run_call(call, policy, None).await)
     }
 
     /// Runs `calls` concurrently, at most `concurrency` at a time (0 counts as 1), and
@@ -366,11 +384,13 @@ impl ToolRegistry {
         }
     }
 
+    /// Runs `call`; `untrusted` is `None` for a call already approved, else where the
+    /// untrusted text in its run came from (empty: none).
     async fn run_call(
         &self,
         call: &ToolCall,
         policy: &Policy,
-        approved: bool,
+        untrusted: Option<&[String]>,
     ) -> Result<ToolOutput, ToolFailure> {
         let name = call.name.clone();
         let Some(entry) = self.tools.get(&call.name) else {
@@ -408,11 +428,15 @@ impl ToolRegistry {
         if !errors.is_empty() {
             return Err(ToolFailure::InvalidArguments { name, errors });
         }
-        if entry.spec.needs_approval && !approved {
+        if let Some(reason) = untrusted.and_then(|sources| policy.hold(&entry.spec, sources)) {
             let Some(approver) = &policy.approver else {
-                return Err(ToolFailure::NoApprover { name });
+                return Err(ToolFailure::NoApprover {
+                    name,
+                    reason: reason.to_string(),
+                    remedy: reason.remedy(),
+                });
             };
-            if let Approval::Deny(reason) = approver.approve(call, &entry.spec).await {
+            if let Approval::Deny(reason) = approver.approve(call, &entry.spec, &reason).await {
                 return Err(ToolFailure::ApprovalDenied { name, reason });
             }
         }

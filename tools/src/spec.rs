@@ -96,6 +96,11 @@ pub struct ToolSpec {
     /// same arguments (a clock) says `false`.
     #[serde(default = "idempotent_by_default")]
     pub idempotent: bool,
+    /// Whether the tool's output is untrusted text although the tool declares no
+    /// capability that reads from outside (a tool that returns text from a store it holds
+    /// in memory, say). See [`ToolSpec::output_is_untrusted`].
+    #[serde(default)]
+    pub untrusted_output: bool,
 }
 
 fn idempotent_by_default() -> bool {
@@ -113,7 +118,34 @@ impl ToolSpec {
             needs_approval: false,
             timeout: None,
             idempotent: true,
+            untrusted_output: false,
         }
+    }
+
+    /// What the tool does outside the run, from its capabilities: "writes files", "uses
+    /// the network", "starts processes" (empty for a tool without side effects). A call
+    /// to a tool with side effects waits for approval unless the policy pre-approves it
+    /// (see [`crate::hold()`]).
+    pub fn side_effects(&self) -> Vec<&'static str> {
+        let caps = &self.capabilities;
+        [
+            (caps.write_files, "writes files"),
+            (caps.network, "uses the network"),
+            (caps.run_processes, "starts processes"),
+        ]
+        .into_iter()
+        .filter(|(has, _)| *has)
+        .map(|(_, effect)| effect)
+        .collect()
+    }
+
+    /// Whether the tool's output is text from outside the run, which can carry
+    /// instructions no one gave: the tool reads files, uses the network or starts
+    /// processes, or says so ([`ToolSpec::untrusted_output`]). Once such output is in a
+    /// run, calls with side effects wait for approval (see [`crate::hold()`]).
+    pub fn output_is_untrusted(&self) -> bool {
+        let caps = &self.capabilities;
+        self.untrusted_output || caps.read_files || caps.network || caps.run_processes
     }
 }
 
@@ -136,6 +168,28 @@ mod tests {
         let granted = Capabilities::NONE.with_network();
         assert_eq!(needed.missing_from(&granted), vec!["write_files"]);
         assert!(needed.missing_from(&Capabilities::ALL).is_empty());
+    }
+
+    #[test]
+    fn side_effects_and_untrusted_output_follow_the_capabilities() {
+        let mut spec = ToolSpec::new("t", "", serde_json::json!({"type": "object"}));
+        assert!(spec.side_effects().is_empty());
+        assert!(!spec.output_is_untrusted());
+        spec.capabilities = Capabilities::NONE.with_read_files();
+        assert!(spec.side_effects().is_empty(), "reading is no side effect");
+        assert!(spec.output_is_untrusted());
+        spec.capabilities = Capabilities::ALL;
+        assert_eq!(
+            spec.side_effects(),
+            vec!["writes files", "uses the network", "starts processes"]
+        );
+        spec.capabilities = Capabilities::NONE.with_write_files();
+        assert!(
+            !spec.output_is_untrusted(),
+            "a confirmation of a write is ours"
+        );
+        spec.untrusted_output = true;
+        assert!(spec.output_is_untrusted());
     }
 
     #[test]

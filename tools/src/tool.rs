@@ -100,6 +100,12 @@ pub trait TypedTool: Send + Sync {
         true
     }
 
+    /// Whether the output is untrusted text although the tool declares no capability
+    /// that reads from outside (default: no); see [`ToolSpec::output_is_untrusted`].
+    fn untrusted_output(&self) -> bool {
+        false
+    }
+
     /// Runs the tool on deserialised arguments.
     async fn run(&self, args: Self::Args, ctx: &ToolContext) -> Result<Self::Output, ToolError>;
 }
@@ -115,6 +121,7 @@ impl<T: TypedTool> Tool for T {
             needs_approval: self.needs_approval(),
             timeout: self.timeout(),
             idempotent: self.idempotent(),
+            untrusted_output: self.untrusted_output(),
         }
     }
 
@@ -192,6 +199,12 @@ where
     /// Sets the time limit of one call.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.spec.timeout = Some(timeout);
+        self
+    }
+
+    /// Declares the output untrusted text (see [`ToolSpec::untrusted_output`]).
+    pub fn untrusted_output(mut self, untrusted: bool) -> Self {
+        self.spec.untrusted_output = untrusted;
         self
     }
 }

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use agentry_tools::{
-    Approval, ApprovedCall, Approver, Capabilities, FnTool, Policy, ToolCall, ToolError,
-    ToolFailure, ToolRegistry, ToolSpec,
+    Approval, ApprovedCall, Approver, Capabilities, FnTool, HoldReason, Policy, ToolCall,
+    ToolError, ToolFailure, ToolRegistry, ToolSet, ToolSpec,
 };
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -41,15 +41,27 @@ fn call(name: &str) -> ToolCall {
 struct RecordingApprover {
     decision: Approval,
     seen: Mutex<Vec<(String, String)>>,
+    reasons: Mutex<Vec<HoldReason>>,
+}
+
+impl RecordingApprover {
+    fn new(decision: Approval) -> Arc<Self> {
+        Arc::new(Self {
+            decision,
+            seen: Mutex::default(),
+            reasons: Mutex::default(),
+        })
+    }
 }
 
 #[async_trait]
 impl Approver for RecordingApprover {
-    async fn approve(&self, call: &ToolCall, spec: &ToolSpec) -> Approval {
+    async fn approve(&self, call: &ToolCall, spec: &ToolSpec, reason: &HoldReason) -> Approval {
         self.seen
             .lock()
             .await
             .push((call.id.clone(), spec.name.clone()));
+        self.reasons.lock().await.push(reason.clone());
         self.decision.clone()
     }
 }
@@ -84,7 +96,9 @@ async fn a_tool_needing_an_ungranted_capability_is_denied() {
         result.observation(),
         "error: tool `online` needs capabilities this agent is not granted: network"
     );
-    let granted = Policy::default().with_capabilities(Capabilities::NONE.with_network());
+    let granted = Policy::default()
+        .with_capabilities(Capabilities::NONE.with_network())
+        .approve(&ToolSet::named(["online"]));
     assert_eq!(
         registry()
             .call(&call("online"), &granted)
@@ -101,19 +115,81 @@ async fn approval_needed_without_approver_is_denied() {
         result.outcome,
         Err(ToolFailure::NoApprover { .. })
     ));
-    assert!(
-        result
-            .observation()
-            .contains("needs approval, and no approver is available")
+    assert_eq!(
+        result.observation(),
+        "error: the call to `risky` was not made: `risky` asks approval for every call and is \
+         not pre-approved, and no one can approve it in this run (non-interactive); approve it \
+         beforehand with `--approve risky` (workflow: `policy: {approve: [risky]}`)"
     );
 }
 
 #[tokio::test]
+async fn side_effects_are_not_made_unless_pre_approved() {
+    // Granting the capability lets the tool be offered; it does not approve its calls.
+    let granted = Policy::allow_all();
+    let held = registry().call(&call("online"), &granted).await;
+    let observation = held.observation();
+    assert!(
+        matches!(held.outcome, Err(ToolFailure::NoApprover { .. })),
+        "{held:?}"
+    );
+    assert!(
+        observation.contains("`online` uses the network"),
+        "{observation}"
+    );
+    assert!(observation.contains("--approve online"), "{observation}");
+    let approved = granted.approve(&ToolSet::named(["online"]));
+    assert_eq!(
+        registry()
+            .call(&call("online"), &approved)
+            .await
+            .observation(),
+        "online ran"
+    );
+}
+
+#[tokio::test]
+async fn untrusted_input_holds_a_pre_approved_call_for_the_approver() {
+    let sources = ["http_get".to_owned()];
+    let approved = Policy::allow_all().approve(&ToolSet::All);
+    let held = registry()
+        .call_untrusted(&call("online"), &approved, &sources)
+        .await;
+    assert!(
+        held.observation()
+            .contains("untrusted text entered this run (from http_get)"),
+        "{held:?}"
+    );
+    assert!(held.observation().contains("--act-on-untrusted online"));
+
+    // With an approver, the approver decides and learns why it was asked.
+    let approver = RecordingApprover::new(Approval::Approve);
+    let asked = approved.clone().with_approver(approver.clone());
+    let result = registry()
+        .call_untrusted(&call("online"), &asked, &sources)
+        .await;
+    assert_eq!(result.observation(), "online ran");
+    let reasons = approver.reasons.lock().await;
+    assert_eq!(reasons.len(), 1);
+    assert!(reasons[0].pre_approved);
+    assert_eq!(reasons[0].untrusted_sources, sources);
+
+    // The policy can let a tool act on untrusted input; tools without side effects
+    // never wait.
+    let trusting = approved.act_on_untrusted(&ToolSet::named(["online"]));
+    let ran = registry()
+        .call_untrusted(&call("online"), &trusting, &sources)
+        .await;
+    assert_eq!(ran.observation(), "online ran");
+    let plain = registry()
+        .call_untrusted(&call("plain"), &Policy::default(), &sources)
+        .await;
+    assert_eq!(plain.observation(), "plain ran");
+}
+
+#[tokio::test]
 async fn an_approver_can_approve() {
-    let approver = Arc::new(RecordingApprover {
-        decision: Approval::Approve,
-        seen: Mutex::default(),
-    });
+    let approver = RecordingApprover::new(Approval::Approve);
     let policy = Policy::default().with_approver(approver.clone());
     let result = registry().call(&call("risky"), &policy).await;
     assert_eq!(result.observation(), "risky ran");
@@ -131,10 +207,7 @@ async fn an_approver_can_approve() {
 
 #[tokio::test]
 async fn an_approver_can_deny_with_a_reason() {
-    let approver = Arc::new(RecordingApprover {
-        decision: Approval::Deny("the user said no".into()),
-        seen: Mutex::default(),
-    });
+    let approver = RecordingApprover::new(Approval::Deny("the user said no".into()));
     let policy = Policy::default().with_approver(approver);
     let result = registry().call(&call("risky"), &policy).await;
     assert_eq!(
@@ -158,10 +231,7 @@ fn only_permitted_tools_are_offered() {
 
 #[tokio::test]
 async fn an_approved_call_runs_without_asking_again_but_is_still_checked() {
-    let approver = Arc::new(RecordingApprover {
-        decision: Approval::Deny("asked twice".into()),
-        seen: Mutex::new(Vec::new()),
-    });
+    let approver = RecordingApprover::new(Approval::Deny("asked twice".into()));
     let policy = Policy {
         approver: Some(approver.clone()),
         ..Policy::default()

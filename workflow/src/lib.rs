@@ -70,7 +70,7 @@ pub use run::{
 pub use source::{SourceText, Span};
 pub use spec::{
     AgentSpec, InputSpec, InputType, MemoryLocation, MemorySpec, ModelChoice, Name, OutputSpec,
-    SamplingSpec, Step, StepKind, Template, Workflow,
+    PolicySpec, SamplingSpec, Step, StepKind, Template, ToolNames, Workflow,
 };
 
 /// A workflow file that cannot be used.

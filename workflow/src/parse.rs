@@ -11,7 +11,7 @@ use super::diagnostic::Diagnostic;
 use super::source::{SourceText, Span};
 use super::spec::{
     AgentSpec, InputSpec, InputType, MemoryLocation, MemorySpec, ModelChoice, Name, OutputSpec,
-    SamplingSpec, Step, StepKind, Template, Workflow,
+    PolicySpec, SamplingSpec, Step, StepKind, Template, ToolNames, Workflow,
 };
 use super::yaml::{Reader, closest, describe, to_json};
 use agentry_core::plan::strategy::{DEFAULT_VOTES, Evaluator, Strategy};
@@ -21,6 +21,7 @@ const TOP_KEYS: &[&str] = &[
     "description",
     "model",
     "memory",
+    "policy",
     "inputs",
     "agents",
     "steps",
@@ -35,6 +36,7 @@ const MEMORY_KEYS: &[&str] = &[
     "collection",
     "documents",
 ];
+const POLICY_KEYS: &[&str] = &["approve", "act_on_untrusted"];
 const INPUT_KEYS: &[&str] = &["type", "default", "description"];
 const AGENT_KEYS: &[&str] = &[
     "role",
@@ -106,6 +108,10 @@ pub(crate) fn workflow(
         )
         .and_then(|n| model(reader, n));
     let memory = map.get_node("memory").and_then(|n| memory(reader, n));
+    let policy = map
+        .get_node("policy")
+        .and_then(|n| policy(reader, n))
+        .unwrap_or_default();
     let inputs = map
         .get_node("inputs")
         .map(|n| inputs(reader, n))
@@ -150,6 +156,7 @@ pub(crate) fn workflow(
             span: top,
         }),
         memory,
+        policy,
         inputs,
         agents,
         steps,
@@ -197,6 +204,50 @@ fn model(reader: &mut Reader<'_>, node: &Node) -> Option<ModelChoice> {
         gpu_layers,
         span,
     })
+}
+
+fn policy(reader: &mut Reader<'_>, node: &Node) -> Option<PolicySpec> {
+    let map = reader.mapping(node, "`policy`")?;
+    reader.known_keys(map, POLICY_KEYS, "`policy`");
+    let names = |reader: &mut Reader<'_>, key: &str| {
+        map.get_node(key)
+            .map(|n| tool_names(reader, n, &format!("`policy.{key}`")))
+            .unwrap_or_default()
+    };
+    let approve = names(reader, "approve");
+    let act_on_untrusted = names(reader, "act_on_untrusted");
+    Some(PolicySpec {
+        approve,
+        act_on_untrusted,
+    })
+}
+
+/// A list of tool names, or `all`.
+fn tool_names(reader: &mut Reader<'_>, node: &Node, what: &str) -> ToolNames {
+    if let Node::Scalar(scalar) = node
+        && scalar.as_str() == "all"
+    {
+        return ToolNames::All;
+    }
+    if let Node::Scalar(_) = node {
+        let span = reader.span(node);
+        reader.error(
+            Diagnostic::at(
+                span,
+                format!("{what} must be a list of tool names or `all`"),
+                "here",
+            )
+            .with_help("e.g. `[write_file, http_get]`, or `all`"),
+        );
+        return ToolNames::default();
+    }
+    ToolNames::Named(
+        reader
+            .strings(node, what)
+            .into_iter()
+            .map(|(name, span)| Name { name, span })
+            .collect(),
+    )
 }
 
 fn memory(reader: &mut Reader<'_>, node: &Node) -> Option<MemorySpec> {

@@ -21,6 +21,8 @@ pub struct Workflow {
     pub model: ModelChoice,
     /// Long-term memory and documents, when the workflow uses them.
     pub memory: Option<MemorySpec>,
+    /// Which calls with side effects run without asking (`policy:`; nothing by default).
+    pub policy: PolicySpec,
     /// Typed inputs, in file order.
     pub inputs: Vec<InputSpec>,
     /// Agents, in file order.
@@ -58,6 +60,45 @@ pub struct ModelChoice {
     pub gpu_layers: Option<u32>,
     /// Where it is declared.
     pub span: Span,
+}
+
+/// A workflow's `policy` section: which tools' calls with side effects run without
+/// asking (see [`agentry_tools::hold()`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PolicySpec {
+    /// `approve:`: tools whose calls run without asking while no untrusted text is in
+    /// the run.
+    pub approve: ToolNames,
+    /// `act_on_untrusted:`: pre-approved tools that may run without asking even after
+    /// untrusted text (a tool's output, a fetched page, a step's output) entered the run.
+    pub act_on_untrusted: ToolNames,
+}
+
+/// Tools named in a policy: a list, or `all`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToolNames {
+    /// The tools named, where each is written.
+    Named(Vec<Name>),
+    /// `all`: every tool.
+    All,
+}
+
+impl Default for ToolNames {
+    fn default() -> Self {
+        Self::Named(Vec::new())
+    }
+}
+
+impl ToolNames {
+    /// As a [`agentry_tools::ToolSet`].
+    pub fn to_set(&self) -> agentry_tools::ToolSet {
+        match self {
+            Self::Named(names) => {
+                agentry_tools::ToolSet::named(names.iter().map(|n| n.name.clone()))
+            }
+            Self::All => agentry_tools::ToolSet::All,
+        }
+    }
 }
 
 /// Where long-term memory lives and which documents are indexed before the run.

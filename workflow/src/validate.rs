@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::diagnostic::Diagnostic;
 use super::parse::{is_identifier, plain_name};
 use super::source::Span;
-use super::spec::{Step, StepKind, Template, Workflow};
+use super::spec::{Step, StepKind, Template, ToolNames, Workflow};
 use super::template::{self, Mode, TemplateError};
 use super::yaml::{Notes, closest};
 
@@ -122,6 +122,14 @@ impl<'w> Checker<'w> {
         for agent in &self.workflow.agents {
             for tool in &agent.tools {
                 self.tool(&tool.name, tool.span);
+            }
+        }
+        let policy = &self.workflow.policy;
+        for names in [&policy.approve, &policy.act_on_untrusted] {
+            if let ToolNames::Named(names) = names {
+                for name in names {
+                    self.tool(&name.name, name.span);
+                }
             }
         }
     }

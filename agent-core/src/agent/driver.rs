@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use agentry_memory::{Filter, MemoryKind};
-use agentry_tools::{Approval, ToolCall};
+use agentry_tools::{Approval, HoldReason, ToolCall};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -119,11 +119,12 @@ impl Agent {
         let outcome = loop {
             match self.drive(&mut run, false, &mut step_usage).await? {
                 Pause::Done(outcome) => break outcome,
-                Pause::Approval { call } => match self.decide(&call).await {
+                Pause::Approval { call, reason } => match self.decide(&call, &reason).await {
                     Some(decision) => run.feed(Input::Approval(decision))?,
                     None => {
                         return Err(AgentError::ApprovalNeeded(Box::new(PendingApproval {
                             call,
+                            reason,
                             run,
                         })));
                     }
@@ -182,6 +183,7 @@ impl Agent {
         RunConfig {
             task,
             tools: self.tool_specs(),
+            approvals: self.policy.approvals.clone(),
             answer_schema,
             ..self.settings.clone()
         }
@@ -204,10 +206,10 @@ impl Agent {
                     self.save_checkpoint(run).await?;
                     return Ok(Pause::Done(outcome));
                 }
-                Action::AwaitApproval { call } => {
+                Action::AwaitApproval { call, reason } => {
                     self.publish(run)?;
                     self.save_checkpoint(run).await?;
-                    return Ok(Pause::Approval { call });
+                    return Ok(Pause::Approval { call, reason });
                 }
                 Action::Recall { query, top_k } => match self.recall(&query, top_k).await {
                     Ok(items) => run.feed(Input::Recalled(items))?,
@@ -314,15 +316,16 @@ impl Agent {
         Ok(items)
     }
 
-    /// The policy's approver's decision on `call`; `None` without an approver.
-    async fn decide(&self, call: &ToolCall) -> Option<ApprovalDecision> {
+    /// The policy's approver's decision on `call`, held for `reason`; `None` without an
+    /// approver.
+    async fn decide(&self, call: &ToolCall, reason: &HoldReason) -> Option<ApprovalDecision> {
         let approver = self.policy.approver.as_ref()?;
         let Some(spec) = self.tools.get(&call.name).map(|tool| tool.spec()) else {
             return Some(ApprovalDecision::Deny {
                 reason: format!("there is no tool named `{}`", call.name),
             });
         };
-        Some(match approver.approve(call, &spec).await {
+        Some(match approver.approve(call, &spec, reason).await {
             Approval::Approve => ApprovalDecision::Approve,
             Approval::Deny(reason) => ApprovalDecision::Deny { reason },
         })

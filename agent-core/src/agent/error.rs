@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use agentry_memory::MemoryError;
 use agentry_prompts::PromptError;
-use agentry_tools::ToolCall;
+use agentry_tools::{HoldReason, ToolCall};
 
 use crate::model::ModelError;
 use crate::plan::run::{AgentRun, RunError, RunOutcome, StopReason, TranscriptError};
@@ -15,6 +15,8 @@ use crate::plan::strategy::StrategyError;
 pub struct PendingApproval {
     /// The call waiting for a decision.
     pub call: ToolCall,
+    /// Why it waits.
+    pub reason: HoldReason,
     /// The paused run: feed it `Input::Approval(..)` and drive it on.
     pub run: AgentRun,
 }
@@ -69,12 +71,13 @@ pub enum AgentError {
         /// The run's outcome (steps, tool calls, usage, time).
         outcome: Box<RunOutcome>,
     },
-    /// A call needs a person's approval and the policy has no approver. The paused run
-    /// is returned: feed it `Input::Approval(..)` and continue with
-    /// [`Agent::finish`](super::Agent::finish) or [`Agent::advance`](super::Agent::advance).
+    /// A call waits for approval (see [`agentry_tools::hold()`]) and the policy has no
+    /// approver. The paused run is returned: feed it `Input::Approval(..)` and continue
+    /// with [`Agent::finish`](super::Agent::finish) or
+    /// [`Agent::advance`](super::Agent::advance).
     #[error(
-        "the call to `{}` needs approval and the policy has no approver; feed a decision to the returned run and continue it",
-        .0.call.name
+        "the call to `{}` waits for approval ({}) and the policy has no approver; feed a decision to the returned run and continue it, or {}",
+        .0.call.name, .0.reason, .0.reason.remedy()
     )]
     ApprovalNeeded(Box<PendingApproval>),
     /// The final answer matched the answer schema but not the Rust type.

@@ -1,7 +1,7 @@
 //! What a run gives back: [`AgentOutput`] for a finished run, [`Pause`] for one step of
 //! driving.
 
-use agentry_tools::ToolCall;
+use agentry_tools::{HoldReason, ToolCall};
 use uuid::Uuid;
 
 use crate::model::Usage;
@@ -37,6 +37,8 @@ pub enum Pause {
     Approval {
         /// The call.
         call: ToolCall,
+        /// Why it waits.
+        reason: HoldReason,
     },
     /// One model step was made (only from [`Agent::step`](super::Agent::step)).
     Stepped {

@@ -264,6 +264,7 @@ impl Evaluation {
                 prompt: driven.prompt,
                 raw_output: driven.raw_output,
                 calls: driven.calls,
+                held: driven.held,
                 answer: driven.answer,
                 well_formed: driven.well_formed,
                 verdict,

@@ -5,7 +5,7 @@ use agentry_core::defaults;
 use agentry_core::model::LanguageModel;
 use agentry_core::plan::run::{Limits, RunConfig};
 use agentry_prompts::ChatMessage;
-use agentry_tools::{ApprovedCall, ToolResult, ToolSpec};
+use agentry_tools::{Approvals, ApprovedCall, ToolResult, ToolSet, ToolSpec};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
@@ -42,9 +42,17 @@ impl Evaluation {
         };
         let mut driven = match config {
             Config::Planner => {
+                // As `agentry run --approve-all`: the task's tools are pre-approved, and
+                // calls with side effects after untrusted text are held (and refused:
+                // nobody is there to approve).
                 let mut run = RunConfig::new(task.task.clone())
                     .with_role(defaults::ROLE)
                     .with_tools(specs)
+                    .with_approvals(
+                        Approvals::none()
+                            .approve(&ToolSet::All)
+                            .act_on_untrusted(&ToolSet::named(task.act_on_untrusted.clone())),
+                    )
                     .with_answer_schema(answer_schema)
                     .with_limits(Limits {
                         max_steps: self.task_steps(task),

@@ -109,6 +109,7 @@ mod tests {
             pages: BTreeMap::new(),
             labels: vec!["spam".into(), "ham".into()],
             max_steps: None,
+            act_on_untrusted: Vec::new(),
             checks,
         }
     }

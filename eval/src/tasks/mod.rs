@@ -22,6 +22,7 @@
 //!     pages:                         # what `fetch_page` serves, by URL
 //!       https://example.com/news: "Rain tomorrow."
 //!     labels: [spam, ham]            # the answer must be one of these (classification)
+//!     act_on_untrusted: [write_file] # the user lets these act after untrusted text (default none)
 //!     max_steps: 4                   # default 4
 //!     checks:                        # all must hold
 //!       - tool_called: read_file                                  # by name
@@ -86,6 +87,11 @@ pub struct Task {
     /// Most model steps.
     #[serde(default)]
     pub max_steps: Option<usize>,
+    /// Tools the user lets act even after untrusted text (a file, a page, a memory)
+    /// entered the run; the planner's runs pre-approve every tool of the task, and hold
+    /// (and refuse) calls with side effects after untrusted text unless named here.
+    #[serde(default)]
+    pub act_on_untrusted: Vec<String>,
     /// What must hold after the run.
     pub checks: Vec<Check>,
 }
@@ -183,6 +189,15 @@ fn validate(task: &Task) -> Result<(), String> {
         return Err(format!(
             "unknown tool `{tool}`; the tools are: {}",
             TASK_TOOLS.join(", ")
+        ));
+    }
+    if let Some(tool) = task
+        .act_on_untrusted
+        .iter()
+        .find(|t| !task.tools.contains(t))
+    {
+        return Err(format!(
+            "`act_on_untrusted` names `{tool}`, which is not among the task's `tools`"
         ));
     }
     if task.checks.is_empty() {

@@ -3,7 +3,7 @@
 //! owns the terminal, shows what the run did so far, asks "Allow TOOL(args)? [y/N]" and
 //! sends the answer back.
 
-use agentry_tools::{Approval, Approver, ToolCall, ToolSpec};
+use agentry_tools::{Approval, Approver, HoldReason, ToolCall, ToolSpec};
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
@@ -12,6 +12,8 @@ use tokio::sync::{mpsc, oneshot};
 pub struct ApprovalRequest {
     /// The call.
     pub call: ToolCall,
+    /// Why it was held.
+    pub reason: HoldReason,
     /// Where the decision goes.
     pub reply: oneshot::Sender<Approval>,
 }
@@ -32,10 +34,11 @@ impl TerminalApprover {
 
 #[async_trait]
 impl Approver for TerminalApprover {
-    async fn approve(&self, call: &ToolCall, _spec: &ToolSpec) -> Approval {
+    async fn approve(&self, call: &ToolCall, _spec: &ToolSpec, reason: &HoldReason) -> Approval {
         let (reply, decision) = oneshot::channel();
         let request = ApprovalRequest {
             call: call.clone(),
+            reason: reason.clone(),
             reply,
         };
         if self.requests.send(request).await.is_err() {
@@ -94,11 +97,15 @@ mod tests {
                 let _ = request.reply.send(decision(Some("y")));
             }
         });
-        assert_eq!(approver.approve(&call, &spec).await, Approval::Approve);
+        let reason = HoldReason::default();
+        assert_eq!(
+            approver.approve(&call, &spec, &reason).await,
+            Approval::Approve
+        );
         let _ = answering.await;
         // The receiver is gone with the task.
         assert!(matches!(
-            approver.approve(&call, &spec).await,
+            approver.approve(&call, &spec, &reason).await,
             Approval::Deny(_)
         ));
     }

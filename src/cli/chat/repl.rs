@@ -252,6 +252,7 @@ impl Repl {
                         printer.event(&event, kind)?;
                     }
                     printer.end_turn()?;
+                    printer.note(&format!("held: {}", request.reason))?;
                     let answer = match reader.read(&approval::question(&request.call))? {
                         Read::Line(line) => Some(line),
                         Read::Interrupted | Read::Eof => None,

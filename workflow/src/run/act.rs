@@ -25,11 +25,14 @@ impl Exec<'_> {
     ///
     /// The agent run is kept in the workflow's checkpoint after each model step; when the
     /// checkpoint already holds this step's run (a resumed workflow), that run continues.
+    /// `untrusted` says where untrusted text in the task came from (a step's output): the
+    /// run then holds calls with side effects for approval from its start.
     pub(super) async fn agent_step(
         &self,
         path: &str,
         agent: &str,
         task: String,
+        untrusted: &[String],
         output: Option<&Value>,
         strategy: Option<&Strategy>,
     ) -> Result<(Value, Option<AgentRecord>), WorkflowRunError> {
@@ -50,7 +53,7 @@ impl Exec<'_> {
         let agent = self
             .build_agent(path, spec, output, strategy)
             .map_err(failed)?;
-        let (run, resumed_at) = {
+        let (mut run, resumed_at) = {
             let state = self.state.lock().await;
             let file = self.runner.checkpoints.path(&state.run_id);
             let saved = state.running.get(path);
@@ -67,6 +70,9 @@ impl Exec<'_> {
                 ),
             }
         };
+        for source in untrusted {
+            run.note_untrusted(format!("the task ({source})"));
+        }
         if let Some(step) = resumed_at {
             self.emit(WorkflowEvent::AgentResumed {
                 path: path.to_string(),
@@ -220,18 +226,20 @@ impl Exec<'_> {
         Ok(Value::String(extraction.value))
     }
 
-    /// Calls `tool` with `args`; its output, or the failure as the step's error.
+    /// Calls `tool` with `args`, templated from untrusted text of `untrusted` (empty:
+    /// none); its output, or the failure as the step's error.
     pub(super) async fn tool_step(
         &self,
         path: &str,
         tool: &str,
         args: Value,
+        untrusted: Vec<String>,
     ) -> Result<Value, WorkflowRunError> {
         let call = ToolCall::new(format!("{path}-call"), tool, args);
         // Owned here: a future borrowing the registry through `self` is `Send` for one
         // lifetime only, and the step futures must be `Send` for all.
         let (tools, policy) = (self.runner.tools.clone(), self.runner.policy.clone());
-        let result = tools.call(&call, &policy).await;
+        let result = tools.call_untrusted(&call, &policy, &untrusted).await;
         result
             .outcome
             .map(|output| output.value)

@@ -160,10 +160,14 @@ impl WorkflowRunner {
         }
     }
 
-    /// The tools steps and agents may call, and the policy their calls go through.
+    /// The tools steps and agents may call, and the policy their calls go through. The
+    /// workflow's own `policy` section adds its pre-approvals to `policy`'s.
     pub fn tools(mut self, tools: Arc<ToolRegistry>, policy: Policy) -> Self {
+        let own = &self.workflow.policy;
         self.tools = tools;
-        self.policy = policy;
+        self.policy = policy
+            .approve(&own.approve.to_set())
+            .act_on_untrusted(&own.act_on_untrusted.to_set());
         self
     }
 

@@ -1,6 +1,7 @@
 //! Performing steps: conditions, agents, tools, `parallel`, `for_each` and `until`, with
 //! a checkpoint record after each.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -52,6 +53,8 @@ pub(crate) struct Frame {
     steps: Map<String, Value>,
     /// Loop variables (`item`, `loop`).
     vars: Map<String, Value>,
+    /// Loop variables whose values came from untrusted text, with where it came from.
+    untrusted_vars: BTreeMap<String, Vec<String>>,
 }
 
 impl Frame {
@@ -202,13 +205,21 @@ impl<'r> Exec<'r> {
                     output,
                     strategy,
                 } => {
+                    let untrusted = self.untrusted_sources([task.text.as_str()], Mode::Text, frame);
                     let task = self.evaluate(task, Mode::Text, frame, path, "task")?;
                     let task = match task {
                         Value::String(text) => text,
                         other => other.to_string(),
                     };
                     let (value, agent) = self
-                        .agent_step(path, &agent.name, task, output.as_ref(), strategy.as_ref())
+                        .agent_step(
+                            path,
+                            &agent.name,
+                            task,
+                            &untrusted,
+                            output.as_ref(),
+                            strategy.as_ref(),
+                        )
                         .await?;
                     Ok(Performed {
                         output: value,
@@ -218,13 +229,14 @@ impl<'r> Exec<'r> {
                 }
                 StepKind::Tool { tool, args } => {
                     let context = self.context(frame);
+                    let untrusted = self.untrusted_sources(arg_texts(args), Mode::Text, frame);
                     let args = render_args(&self.env, args, &context).map_err(|message| {
                         WorkflowRunError::Step {
                             path: path.to_string(),
                             message: format!("arguments: {message}"),
                         }
                     })?;
-                    let output = self.tool_step(path, &tool.name, args).await?;
+                    let output = self.tool_step(path, &tool.name, args, untrusted).await?;
                     Ok(Performed::new(output, Map::new()))
                 }
                 StepKind::Parallel { steps } => {
@@ -255,6 +267,8 @@ impl<'r> Exec<'r> {
                     concurrency,
                     steps,
                 } => {
+                    let from =
+                        self.untrusted_sources([items.text.as_str()], Mode::Expression, frame);
                     let list =
                         match self.evaluate(items, Mode::Expression, frame, path, "for_each")? {
                             Value::Array(list) => list,
@@ -273,6 +287,11 @@ impl<'r> Exec<'r> {
                     let mut child = frame.clone();
                     child.prefix = format!("{path}.{i}");
                     child.vars.insert(var.clone(), item);
+                    if from.is_empty() {
+                        child.untrusted_vars.remove(var);
+                    } else {
+                        child.untrusted_vars.insert(var.clone(), from.clone());
+                    }
                     child.vars.insert(
                         "loop".into(),
                         json!({ "index": i + 1, "index0": i, "first": i == 0, "last": i + 1 == n, "length": n }),
@@ -340,6 +359,43 @@ impl<'r> Exec<'r> {
         })
     }
 
+    /// Where the untrusted text that `texts` (templates) read comes from: the outputs of
+    /// steps (anything a step gives may carry text from outside), and loop variables
+    /// bound to such text. Inputs, given by whoever started the run, are trusted.
+    fn untrusted_sources<'t>(
+        &self,
+        texts: impl IntoIterator<Item = &'t str>,
+        mode: Mode,
+        frame: &Frame,
+    ) -> Vec<String> {
+        let mut sources = Vec::new();
+        let mut add = |source: String| {
+            if !sources.contains(&source) {
+                sources.push(source);
+            }
+        };
+        for text in texts {
+            let Ok(variables) = template::variables(&self.env, text, mode) else {
+                // A template that does not compile fails when it is evaluated.
+                continue;
+            };
+            for variable in variables {
+                let mut parts = variable.split('.');
+                match (parts.next(), parts.next()) {
+                    (Some("steps"), Some(step)) => add(format!("the output of step `{step}`")),
+                    (Some("steps"), None) => add("the outputs of the steps".to_string()),
+                    (Some(root), _) => {
+                        for source in frame.untrusted_vars.get(root).into_iter().flatten() {
+                            add(source.clone());
+                        }
+                    }
+                    (None, _) => {}
+                }
+            }
+        }
+        sources
+    }
+
     /// Records the step at `path` as `status` (`done` or `skipped`) and writes the
     /// checkpoint; an agent step's running state goes in the same write.
     async fn record(
@@ -377,6 +433,16 @@ impl<'r> Exec<'r> {
             });
         }
         Ok(())
+    }
+}
+
+/// Every text in tool arguments (each is a template).
+fn arg_texts(args: &Value) -> Vec<&str> {
+    match args {
+        Value::String(text) => vec![text.as_str()],
+        Value::Array(items) => items.iter().flat_map(arg_texts).collect(),
+        Value::Object(map) => map.values().flat_map(arg_texts).collect(),
+        _ => Vec::new(),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use agentry_tools::{ApprovedCall, ToolCall, ToolResult};
+use agentry_tools::{ApprovedCall, HoldReason, ToolCall, ToolResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -30,8 +30,10 @@ pub enum Action {
     Generate(GenerateRequest),
     /// Ask a person whether `call` may run, and feed the answer as [`Input::Approval`].
     AwaitApproval {
-        /// The call, to a tool whose spec has `needs_approval`.
+        /// The call.
         call: ToolCall,
+        /// Why it waits (side effects not pre-approved, or untrusted text in the run).
+        reason: HoldReason,
     },
     /// Run the calls (with `ToolRegistry::call_all_approved`: the run has decided their
     /// approval) and feed one result per call as [`Input::ToolResults`], in any order.

@@ -34,6 +34,7 @@ impl AgentRun {
             .map(|item| (format!("memory:{}", item.source), item.text.clone()))
             .collect();
         self.solve(&untrusted, None)?;
+        self.note_recalled(&items);
         if !items.is_empty() {
             self.events.push(AgentEvent::Recall { step: 1, items });
         }

@@ -149,6 +149,7 @@ impl AgentRun {
             rest,
             approved,
             denied,
+            ..
         } = &self.phase
         else {
             return Err(self.mismatch(&Input::Approval(decision)));
@@ -188,14 +189,16 @@ impl AgentRun {
     ) -> Result<(), RunError> {
         let mut rest = rest.into_iter();
         while let Some(call) = rest.next() {
-            if self.needs_approval(&call.name) {
+            if let Some(reason) = self.hold(&call) {
                 events.push(AgentEvent::ApprovalNeeded {
                     step: self.steps,
                     call: call.clone(),
+                    reason: reason.clone(),
                 });
                 self.events.extend(events);
                 self.phase = Phase::Approve {
                     waiting: call,
+                    reason,
                     rest: rest.collect(),
                     approved,
                     denied,
@@ -238,6 +241,16 @@ impl AgentRun {
             .collect();
         self.observations.extend(noted);
         self.answered_calls.extend(answered);
+        for result in &ordered {
+            let untrusted = self
+                .config
+                .tools
+                .iter()
+                .any(|spec| spec.name == result.name && spec.output_is_untrusted());
+            if untrusted {
+                self.note_source(result.name.clone());
+            }
+        }
         let step = self.steps;
         self.events.extend(
             ordered

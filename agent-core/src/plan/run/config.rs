@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use agentry_prompts::Templates;
-use agentry_tools::{ToolSpec, is_valid_tool_name};
+use agentry_tools::{Approvals, ToolSpec, is_valid_tool_name};
 use jsonschema::Validator;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -25,9 +25,15 @@ pub struct RunConfig {
     pub role: String,
     /// What to do, one item per instruction.
     pub instructions: Vec<String>,
-    /// The tools the model may call (the ones the policy permits). A spec with
-    /// `needs_approval` makes each call wait for [`Action::AwaitApproval`].
+    /// The tools the model may call (the ones the policy permits). A call to a tool with
+    /// side effects (or `needs_approval`) waits for [`Action::AwaitApproval`] unless
+    /// [`RunConfig::approvals`] pre-approves it and no untrusted text is in the run (see
+    /// [`agentry_tools::hold()`]).
     pub tools: Vec<ToolSpec>,
+    /// Which calls with side effects run without asking (the policy's
+    /// [`Approvals`]; none by default).
+    #[serde(default)]
+    pub approvals: Approvals,
     /// JSON Schema of the final answer, e.g. `{"type": "string"}` or `schema_for::<T>()`.
     pub answer_schema: Value,
     /// How far the run may go.
@@ -62,6 +68,7 @@ impl RunConfig {
             role: String::new(),
             instructions: Vec::new(),
             tools: Vec::new(),
+            approvals: Approvals::none(),
             answer_schema: json!({"type": "string"}),
             limits: Limits::default(),
             sampling: crate::defaults::sampling(),
@@ -92,6 +99,12 @@ impl RunConfig {
     /// Sets the tools.
     pub fn with_tools(mut self, tools: Vec<ToolSpec>) -> Self {
         self.tools = tools;
+        self
+    }
+
+    /// Sets which calls with side effects run without asking.
+    pub fn with_approvals(mut self, approvals: Approvals) -> Self {
+        self.approvals = approvals;
         self
     }
 

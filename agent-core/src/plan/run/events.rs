@@ -4,7 +4,7 @@
 use std::io::{self, BufRead, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use agentry_tools::{ToolCall, ToolResult};
+use agentry_tools::{HoldReason, ToolCall, ToolResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -57,6 +57,9 @@ pub enum AgentEvent {
         step: usize,
         /// The call.
         call: ToolCall,
+        /// Why it was held.
+        #[serde(default)]
+        reason: HoldReason,
     },
     /// The final answer.
     Answer {
@@ -212,6 +215,7 @@ mod tests {
             AgentEvent::ApprovalNeeded {
                 step: 1,
                 call: call.clone(),
+                reason: HoldReason::default(),
             },
             AgentEvent::ToolResult {
                 step: 1,

@@ -64,7 +64,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentry_prompts::{ChatMessage, Guard, Templates};
-use agentry_tools::{ApprovedCall, ToolCall, ToolResult};
+use agentry_tools::{ApprovedCall, HoldReason, ToolCall, ToolResult};
 use jsonschema::Validator;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -95,9 +95,12 @@ enum Phase {
     Recall,
     /// Waits for [`Input::Generated`].
     Generate,
-    /// Waits for the decision on `waiting`; `rest` are the step's calls after it.
+    /// Waits for the decision on `waiting`, held for `reason`; `rest` are the step's
+    /// calls after it.
     Approve {
         waiting: ToolCall,
+        #[serde(default)]
+        reason: HoldReason,
         rest: Vec<ToolCall>,
         approved: Vec<ToolCall>,
         denied: Vec<ToolResult>,
@@ -180,6 +183,11 @@ pub struct AgentRun {
     /// that only repeated answered calls.
     #[serde(default)]
     answer_next: bool,
+    /// Where the untrusted text in the run came from (tools whose output is untrusted,
+    /// recalled memories, a templated task), each once; while it is not empty, calls with
+    /// side effects wait for approval even when pre-approved.
+    #[serde(default)]
+    untrusted: Vec<String>,
     events: Vec<AgentEvent>,
     #[serde(skip)]
     templates: Arc<Templates>,
@@ -244,6 +252,7 @@ impl AgentRun {
             reasoning: None,
             answered_calls: Vec::new(),
             answer_next: false,
+            untrusted: Vec::new(),
             events: Vec::new(),
             templates,
             answer_validator: Some(prepared.answer_validator.clone()),
@@ -259,6 +268,19 @@ impl AgentRun {
         Ok(run)
     }
 
+    /// Marks the run as holding untrusted text from `source` (say, a task templated from a
+    /// fetched page: "the task (from step `fetch`)"). From then on, calls with side
+    /// effects wait for approval even when pre-approved (see [`agentry_tools::hold()`]).
+    /// The run notes tool output and recalled memories itself.
+    pub fn note_untrusted(&mut self, source: impl Into<String>) {
+        self.note_source(source.into());
+    }
+
+    /// Where the untrusted text in the run came from, in the order it came (empty: none).
+    pub fn untrusted_sources(&self) -> &[String] {
+        &self.untrusted
+    }
+
     /// What the driver must do next. Calling it again without feeding gives the same
     /// action.
     pub fn next_action(&self) -> Action {
@@ -268,8 +290,11 @@ impl AgentRun {
                 top_k: self.config.recall_top_k.unwrap_or(0),
             },
             Phase::Generate => Action::Generate(self.request()),
-            Phase::Approve { waiting, .. } => Action::AwaitApproval {
+            Phase::Approve {
+                waiting, reason, ..
+            } => Action::AwaitApproval {
                 call: waiting.clone(),
+                reason: reason.clone(),
             },
             Phase::CallTools { calls, .. } => Action::CallTools {
                 calls: calls.iter().cloned().map(ApprovedCall::new).collect(),
@@ -367,6 +392,7 @@ impl AgentRun {
             return self.recalled_for_solving(items);
         }
         let block = prompt::recalled(&self.templates, &self.guard()?, &items)?;
+        self.note_recalled(&items);
         self.events.push(AgentEvent::Recall {
             step: self.steps + 1,
             items,
@@ -515,11 +541,28 @@ impl AgentRun {
         self.config.max_calls()
     }
 
-    fn needs_approval(&self, tool: &str) -> bool {
-        self.config
+    /// Why `call` must wait for a decision before it runs; `None`: it may run.
+    fn hold(&self, call: &ToolCall) -> Option<HoldReason> {
+        let spec = self
+            .config
             .tools
             .iter()
-            .any(|spec| spec.name == tool && spec.needs_approval)
+            .find(|spec| spec.name == call.name)?;
+        agentry_tools::hold(spec, &self.config.approvals, &self.untrusted)
+    }
+
+    /// Notes that untrusted text from `source` entered the run (once per source).
+    fn note_source(&mut self, source: String) {
+        if !self.untrusted.contains(&source) {
+            self.untrusted.push(source);
+        }
+    }
+
+    /// Notes the recalled items as untrusted text in the run.
+    fn note_recalled(&mut self, items: &[Recollection]) {
+        if !items.is_empty() {
+            self.note_source("recalled memories".to_owned());
+        }
     }
 
     /// Whether the next step may only answer: it follows a step that only repeated answered

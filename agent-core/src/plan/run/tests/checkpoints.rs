@@ -11,13 +11,23 @@ fn a_denied_call_is_shown_to_the_model_and_an_approved_one_runs() {
         &scripted_call("delete_file", json!({"path": "/etc/passwd"})),
     );
     let call = ToolCall::new("call-1-1", "delete_file", json!({"path": "/etc/passwd"}));
+    let reason = HoldReason {
+        tool: "delete_file".into(),
+        effects: Vec::new(),
+        pre_approved: false,
+        untrusted_sources: Vec::new(),
+    };
     assert_eq!(
         run.next_action(),
-        Action::AwaitApproval { call: call.clone() }
+        Action::AwaitApproval {
+            call: call.clone(),
+            reason: reason.clone()
+        }
     );
     assert!(run.events().contains(&AgentEvent::ApprovalNeeded {
         step: 1,
-        call: call.clone()
+        call: call.clone(),
+        reason,
     }));
     feed(
         &mut run,

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use agentry_prompts::Role;
-use agentry_tools::{ApprovedCall, ToolCall, ToolFailure, ToolOutput, ToolResult, ToolSpec};
+use agentry_tools::{
+    ApprovedCall, Capabilities, ToolCall, ToolFailure, ToolOutput, ToolResult, ToolSpec,
+};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -151,3 +153,4 @@ mod checkpoints;
 mod repeats;
 mod steps;
 mod strategy;
+mod untrusted;
