@@ -5,6 +5,10 @@ use minijinja::{Environment, Error, ErrorKind, context};
 
 use agentry_model::ModelError;
 
+mod pieces;
+
+pub use pieces::PromptPiece;
+
 const NAME: &str = "chat";
 
 /// A compiled chat template with the special tokens it may reference.

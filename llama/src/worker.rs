@@ -17,7 +17,7 @@ use super::grammar::to_grammar;
 use super::guidance::Guidance;
 use super::sampler::{GrammarMode, SchemaEngine, SequenceSampler, gbnf_sampler, validate};
 use super::slots::{Owner, Slots, common_prefix};
-use super::template::ChatTemplate;
+use super::template::{ChatTemplate, PromptPiece};
 use super::text::{Utf8Decoder, find_stop, releasable};
 use agentry_model::{
     CandidateScore, Completion, Constraint, FinishReason, GenerateRequest, ModelError, ModelInput,
@@ -214,9 +214,22 @@ impl<'m> Worker<'m> {
         }
     }
 
-    /// Tokens of a prompt (template applied, special tokens parsed).
+    /// Tokens of a prompt. Chat messages: the template's own text with its control
+    /// tokens parsed, each message's text as plain text (see [`PromptPiece`]), so text a
+    /// message carries never becomes a control token. Raw text is the caller's own
+    /// template text: its control tokens are parsed.
     pub fn tokenize_prompt(&self, prompt: &ModelInput) -> Result<Vec<LlamaToken>, ModelError> {
-        let text = self.render(prompt)?;
+        let pieces = match prompt {
+            ModelInput::Raw(text) => vec![PromptPiece::Template(text.clone())],
+            ModelInput::Messages(messages) => match &self.template {
+                Some(t) => t.render_pieces(messages)?,
+                None => {
+                    return Err(ModelError::NoChatTemplate {
+                        model: self.name.clone(),
+                    });
+                }
+            },
+        };
         let vocab = self.model.vocab();
         let bos = vocab.bos();
         let bos_text = if bos.0 >= 0 {
@@ -224,9 +237,22 @@ impl<'m> Worker<'m> {
         } else {
             String::new()
         };
-        let add_bos =
-            vocab.should_add_bos() && (bos_text.is_empty() || !text.starts_with(&bos_text));
-        let tokens = vocab.tokenize(text.as_bytes(), add_bos, true);
+        let starts_with_bos = match pieces.first() {
+            Some(PromptPiece::Template(text)) => {
+                !bos_text.is_empty() && text.starts_with(&bos_text)
+            }
+            _ => false,
+        };
+        let mut add_bos = vocab.should_add_bos() && !starts_with_bos;
+        let mut tokens = Vec::new();
+        for piece in &pieces {
+            let (text, special) = match piece {
+                PromptPiece::Template(text) => (text, true),
+                PromptPiece::Content(text) => (text, false),
+            };
+            tokens.extend(vocab.tokenize(text.as_bytes(), add_bos, special));
+            add_bos = false;
+        }
         if tokens.is_empty() {
             return Err(ModelError::InvalidRequest("the prompt is empty".into()));
         }
