@@ -65,7 +65,12 @@ fn describe(event: &AgentEvent) {
                 );
             }
         }
-        AgentEvent::ApprovalNeeded { call, .. } => eprintln!("[approval needed] {}", call.name),
+        AgentEvent::ApprovalNeeded { call, reason, .. } => {
+            eprintln!("[approval needed] {}: {reason}", call.name);
+        }
+        AgentEvent::InjectionSignals {
+            source, signals, ..
+        } => eprintln!("[injection signals] {source}: {}", signals.join("; ")),
         AgentEvent::Error { message } => eprintln!("[error] {message}"),
         AgentEvent::Stopped { reason } => eprintln!("[stopped] {reason}"),
         AgentEvent::Answer { .. } | AgentEvent::Token { .. } => {}

@@ -453,6 +453,14 @@ fn agent_line(path: &str, event: &AgentEvent) -> Option<String> {
                 shorten(&failure.to_string())
             ),
         }),
+        AgentEvent::InjectionSignals {
+            step,
+            source,
+            signals,
+        } => Some(format!(
+            "  {path} step {step}: signs of a prompt injection in {source}: {}",
+            shorten(&signals.join("; "))
+        )),
         _ => None,
     }
 }

@@ -200,6 +200,7 @@ pub fn describe(event: &AgentEvent) -> Option<String> {
         AgentEvent::Token { .. }
         | AgentEvent::Recall { .. }
         | AgentEvent::ApprovalNeeded { .. }
+        | AgentEvent::InjectionSignals { .. }
         | AgentEvent::Answer { .. }
         | AgentEvent::Stopped { .. } => None,
     }

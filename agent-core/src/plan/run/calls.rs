@@ -249,6 +249,9 @@ impl AgentRun {
                 .any(|spec| spec.name == result.name && spec.output_is_untrusted());
             if untrusted {
                 self.note_source(result.name.clone());
+                if let Ok(output) = &result.outcome {
+                    self.report_signals(&result.name, &output.render());
+                }
             }
         }
         let step = self.steps;

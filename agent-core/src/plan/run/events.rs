@@ -51,6 +51,17 @@ pub enum AgentEvent {
         /// The hits.
         items: Vec<Recollection>,
     },
+    /// Text that entered the run from outside shows signs of a prompt injection: a hint
+    /// for whoever reads the log, not a verdict (calls with side effects are held after
+    /// any untrusted text, signs or not).
+    InjectionSignals {
+        /// The step the text came in for.
+        step: usize,
+        /// Where it came from (a tool's name, "recalled memories").
+        source: String,
+        /// What was found, one line each: `kind: "matched text" (why)`.
+        signals: Vec<String>,
+    },
     /// A call waits for a person's approval.
     ApprovalNeeded {
         /// The step that asked for the call.

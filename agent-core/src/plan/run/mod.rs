@@ -392,11 +392,11 @@ impl AgentRun {
             return self.recalled_for_solving(items);
         }
         let block = prompt::recalled(&self.templates, &self.guard()?, &items)?;
-        self.note_recalled(&items);
         self.events.push(AgentEvent::Recall {
             step: self.steps + 1,
-            items,
+            items: items.clone(),
         });
+        self.note_recalled(&items);
         // Before the task or the new observations: a small model answers from what it
         // reads last, so the question comes after the notes that answer it.
         if let Some(block) = block {
@@ -558,10 +558,37 @@ impl AgentRun {
         }
     }
 
-    /// Notes the recalled items as untrusted text in the run.
+    /// Notes the recalled items as untrusted text in the run, and reports the injection
+    /// signals in them.
     fn note_recalled(&mut self, items: &[Recollection]) {
         if !items.is_empty() {
             self.note_source("recalled memories".to_owned());
+        }
+        for item in items {
+            self.report_signals("recalled memories", &item.text);
+        }
+    }
+
+    /// An [`AgentEvent::InjectionSignals`] for `text` from `source`, when the scanner
+    /// finds any.
+    fn report_signals(&mut self, source: &str, text: &str) {
+        let signals: Vec<String> = agentry_prompts::scan(text)
+            .into_iter()
+            .map(|signal| {
+                let kind = serde_json::to_value(signal.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                let matched: String = signal.matched.chars().take(80).collect();
+                format!("{kind}: {matched:?} ({})", signal.explanation)
+            })
+            .collect();
+        if !signals.is_empty() {
+            self.events.push(AgentEvent::InjectionSignals {
+                step: self.steps + 1,
+                source: source.to_owned(),
+                signals,
+            });
         }
     }
 

@@ -104,7 +104,20 @@ fn memories_are_recalled_before_each_step_and_fenced() {
         ),
     ];
     feed(&mut run, Input::Recalled(items.clone()));
-    assert_eq!(run.drain_events(), [AgentEvent::Recall { step: 1, items }]);
+    let events = run.drain_events();
+    assert_eq!(events[0], AgentEvent::Recall { step: 1, items });
+    // The forged turn in the second memory is reported, from where it came.
+    let [
+        _,
+        AgentEvent::InjectionSignals {
+            source, signals, ..
+        },
+    ] = events.as_slice()
+    else {
+        panic!("expected the recall and its injection signals: {events:?}");
+    };
+    assert_eq!(source, "recalled memories");
+    assert!(signals[0].starts_with("control_token"), "{signals:?}");
     let request = expect_generate(&run);
     let system = &messages_of(&request)[0].content;
     assert!(system.contains(run.marker()), "no guard notice: {system}");
