@@ -142,3 +142,49 @@ fn an_unknown_tool_in_a_flag_is_refused_before_anything_runs() {
     );
     assert!(!dir.path().join(".cargo").exists());
 }
+
+/// `agentry run` at a terminal (a pseudo-terminal): the held call is put to the person,
+/// with why it was held; `n` refuses it, `y` lets it run.
+#[cfg(unix)]
+#[test]
+fn at_a_terminal_the_person_decides() {
+    use expectrl::process::unix::WaitStatus;
+    use expectrl::{Eof, Expect, Session};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("wf.yaml"), PLANT).expect("workflow");
+    for (answer, code) in [("n", 1), ("y", 0)] {
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let mut command = Command::new(env!("CARGO_BIN_EXE_agentry"));
+        command
+            .args(["run", "wf.yaml"])
+            .current_dir(dir.path())
+            .env_remove("RUST_LOG")
+            .env("TERM", "dumb");
+        let mut session = Session::spawn(command).expect("spawn agentry run in a pty");
+        session.set_expect_timeout(Some(std::time::Duration::from_secs(300)));
+        let held = session
+            .expect("? [y/N] ")
+            .unwrap_or_else(|e| panic!("waiting for the question: {e}"));
+        let shown = String::from_utf8_lossy(held.before()).into_owned();
+        assert!(
+            shown.contains("held: `write_file` writes files and is not pre-approved"),
+            "{shown}"
+        );
+        assert!(shown.contains("Allow write_file("), "{shown}");
+        session.send_line(answer).expect("answer");
+        session
+            .expect(Eof)
+            .unwrap_or_else(|e| panic!("waiting for the end: {e}"));
+        let status = session.get_process().wait().expect("wait for agentry");
+        assert!(
+            matches!(status, WaitStatus::Exited(_, c) if c == code),
+            "answer {answer}: exit status {status:?}"
+        );
+        assert_eq!(
+            dir.path().join(".cargo/config.toml").exists(),
+            answer == "y",
+            "answer {answer}"
+        );
+    }
+}
