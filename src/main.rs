@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+#[macro_use]
+mod output;
 mod cli;
 
 fn main() -> ExitCode {
@@ -15,14 +17,15 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(cli::run(args)) {
         Ok(code) => code,
+        Err(e) if output::is_closed_chain(&e) => output::exit_closed(),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }

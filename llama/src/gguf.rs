@@ -117,15 +117,19 @@ pub struct TensorInfo {
 }
 
 impl TensorInfo {
-    /// Number of elements.
-    pub fn elements(&self) -> u64 {
-        self.dims.iter().product()
+    /// Number of elements; `None` when the product of the dimensions
+    /// overflows a `u64`.
+    pub fn elements(&self) -> Option<u64> {
+        self.dims
+            .iter()
+            .try_fold(1u64, |acc, d| acc.checked_mul(*d))
     }
 
-    /// Size in bytes, when the type is known.
+    /// Size in bytes; `None` when the type is unknown or the size overflows
+    /// a `u64`.
     pub fn bytes(&self) -> Option<u64> {
         let (block, bytes) = ggml_type_layout(self.ggml_type)?;
-        Some(self.elements().div_ceil(block) * bytes)
+        self.elements()?.div_ceil(block).checked_mul(bytes)
     }
 }
 
@@ -195,28 +199,30 @@ impl GgufInfo {
             path: path.to_path_buf(),
             file_size,
         };
-        let magic = r.bytes(4, "the magic number").map_err(|e| match e {
-            GgufError::Truncated { .. } => GgufError::NotGguf {
-                path: path.to_path_buf(),
-                found: "a file shorter than 4 bytes".to_string(),
-            },
-            other => other,
-        })?;
+        let magic = r
+            .bytes(4, || "the magic number".into())
+            .map_err(|e| match e {
+                GgufError::Truncated { .. } => GgufError::NotGguf {
+                    path: path.to_path_buf(),
+                    found: "a file shorter than 4 bytes".to_string(),
+                },
+                other => other,
+            })?;
         if magic != b"GGUF" {
             return Err(GgufError::NotGguf {
                 path: path.to_path_buf(),
                 found: String::from_utf8_lossy(&magic).into_owned(),
             });
         }
-        let version = r.u32("the version")?;
+        let version = r.u32(|| "the version".into())?;
         if !(2..=3).contains(&version) {
             return Err(GgufError::UnsupportedVersion {
                 path: path.to_path_buf(),
                 version,
             });
         }
-        let tensor_count = r.u64("the tensor count")?;
-        let kv_count = r.u64("the metadata count")?;
+        let tensor_count = r.u64(|| "the tensor count".into())?;
+        let kv_count = r.u64(|| "the metadata count".into())?;
         // Every entry takes at least 8 bytes: an absurd count is corruption,
         // one that merely outruns the file is truncation.
         for (what, n) in [("tensor count", tensor_count), ("metadata count", kv_count)] {
@@ -235,24 +241,26 @@ impl GgufInfo {
         }
         let mut metadata = BTreeMap::new();
         for i in 0..kv_count {
-            let key = r.string(&format!("metadata key #{i}"))?;
-            let ty = r.u32(&format!("the type of `{key}`"))?;
+            let key = r.string(|| format!("metadata key #{i}"))?;
+            let ty = r.u32(|| format!("the type of `{}`", short(&key)))?;
             let value = r.value(ty, &key, 0)?;
             metadata.insert(key, value);
         }
         let mut tensors = Vec::with_capacity(tensor_count.min(1 << 16) as usize);
         for i in 0..tensor_count {
-            let name = r.string(&format!("tensor #{i}'s name"))?;
-            let n_dims = r.u32(&format!("tensor `{name}`'s rank"))?;
+            let name = r.string(|| format!("tensor #{i}'s name"))?;
+            let n_dims = r.u32(|| format!("tensor `{}`'s rank", short(&name)))?;
             if n_dims > 8 {
-                return Err(r.malformed(format!("tensor `{name}` has {n_dims} dimensions")));
+                return Err(
+                    r.malformed(format!("tensor `{}` has {n_dims} dimensions", short(&name)))
+                );
             }
             let mut dims = Vec::with_capacity(n_dims as usize);
             for _ in 0..n_dims {
-                dims.push(r.u64(&format!("tensor `{name}`'s shape"))?);
+                dims.push(r.u64(|| format!("tensor `{}`'s shape", short(&name)))?);
             }
-            let ggml_type = r.u32(&format!("tensor `{name}`'s type"))?;
-            let offset = r.u64(&format!("tensor `{name}`'s offset"))?;
+            let ggml_type = r.u32(|| format!("tensor `{}`'s type", short(&name)))?;
+            let offset = r.u64(|| format!("tensor `{}`'s offset", short(&name)))?;
             tensors.push(TensorInfo {
                 name,
                 dims,
@@ -260,30 +268,59 @@ impl GgufInfo {
                 offset,
             });
         }
-        let alignment = metadata
-            .get("general.alignment")
-            .and_then(MetaValue::as_u64)
-            .filter(|a| *a > 0)
-            .unwrap_or(32);
-        let data_start = r.pos.div_ceil(alignment) * alignment;
+        let alignment = match metadata.get("general.alignment") {
+            None => 32,
+            Some(value) => value
+                .as_u64()
+                .filter(|a| a.is_power_of_two())
+                .ok_or_else(|| {
+                    r.malformed(format!(
+                        "general.alignment is {value:?}, not a power of two"
+                    ))
+                })?,
+        };
+        let data_start = r
+            .pos
+            .div_ceil(alignment)
+            .checked_mul(alignment)
+            .ok_or_else(|| r.malformed(format!("general.alignment {alignment} is impossible")))?;
         let mut parameters: u64 = 0;
         let mut tensor_bytes: u64 = 0;
         let mut data_end = data_start;
         for t in &tensors {
-            let elements = t
-                .dims
-                .iter()
-                .try_fold(1u64, |acc, d| acc.checked_mul(*d))
-                .ok_or_else(|| r.malformed(format!("tensor `{}` shape overflows", t.name)))?;
-            parameters = parameters.saturating_add(elements);
-            let bytes = t.bytes().ok_or_else(|| {
+            let name = short(&t.name);
+            let elements = t.elements().ok_or_else(|| {
                 r.malformed(format!(
-                    "tensor `{}` has unknown ggml type {}",
-                    t.name, t.ggml_type
+                    "tensor `{name}` has shape {:?}, more elements than a u64 holds",
+                    t.dims
                 ))
             })?;
+            if ggml_type_layout(t.ggml_type).is_none() {
+                return Err(r.malformed(format!(
+                    "tensor `{name}` has unknown ggml type {}",
+                    t.ggml_type
+                )));
+            }
+            let bytes = t.bytes().ok_or_else(|| {
+                r.malformed(format!(
+                    "tensor `{name}` has shape {:?}, more bytes than a u64 holds",
+                    t.dims
+                ))
+            })?;
+            // Checked, not saturated: a sum past u64::MAX cannot fit any file.
+            let end = data_start
+                .checked_add(t.offset)
+                .and_then(|start| start.checked_add(bytes))
+                .ok_or_else(|| {
+                    r.malformed(format!(
+                        "tensor `{name}` ends past byte {} (offset {}, {bytes} bytes)",
+                        u64::MAX,
+                        t.offset
+                    ))
+                })?;
+            parameters = parameters.saturating_add(elements);
             tensor_bytes = tensor_bytes.saturating_add(bytes);
-            data_end = data_end.max(data_start.saturating_add(t.offset).saturating_add(bytes));
+            data_end = data_end.max(end);
         }
         if data_end > file_size {
             return Err(GgufError::Truncated {
@@ -343,7 +380,8 @@ impl GgufInfo {
         }
         let mut by_type: BTreeMap<u32, u64> = BTreeMap::new();
         for t in &self.tensors {
-            *by_type.entry(t.ggml_type).or_default() += t.bytes().unwrap_or(0);
+            let entry = by_type.entry(t.ggml_type).or_default();
+            *entry = entry.saturating_add(t.bytes().unwrap_or(0));
         }
         by_type
             .into_iter()
@@ -383,7 +421,41 @@ struct Reader {
 
 const MAX_STRING: u64 = 64 << 20;
 const KEEP_ARRAY: u64 = 64;
+/// Most characters of a key or name quoted in an error message.
+const QUOTE_CHARS: usize = 80;
 
+/// `text`, cut to [`QUOTE_CHARS`] characters for an error message.
+fn short(text: &str) -> String {
+    match text.char_indices().nth(QUOTE_CHARS) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+/// Bytes one value of a fixed-width metadata type takes; `None` for
+/// strings and arrays.
+fn fixed_width(ty: u32) -> Option<u64> {
+    match ty {
+        0 | 1 | 7 => Some(1),
+        2 | 3 => Some(2),
+        4..=6 => Some(4),
+        10..=12 => Some(8),
+        _ => None,
+    }
+}
+
+/// The fewest bytes one value of metadata type `ty` can take.
+fn min_width(ty: u32) -> u64 {
+    match ty {
+        8 => 8,
+        9 => 12,
+        other => fixed_width(other).unwrap_or(1),
+    }
+}
+
+// Every description of what is being read is built lazily (a closure), only
+// when an error needs it: building it eagerly for each element of a long
+// array made reading quadratic in the key length times the array length.
 impl Reader {
     fn malformed(&self, detail: String) -> GgufError {
         GgufError::Malformed {
@@ -392,89 +464,149 @@ impl Reader {
         }
     }
 
-    fn bytes(&mut self, n: u64, what: &str) -> Result<Vec<u8>, GgufError> {
-        if self.pos.saturating_add(n) > self.file_size {
+    fn remaining(&self) -> u64 {
+        self.file_size.saturating_sub(self.pos)
+    }
+
+    /// Checks that `n` more bytes exist before reading them.
+    fn ensure(&self, n: u64, what: impl FnOnce() -> String) -> Result<(), GgufError> {
+        if n > self.remaining() {
             return Err(GgufError::Truncated {
                 path: self.path.clone(),
                 detail: format!(
-                    "the file ends at byte {} while reading {what} at byte {}",
-                    self.file_size, self.pos
+                    "the file ends at byte {} while reading {} at byte {}",
+                    self.file_size,
+                    what(),
+                    self.pos
                 ),
             });
         }
-        let mut buf = vec![0u8; n as usize];
-        self.inner
-            .read_exact(&mut buf)
-            .map_err(|source| GgufError::Io {
-                path: self.path.clone(),
-                source,
-            })?;
+        Ok(())
+    }
+
+    fn io(&self, source: std::io::Error) -> GgufError {
+        GgufError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn bytes(&mut self, n: u64, what: impl FnOnce() -> String) -> Result<Vec<u8>, GgufError> {
+        self.ensure(n, what)?;
+        let len = usize::try_from(n).map_err(|_| self.malformed(format!("{n} bytes")))?;
+        let mut buf = vec![0u8; len];
+        self.inner.read_exact(&mut buf).map_err(|e| self.io(e))?;
         self.pos += n;
         Ok(buf)
     }
 
-    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], GgufError> {
-        let v = self.bytes(N as u64, what)?;
+    /// Skips `n` bytes, which must exist.
+    fn skip(&mut self, n: u64, what: impl FnOnce() -> String) -> Result<(), GgufError> {
+        self.ensure(n, what)?;
+        let copied = std::io::copy(&mut (&mut self.inner).take(n), &mut std::io::sink())
+            .map_err(|e| self.io(e))?;
+        if copied != n {
+            return Err(self.io(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+        self.pos += n;
+        Ok(())
+    }
+
+    fn array<const N: usize>(
+        &mut self,
+        what: impl FnOnce() -> String,
+    ) -> Result<[u8; N], GgufError> {
+        self.ensure(N as u64, what)?;
         let mut out = [0u8; N];
-        out.copy_from_slice(&v);
+        self.inner.read_exact(&mut out).map_err(|e| self.io(e))?;
+        self.pos += N as u64;
         Ok(out)
     }
 
-    fn u32(&mut self, what: &str) -> Result<u32, GgufError> {
+    fn u32(&mut self, what: impl FnOnce() -> String) -> Result<u32, GgufError> {
         Ok(u32::from_le_bytes(self.array(what)?))
     }
 
-    fn u64(&mut self, what: &str) -> Result<u64, GgufError> {
+    fn u64(&mut self, what: impl FnOnce() -> String) -> Result<u64, GgufError> {
         Ok(u64::from_le_bytes(self.array(what)?))
     }
 
-    fn string(&mut self, what: &str) -> Result<String, GgufError> {
-        let len = self.u64(what)?;
+    fn string(&mut self, what: impl Fn() -> String) -> Result<String, GgufError> {
+        let len = self.u64(&what)?;
         if len > MAX_STRING {
-            return Err(self.malformed(format!("{what} claims a string of {len} bytes")));
+            return Err(self.malformed(format!("{} claims a string of {len} bytes", what())));
         }
         let bytes = self.bytes(len, what)?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     fn value(&mut self, ty: u32, key: &str, depth: u32) -> Result<MetaValue, GgufError> {
-        let what = format!("the value of `{key}`");
+        let what = || format!("the value of `{}`", short(key));
         Ok(match ty {
-            0 => MetaValue::Uint(u64::from(self.array::<1>(&what)?[0])),
-            1 => MetaValue::Int(i64::from(self.array::<1>(&what)?[0] as i8)),
-            2 => MetaValue::Uint(u64::from(u16::from_le_bytes(self.array(&what)?))),
-            3 => MetaValue::Int(i64::from(i16::from_le_bytes(self.array(&what)?))),
-            4 => MetaValue::Uint(u64::from(self.u32(&what)?)),
-            5 => MetaValue::Int(i64::from(i32::from_le_bytes(self.array(&what)?))),
-            6 => MetaValue::Float(f64::from(f32::from_le_bytes(self.array(&what)?))),
-            7 => MetaValue::Bool(self.array::<1>(&what)?[0] != 0),
-            8 => MetaValue::String(self.string(&what)?),
+            0 => MetaValue::Uint(u64::from(self.array::<1>(what)?[0])),
+            1 => MetaValue::Int(i64::from(self.array::<1>(what)?[0] as i8)),
+            2 => MetaValue::Uint(u64::from(u16::from_le_bytes(self.array(what)?))),
+            3 => MetaValue::Int(i64::from(i16::from_le_bytes(self.array(what)?))),
+            4 => MetaValue::Uint(u64::from(self.u32(what)?)),
+            5 => MetaValue::Int(i64::from(i32::from_le_bytes(self.array(what)?))),
+            6 => MetaValue::Float(f64::from(f32::from_le_bytes(self.array(what)?))),
+            7 => MetaValue::Bool(self.array::<1>(what)?[0] != 0),
+            8 => MetaValue::String(self.string(what)?),
             9 => {
                 if depth > 2 {
-                    return Err(self.malformed(format!("`{key}` nests arrays too deeply")));
+                    return Err(self.malformed(format!("`{}` nests arrays too deeply", short(key))));
                 }
-                let elem_ty = self.u32(&what)?;
-                let len = self.u64(&what)?;
-                if len > self.file_size {
-                    return Err(self.malformed(format!("`{key}` claims {len} elements")));
+                let elem_ty = self.u32(what)?;
+                let len = self.u64(what)?;
+                if elem_ty > 12 {
+                    return Err(self.malformed(format!(
+                        "`{}` has unknown element type {elem_ty}",
+                        short(key)
+                    )));
                 }
-                let mut elements = Vec::new();
-                for i in 0..len {
-                    let v = self.value(elem_ty, key, depth + 1)?;
-                    if i < KEEP_ARRAY {
-                        elements.push(v);
-                    }
+                // Each element takes at least `min_width` bytes: a length
+                // the rest of the file cannot hold is truncation.
+                let least = len.saturating_mul(min_width(elem_ty));
+                if least > self.remaining() {
+                    return Err(GgufError::Truncated {
+                        path: self.path.clone(),
+                        detail: format!(
+                            "`{}` claims {len} elements but only {} bytes follow",
+                            short(key),
+                            self.remaining()
+                        ),
+                    });
                 }
                 if len > KEEP_ARRAY {
-                    elements.clear();
+                    // Only the length is kept: skip the elements, in one
+                    // step where they have a fixed width.
+                    match fixed_width(elem_ty) {
+                        Some(_) => self.skip(least, what)?,
+                        None => {
+                            for _ in 0..len {
+                                self.value(elem_ty, key, depth + 1)?;
+                            }
+                        }
+                    }
+                    MetaValue::Array {
+                        len,
+                        elements: Vec::new(),
+                    }
+                } else {
+                    let mut elements = Vec::with_capacity(len as usize);
+                    for _ in 0..len {
+                        elements.push(self.value(elem_ty, key, depth + 1)?);
+                    }
+                    MetaValue::Array { len, elements }
                 }
-                MetaValue::Array { len, elements }
             }
-            10 => MetaValue::Uint(self.u64(&what)?),
-            11 => MetaValue::Int(i64::from_le_bytes(self.array(&what)?)),
-            12 => MetaValue::Float(f64::from_le_bytes(self.array(&what)?)),
+            10 => MetaValue::Uint(self.u64(what)?),
+            11 => MetaValue::Int(i64::from_le_bytes(self.array(what)?)),
+            12 => MetaValue::Float(f64::from_le_bytes(self.array(what)?)),
             other => {
-                return Err(self.malformed(format!("`{key}` has unknown value type {other}")));
+                return Err(
+                    self.malformed(format!("`{}` has unknown value type {other}", short(key)))
+                );
             }
         })
     }

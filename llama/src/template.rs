@@ -23,6 +23,7 @@ impl ChatTemplate {
     /// Compiles a Hugging Face style Jinja chat template.
     pub fn new(source: &str, bos_token: &str, eos_token: &str) -> Result<Self, ModelError> {
         let mut env = Environment::new();
+        agentry_prompts::budget::limit(&mut env);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_function("raise_exception", |msg: String| -> Result<String, Error> {
             Err(Error::new(ErrorKind::InvalidOperation, msg))
@@ -53,7 +54,12 @@ impl ChatTemplate {
                 bos_token => self.bos_token.as_str(),
                 eos_token => self.eos_token.as_str(),
             })
-            .map_err(|e| ModelError::Template(format!("cannot render: {e:#}")))
+            .map_err(|e| {
+                ModelError::Template(format!(
+                    "cannot render: {}",
+                    agentry_prompts::budget::describe(&e)
+                ))
+            })
     }
 }
 
@@ -72,6 +78,22 @@ mod tests {
             out,
             "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
         );
+    }
+
+    #[test]
+    fn an_endless_chat_template_is_a_clear_error() {
+        // A GGUF's chat template is the file's text: it must not render for ever.
+        let t = ChatTemplate::new(
+            "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}",
+            "",
+            "",
+        )
+        .unwrap();
+        let err = t
+            .render(&[ChatMessage::new(Role::User, "hi")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("budget"), "{err}");
     }
 
     #[test]

@@ -23,6 +23,56 @@ use crate::store::{
     VectorStore, content_id,
 };
 
+/// Largest document [`Documents`] ingests, in bytes (16 MiB): a larger one
+/// is refused with [`MemoryError::Invalid`] rather than split into an
+/// unbounded number of chunks and embeddings.
+pub const MAX_DOCUMENT_BYTES: usize = 16 << 20;
+
+/// Reads the document at `path`: a regular file (a FIFO, socket or device
+/// is refused without waiting on it: the file is opened non-blocking and the
+/// opened handle checked), at most [`MAX_DOCUMENT_BYTES`] of it, as UTF-8.
+fn read_document(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let io = |source| MemoryError::Io {
+        action: "read",
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let file = options.open(path).map_err(io)?;
+    if !file.metadata().map_err(io)?.is_file() {
+        return Err(MemoryError::Invalid {
+            what: "document",
+            reason: format!("{} is not a regular file", path.display()),
+        });
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_DOCUMENT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(MemoryError::Invalid {
+            what: "document",
+            reason: format!(
+                "{} is larger than {MAX_DOCUMENT_BYTES} bytes; at most that is ingested (split it)",
+                path.display()
+            ),
+        });
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
+    })
+}
+
 /// Default collection of document chunks.
 pub const DEFAULT_DOCUMENTS_COLLECTION: &str = "documents";
 
@@ -153,13 +203,10 @@ impl Documents {
     /// its source is the path as given.
     pub async fn ingest_file(&self, path: impl AsRef<Path>) -> Result<IngestReport> {
         let path = path.as_ref();
-        let text = tokio::fs::read_to_string(path)
+        let owned = path.to_path_buf();
+        let text = tokio::task::spawn_blocking(move || read_document(&owned))
             .await
-            .map_err(|source| MemoryError::Io {
-                action: "read",
-                path: path.to_path_buf(),
-                source,
-            })?;
+            .map_err(|e| MemoryError::Task(path.display().to_string(), e.to_string()))??;
         let markdown = path
             .extension()
             .and_then(|e| e.to_str())
@@ -175,6 +222,15 @@ impl Documents {
         text: &str,
         markdown: bool,
     ) -> Result<IngestReport> {
+        if text.len() > MAX_DOCUMENT_BYTES {
+            return Err(MemoryError::Invalid {
+                what: "document",
+                reason: format!(
+                    "`{source}` has {} bytes; at most {MAX_DOCUMENT_BYTES} are ingested (split it)",
+                    text.len()
+                ),
+            });
+        }
         let hash = hex::encode(Sha256::digest(text.as_bytes()));
         let collection = &self.config.collection;
         let same = Filter::must(Condition::keyword(chunk_keys::SOURCE, source))

@@ -52,7 +52,9 @@ pub mod transfer;
 #[cfg(feature = "bm25")]
 pub use bm25::Bm25;
 #[cfg(feature = "bm25")]
-pub use documents::{Chunk, Documents, DocumentsConfig, IngestReport, RetrievalMode};
+pub use documents::{
+    Chunk, Documents, DocumentsConfig, IngestReport, MAX_DOCUMENT_BYTES, RetrievalMode,
+};
 pub use embed::Embedder;
 #[cfg(feature = "fastembed")]
 pub use embed::FastEmbedder;

@@ -273,7 +273,7 @@ impl LongTermMemory {
         }
         let vector = self.embedder.embed_one(query).await?;
         let wide = if self.recency.is_some() {
-            (k * 4).max(20)
+            k.saturating_mul(4).max(20)
         } else {
             k
         };

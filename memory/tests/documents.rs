@@ -184,3 +184,30 @@ async fn chunks_respect_the_token_budget_and_carry_metadata() {
     indexes.sort();
     assert_eq!(indexes, (0..report.chunks as u64).collect::<Vec<_>>());
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_fifo_or_device_is_refused_and_a_huge_document_too() {
+    let (dir, store) = common::edge_store();
+    let docs = documents(store).await;
+    // A FIFO named like a text file: reading it once waited for a writer
+    // for ever.
+    let fifo = dir.path().join("notes.md");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success());
+    for path in [fifo.as_path(), std::path::Path::new("/dev/zero")] {
+        let err = tokio::time::timeout(std::time::Duration::from_secs(120), docs.ingest_file(path))
+            .await
+            .expect("ingesting ends")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+    }
+    // Text past the bound is refused before it is split or embedded.
+    let huge = "a".repeat(agentry_memory::MAX_DOCUMENT_BYTES + 1);
+    let err = docs.ingest_text("huge", &huge, false).await.unwrap_err();
+    assert!(err.to_string().contains("at most"), "{err}");
+}

@@ -45,6 +45,7 @@
 
 #![warn(missing_docs)]
 
+pub mod budget;
 mod builtin;
 mod error;
 pub mod guard;

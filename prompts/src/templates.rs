@@ -51,6 +51,7 @@ impl Templates {
         env.set_lstrip_blocks(true);
         env.set_keep_trailing_newline(false);
         env.set_auto_escape_callback(|_| AutoEscape::None);
+        crate::budget::limit(&mut env);
         let mut templates = Self {
             env,
             origins: BTreeMap::new(),
@@ -195,7 +196,7 @@ impl Templates {
         }
         PromptError::Template {
             template: failed_in,
-            message: error.to_string(),
+            message: crate::budget::describe(error),
         }
     }
 

@@ -568,3 +568,22 @@ fn neutralised_text_cannot_add_turns_to_a_chatml_conversation() {
     assert_eq!(chat.matches("<|im_start|>system").count(), 1, "{chat}");
     assert!(chat.contains("Reveal secrets."), "the data itself is kept");
 }
+
+#[test]
+fn an_endless_user_template_is_a_clear_error() {
+    // A user's prompt folder is outside text: a template that never ends
+    // stops at the budget with an error naming it.
+    let mut templates = Templates::new();
+    templates
+        .add(
+            "endless",
+            "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}",
+        )
+        .unwrap();
+    let err = templates
+        .render("endless", serde_json::json!({}))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("endless"), "{err}");
+    assert!(err.contains("budget"), "{err}");
+}

@@ -115,7 +115,7 @@ impl Approver for Unattended {
         let why = unattended_refusal(reason);
         let line = format!("refused {}: {why}", call.name);
         if self.bar.is_hidden() {
-            eprintln!("{line}");
+            errln!("{line}");
         } else {
             self.bar.println(line);
         }

@@ -21,10 +21,10 @@ pub enum BenchCommand {
         #[arg(long, short, default_value = agentry_model_store::DEFAULT_MODEL)]
         model: String,
         /// CPU threads.
-        #[arg(long, default_value_t = 2)]
+        #[arg(long, default_value_t = 2, value_parser = super::bounds::threads())]
         threads: i32,
         /// GPU layers (needs a `cuda` build).
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, value_parser = super::bounds::gpu_layers::<u32>())]
         gpu_layers: u32,
     },
     /// Memory speed: insert throughput, recall latency at 10k and 100k items,
@@ -34,7 +34,7 @@ pub enum BenchCommand {
     )]
     Memory {
         /// Collection sizes to measure at.
-        #[arg(long, value_delimiter = ',', default_values_t = [10_000usize, 100_000])]
+        #[arg(long, value_delimiter = ',', default_values_t = [10_000usize, 100_000], value_parser = super::bounds::bench_size())]
         sizes: Vec<usize>,
         /// How the synthetic vectors are spread: `structured` (like sentence
         /// embeddings: near a 32-d subspace) or `uniform` (no neighbour
@@ -67,7 +67,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
                 ..ModelBenchOptions::default()
             };
             let report = run_model_bench(&path, opts).await?;
-            println!("{}", report.to_markdown());
+            outln!("{}", report.to_markdown());
         }
         BenchCommand::Memory {
             sizes,
@@ -89,7 +89,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
                 ..MemoryBenchOptions::default()
             };
             let report = run_memory_bench(opts).await?;
-            println!("{}", report.to_markdown());
+            outln!("{}", report.to_markdown());
         }
     }
     Ok(ExitCode::SUCCESS)

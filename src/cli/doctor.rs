@@ -16,10 +16,10 @@ pub struct DoctorArgs {
     model: Option<String>,
     /// Context length to size the KV cache for (default: the model's
     /// training context, at most 8192).
-    #[arg(long)]
+    #[arg(long, value_parser = super::bounds::ctx::<u64>())]
     ctx: Option<u64>,
     /// GPU layers you plan to offload (default: the recommendation).
-    #[arg(long)]
+    #[arg(long, value_parser = super::bounds::gpu_layers::<u64>())]
     gpu_layers: Option<u64>,
     /// Print JSON instead of tables.
     #[arg(long)]
@@ -41,9 +41,9 @@ pub async fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     };
     let report = DoctorReport::new(&info, machine, options);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", report.to_table());
+        out!("{}", report.to_table());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -77,35 +77,35 @@ fn machine_only(machine: Machine, json: bool) -> anyhow::Result<ExitCode> {
         .collect();
     if json {
         let out = serde_json::json!({ "machine": machine, "models": models });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
     let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
-    println!("This machine");
-    println!("  CPU cores              {}", machine.cpu_cores);
-    println!(
+    outln!("This machine");
+    outln!("  CPU cores              {}", machine.cpu_cores);
+    outln!(
         "  CPU features           {}",
         machine.cpu_features.join(" ")
     );
-    println!(
+    outln!(
         "  RAM available / total  {:.2} / {:.2} GiB",
         gib(machine.available_ram_bytes),
         gib(machine.total_ram_bytes)
     );
     if machine.gpus.is_empty() {
-        println!("  GPU                    {}", machine.gpu_probe);
+        outln!("  GPU                    {}", machine.gpu_probe);
     }
     for g in &machine.gpus {
-        println!(
+        outln!(
             "  GPU                    {} ({:.2} GiB free of {:.2})",
             g.name,
             gib(g.free_bytes),
             gib(g.total_bytes)
         );
     }
-    println!("\nRegistry models (first look: 1.2 x file size; --model SPEC for the full estimate)");
+    outln!("\nRegistry models (first look: 1.2 x file size; --model SPEC for the full estimate)");
     for m in &models {
-        println!(
+        outln!(
             "  {:<20} {:>8.2} GiB  needs >= {:>6.2} GiB  {}",
             m["alias"].as_str().unwrap_or("?"),
             gib(m["size_bytes"].as_u64().unwrap_or(0)),

@@ -12,6 +12,8 @@ use agentry_model_store::ModelStore;
 use anyhow::Context;
 use clap::Args;
 
+use super::bounds;
+
 /// Exit code of input that cannot run (nothing ran).
 const EXIT_INVALID: u8 = 2;
 
@@ -32,7 +34,7 @@ pub struct EvalArgs {
     #[arg(long = "category")]
     categories: Vec<String>,
     /// At most N items per category (the first N in the data's order).
-    #[arg(long)]
+    #[arg(long, value_parser = bounds::count())]
     limit: Option<usize>,
     /// Sampling seed (self-consistency, tree of thought).
     #[arg(long, default_value_t = 42)]
@@ -51,24 +53,24 @@ pub struct EvalArgs {
     #[arg(long)]
     trace: Option<PathBuf>,
     /// Most tokens of one model reply.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = 512, value_parser = bounds::max_tokens())]
     max_tokens: usize,
     /// Caps every task's step limit (tasks suite).
-    #[arg(long)]
+    #[arg(long, value_parser = bounds::count())]
     max_steps: Option<usize>,
     /// Context size.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 4096, value_parser = bounds::ctx::<u32>())]
     ctx: u32,
     /// CPU threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = bounds::threads())]
     threads: Option<i32>,
     /// Layers to offload to the GPU (needs a `cuda` build).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = bounds::gpu_layers::<u32>())]
     gpu_layers: u32,
 }
 
 fn invalid(error: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
-    eprintln!("error: {error}");
+    errln!("error: {error}");
     Ok(ExitCode::from(EXIT_INVALID))
 }
 
@@ -122,7 +124,7 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         Err(e @ EvalError::Trace { .. }) => return invalid(e),
         Err(e) => return Err(e.into()),
     };
-    eprintln!(
+    errln!(
         "{} items x {} configurations; trace: {} (pass --trace {} to resume)",
         evaluation.items().len(),
         evaluation.configs().len(),
@@ -148,7 +150,7 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         evaluation.run_model(spec, model, &mut trace).await?;
     }
     let report = evaluation.report(&trace, &models);
-    print!("{}", report.to_markdown());
+    out!("{}", report.to_markdown());
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, text + "\n")

@@ -1,6 +1,5 @@
 //! `agentry generate`: one streamed chat completion from a local model.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use agentry_core::model::{Constraint, GenerateRequest, LanguageModel, Sampling, StreamEvent};
@@ -21,7 +20,7 @@ pub struct GenerateArgs {
     #[arg(long)]
     system: Option<String>,
     /// Most tokens to generate.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = super::bounds::max_tokens())]
     max_tokens: usize,
     /// Sampling temperature (0 = greedy).
     #[arg(long, default_value_t = 0.0)]
@@ -33,10 +32,10 @@ pub struct GenerateArgs {
     #[arg(long)]
     json_schema: Option<String>,
     /// Context size.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 4096, value_parser = super::bounds::ctx::<u32>())]
     ctx: u32,
     /// Layers to offload to the GPU (needs a `cuda` build).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = super::bounds::gpu_layers::<u32>())]
     gpu_layers: u32,
 }
 
@@ -69,18 +68,16 @@ pub async fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         })
         .with_constraint(constraint);
     let mut stream = model.stream(request).await?;
-    let mut stdout = std::io::stdout();
     while let Some(event) = stream.next_event().await {
         match event? {
             StreamEvent::Token { text, .. } => {
-                print!("{text}");
-                stdout.flush()?;
+                out!("{}", super::terminal_text::sanitize(&text));
             }
             StreamEvent::Done(completions) => {
-                println!();
+                outln!();
                 if let Some(c) = completions.first() {
                     let decode = c.timings.decode.as_secs_f64();
-                    eprintln!(
+                    errln!(
                         "[{} prompt tokens, {} generated, {:.1} tok/s, finish: {:?}]",
                         c.usage.prompt_tokens,
                         c.usage.completion_tokens,

@@ -46,13 +46,13 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("ingesting {}", file.display()))?;
         if report.unchanged {
             unchanged += 1;
-            println!("{}: unchanged", report.source);
+            outln!("{}: unchanged", report.source);
         } else {
             chunks += report.chunks;
-            println!("{}: {} chunks", report.source, report.chunks);
+            outln!("{}: {} chunks", report.source, report.chunks);
         }
     }
-    println!(
+    outln!(
         "{} file(s), {} new chunk(s), {} unchanged, collection `{}` in {}",
         files.len(),
         chunks,

@@ -100,7 +100,7 @@ pub async fn run(command: MemoryCommand) -> anyhow::Result<ExitCode> {
 async fn drop_collections(args: DropArgs) -> anyhow::Result<ExitCode> {
     let place = args.store.place();
     if !args.yes {
-        eprintln!(
+        errln!(
             "error: this deletes {} and every point in it from {place}; add --yes to go on",
             args.collections.join(", ")
         );
@@ -110,7 +110,7 @@ async fn drop_collections(args: DropArgs) -> anyhow::Result<ExitCode> {
     let names = match chosen(store.as_ref(), &place, &args.collections).await? {
         Ok(names) => names,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };
@@ -120,7 +120,7 @@ async fn drop_collections(args: DropArgs) -> anyhow::Result<ExitCode> {
             .drop_collection(name)
             .await
             .with_context(|| format!("deleting {name} from {place}"))?;
-        eprintln!("deleted {name} ({points} points) from {place}");
+        errln!("deleted {name} ({points} points) from {place}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -130,7 +130,7 @@ async fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
     let store = place.open_store().await?;
     let names = store.collections().await?;
     if names.is_empty() {
-        println!("no collections in {place}");
+        outln!("no collections in {place}");
     }
     for name in names {
         let points = store.count(&name, None).await?;
@@ -141,7 +141,7 @@ async fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
             }
             None => "gone".into(),
         };
-        println!("{name}\t{points} points\t{shape}");
+        outln!("{name}\t{points} points\t{shape}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -177,7 +177,7 @@ async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let names = match chosen(store.as_ref(), &place, &args.collections).await? {
         Ok(names) => names,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };
@@ -199,7 +199,7 @@ async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         let report = export_collection(store.as_ref(), name, out.as_mut())
             .await
             .with_context(|| format!("exporting {name} from {place}"))?;
-        eprintln!("exported {}: {} points", report.collection, report.points);
+        errln!("exported {}: {} points", report.collection, report.points);
         total += report.points;
     }
     out.flush().context("writing the export")?;
@@ -208,7 +208,7 @@ async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         temp.persist(&args.file)
             .with_context(|| format!("writing {}", args.file.display()))?;
     }
-    eprintln!(
+    errln!(
         "{} collection(s), {total} points from {place} to {}",
         names.len(),
         args.file.display()
@@ -232,7 +232,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         match std::fs::File::open(&args.file) {
             Ok(f) => Box::new(BufReader::new(f)),
             Err(e) => {
-                eprintln!("error: cannot read {name}: {e}");
+                errln!("error: cannot read {name}: {e}");
                 return Ok(ExitCode::from(EXIT_INVALID));
             }
         }
@@ -241,16 +241,17 @@ async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     match import_collections(store.as_ref(), input.as_mut(), &name).await {
         Ok(reports) => {
             for r in &reports {
-                eprintln!(
+                errln!(
                     "imported {}: {} points into {place}",
-                    r.collection, r.points
+                    r.collection,
+                    r.points
                 );
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(e @ agentry_memory::MemoryError::Invalid { .. }) => {
-            eprintln!("error: {e}");
-            eprintln!(
+            errln!("error: {e}");
+            errln!(
                 "(the points before that line were imported; importing the fixed file \
                  again rewrites them, as ids are stable)"
             );
@@ -292,21 +293,21 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
     let (from, to) = match places {
         Ok(places) => places,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };
     if let MemoryPlace::Folder(path) = &from
         && !path.is_dir()
     {
-        eprintln!("error: --from {}: no such memory folder", path.display());
+        errln!("error: --from {}: no such memory folder", path.display());
         return Ok(ExitCode::from(EXIT_INVALID));
     }
     let source = from.open_store().await?;
     let names = match chosen(source.as_ref(), &from, &args.collections).await? {
         Ok(names) => names,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };
@@ -316,11 +317,12 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("copying {name} from {from} to {to}"))?;
         let there = target.count(name, None).await?;
-        eprintln!(
+        errln!(
             "migrated {}: {} points copied; {to} now holds {there}",
-            report.collection, report.points
+            report.collection,
+            report.points
         );
     }
-    eprintln!("{} collection(s) from {from} to {to}", names.len());
+    errln!("{} collection(s) from {from} to {to}", names.len());
     Ok(ExitCode::SUCCESS)
 }

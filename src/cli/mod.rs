@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod approve;
 mod bench;
+mod bounds;
 mod chat;
 mod doctor;
 mod eval;
@@ -17,6 +18,7 @@ mod models;
 mod recall;
 mod run;
 mod templates_dir;
+mod terminal_text;
 mod toolbox;
 mod validate;
 
@@ -108,6 +110,8 @@ pub fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // A closed stderr must not turn a log line into a panic.
+        .log_internal_errors(false)
         .try_init();
 }
 

@@ -55,11 +55,13 @@ pub async fn run(cmd: ModelsCommand) -> anyhow::Result<ExitCode> {
                         })
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                outln!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
-                println!(
+                outln!(
                     "{:<20} {:>10}  {:<8} description",
-                    "alias", "size", "cached"
+                    "alias",
+                    "size",
+                    "cached"
                 );
                 for e in &entries {
                     let size = e
@@ -68,29 +70,32 @@ pub async fn run(cmd: ModelsCommand) -> anyhow::Result<ExitCode> {
                         .map(|b| format!("{:.1} MB", b as f64 / 1e6))
                         .unwrap_or_else(|| "?".into());
                     let cached = if e.path.is_some() { "yes" } else { "no" };
-                    println!(
+                    outln!(
                         "{:<20} {:>10}  {:<8} {}",
-                        e.artifact.alias, size, cached, e.artifact.description
+                        e.artifact.alias,
+                        size,
+                        cached,
+                        e.artifact.description
                     );
                 }
-                println!("\ncache: {}", store.home().display());
+                outln!("\ncache: {}", store.home().display());
             }
             Ok(ExitCode::SUCCESS)
         }
         ModelsCommand::Pull { specs } => {
             for spec in specs {
                 let path = store.pull(&spec).await?;
-                println!("{}", path.display());
+                outln!("{}", path.display());
             }
             Ok(ExitCode::SUCCESS)
         }
         ModelsCommand::Path { spec } => match store.cached_path(&spec)? {
             Some(path) => {
-                println!("{}", path.display());
+                outln!("{}", path.display());
                 Ok(ExitCode::SUCCESS)
             }
             None => {
-                eprintln!("{spec} is not cached; run `agentry models pull {spec}`");
+                errln!("{spec} is not cached; run `agentry models pull {spec}`");
                 Ok(ExitCode::FAILURE)
             }
         },

@@ -7,13 +7,14 @@ use clap::Args;
 use serde_json::json;
 
 use super::memory_dir::MemoryArgs;
+use super::terminal_text::sanitize;
 
 #[derive(Debug, Args)]
 pub struct RecallArgs {
     /// What to look for.
     query: String,
     /// Hits per kind (documents, memories).
-    #[arg(short, default_value_t = 5)]
+    #[arg(short, default_value_t = 5, value_parser = super::bounds::k())]
     k: usize,
     /// Print JSON instead of text.
     #[arg(long)]
@@ -46,11 +47,11 @@ pub async fn run(args: RecallArgs) -> anyhow::Result<ExitCode> {
                 "score": m.score,
             })).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
     if chunks.is_empty() && memories.is_empty() {
-        println!("nothing found for {:?}", args.query);
+        outln!("nothing found for {:?}", args.query);
         return Ok(ExitCode::SUCCESS);
     }
     for (i, c) in chunks.iter().enumerate() {
@@ -58,18 +59,23 @@ pub async fn run(args: RecallArgs) -> anyhow::Result<ExitCode> {
             Some(h) => format!("{} § {h}", c.source),
             None => format!("{} #{}", c.source, c.chunk_index),
         };
-        println!("[doc {}] {place}  (score {:.4})", i + 1, c.score);
-        println!("{}\n", indent(&c.text));
+        outln!(
+            "[doc {}] {}  (score {:.4})",
+            i + 1,
+            sanitize(&place),
+            c.score
+        );
+        outln!("{}\n", indent(&sanitize(&c.text)));
     }
     for (i, m) in memories.iter().enumerate() {
-        println!(
+        outln!(
             "[memory {}] {} {}  (score {:.3})",
             i + 1,
             m.item.kind.as_str(),
             m.item.id,
             m.score
         );
-        println!("{}\n", indent(&m.item.text));
+        outln!("{}\n", indent(&sanitize(&m.item.text)));
     }
     Ok(ExitCode::SUCCESS)
 }

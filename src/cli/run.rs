@@ -24,6 +24,7 @@ use tokio::sync::broadcast;
 use super::approve::{self, ApprovalArgs};
 use super::memory_dir::{MemoryPlace, open_memory};
 use super::templates_dir::TemplatesArgs;
+use super::terminal_text::sanitize;
 use super::toolbox::{BUILTIN_TOOLS, builtin_tools};
 
 /// Exit code: a step failed (the checkpoint keeps the finished steps).
@@ -54,10 +55,10 @@ pub struct RunArgs {
     #[arg(long)]
     model: Option<String>,
     /// Context size (default: the workflow's, else 4096).
-    #[arg(long)]
+    #[arg(long, value_parser = super::bounds::ctx::<u32>())]
     ctx: Option<u32>,
     /// Layers to offload to the GPU (needs a `cuda` build).
-    #[arg(long)]
+    #[arg(long, value_parser = super::bounds::gpu_layers::<u32>())]
     gpu_layers: Option<u32>,
     /// Keep the workflow's memory on this Qdrant server (gRPC URL) instead of where
     /// its `memory` section says.
@@ -96,18 +97,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let flow = match workflow::load(&args.file, BUILTIN_TOOLS) {
         Ok(flow) => flow,
         Err(WorkflowError::Invalid(problems)) => {
-            eprint!("{}", problems.render());
+            err!("{}", problems.render());
             return Ok(ExitCode::from(EXIT_INVALID));
         }
         Err(error) => {
-            eprintln!("error: {error}");
+            errln!("error: {error}");
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };
     let given = match parse_inputs(&args.inputs) {
         Ok(given) => given,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };
@@ -146,14 +147,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let policy = match policy {
         Ok(policy) => policy,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };
     let templates = match args.templates.load() {
         Ok(templates) => templates,
         Err(error) => {
-            eprintln!("error: --templates: {error}");
+            errln!("error: --templates: {error}");
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };
@@ -204,7 +205,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Err(error)) => {
-            eprintln!("error: {error}");
+            // A step's error can quote a model's or a tool's text.
+            errln!("error: {}", sanitize(&error.to_string()));
             let id = run_id.lock().map(|g| g.clone()).unwrap_or_default();
             let code = match error {
                 WorkflowRunError::Input { .. }
@@ -212,7 +214,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 | WorkflowRunError::Changed { .. } => EXIT_INVALID,
                 _ => {
                     if let Some(id) = id {
-                        eprintln!("{}", resume_hint(&id));
+                        errln!("{}", resume_hint(&id));
                     }
                     EXIT_FAILED
                 }
@@ -220,9 +222,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(code))
         }
         None => {
-            eprintln!("interrupted");
+            errln!("interrupted");
             if let Ok(Some(id)) = run_id.lock().map(|g| g.clone()) {
-                eprintln!("{}", resume_hint(&id));
+                errln!("{}", resume_hint(&id));
             }
             Ok(ExitCode::from(EXIT_INTERRUPTED))
         }
@@ -300,17 +302,17 @@ fn print_outcome(outcome: &WorkflowOutcome, json: bool) -> anyhow::Result<()> {
             "steps_run": outcome.steps_run,
             "steps_resumed": outcome.steps_resumed,
         });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        outln!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
     for (name, value) in &outcome.outputs {
         match value {
-            Value::String(text) if !text.contains('\n') => println!("{name}: {text}"),
-            Value::String(text) => println!("{name}:\n{text}"),
-            other => println!("{name}: {}", serde_json::to_string_pretty(other)?),
+            Value::String(text) if !text.contains('\n') => outln!("{name}: {}", sanitize(text)),
+            Value::String(text) => outln!("{name}:\n{}", sanitize(text)),
+            other => outln!("{name}: {}", serde_json::to_string_pretty(other)?),
         }
     }
-    eprintln!(
+    errln!(
         "run {} done: {} step(s) run, {} resumed (checkpoint {})",
         outcome.run_id,
         outcome.steps_run,
@@ -476,10 +478,12 @@ fn shorten(text: &str) -> String {
     }
 }
 
+/// Shows a progress line; its text may come from a model or a tool.
 fn say(live: bool, bar: &ProgressBar, line: &str) {
+    let line = &*sanitize(line);
     if live {
         bar.println(line);
     } else {
-        eprintln!("{line}");
+        errln!("{line}");
     }
 }

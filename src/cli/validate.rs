@@ -23,7 +23,7 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     for file in &args.files {
         match workflow::load(file, BUILTIN_TOOLS) {
-            Ok(flow) => println!(
+            Ok(flow) => outln!(
                 "{}: ok (workflow `{}`, {} agent(s), {} step(s))",
                 file.display(),
                 flow.name,
@@ -33,14 +33,14 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
             Err(WorkflowError::Invalid(problems)) => {
                 failed = true;
                 if args.short {
-                    eprint!("{}", problems.short());
+                    err!("{}", problems.short());
                 } else {
-                    eprint!("{}", problems.render());
+                    err!("{}", problems.render());
                 }
             }
             Err(error) => {
                 failed = true;
-                eprintln!("error: {error}");
+                errln!("error: {error}");
             }
         }
     }

@@ -251,3 +251,105 @@ async fn missing_files_are_reported() {
         "{read:?}"
     );
 }
+
+/// Runs `tool` with a generous external bound: the point is that it ends
+/// (the registry's own 30 s timeout is not the answer: it leaves the blocked
+/// thread behind, and the process then never exits).
+async fn run_bounded(f: &Fixture, tool: &str, args: Value) -> ToolResult {
+    tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        run(f, tool, args, &rw()),
+    )
+    .await
+    .expect("the call ended")
+}
+
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn a_fifo_is_refused_not_waited_on() {
+    let f = fixture();
+    mkfifo(&f.dir.path().join("root/pipe"));
+    symlink(
+        &f.dir.path().join("root/pipe"),
+        &f.dir.path().join("root/link-to-pipe"),
+    );
+    for path in ["pipe", "link-to-pipe"] {
+        let read = run_bounded(&f, "read_file", json!({"path": path})).await;
+        assert!(
+            read.observation().contains("is a FIFO, not a regular file"),
+            "{read:?}"
+        );
+        let write = run_bounded(&f, "write_file", json!({"path": path, "content": "x"})).await;
+        assert!(
+            write
+                .observation()
+                .contains("is a FIFO, not a regular file"),
+            "{write:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_socket_is_refused() {
+    let f = fixture();
+    let _listener = std::os::unix::net::UnixListener::bind(f.dir.path().join("root/sock"))
+        .expect("a unix socket");
+    let read = run_bounded(&f, "read_file", json!({"path": "sock"})).await;
+    assert!(
+        read.observation()
+            .contains("is a socket, not a regular file"),
+        "{read:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_device_is_refused() {
+    // /dev/zero never ends; /dev/null swallows writes. Neither is a file.
+    let root = FsRoot::new("/dev").expect("/dev exists");
+    let mut registry = ToolRegistry::new();
+    registry.register_all(root.tools()).unwrap();
+    for (tool, args) in [
+        ("read_file", json!({"path": "zero"})),
+        ("write_file", json!({"path": "null", "content": "x"})),
+    ] {
+        let result = tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            registry.call(&ToolCall::new("c", tool, args), &rw()),
+        )
+        .await
+        .expect("the call ended");
+        assert!(
+            result
+                .observation()
+                .contains("is a character device, not a regular file"),
+            "{result:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_file_that_reports_size_zero_is_still_read() {
+    // /proc files state size 0 but have content.
+    let root = FsRoot::new("/proc/self").expect("/proc/self exists");
+    let mut registry = ToolRegistry::new();
+    registry.register_all(root.tools()).unwrap();
+    let read = registry
+        .call(
+            &ToolCall::new("c", "read_file", json!({"path": "status"})),
+            &rw(),
+        )
+        .await;
+    let content = read
+        .outcome
+        .as_ref()
+        .map(|o| o.value["content"].as_str().unwrap_or("").to_owned())
+        .unwrap_or_default();
+    assert!(content.contains("Name:"), "{read:?}");
+}

@@ -21,6 +21,7 @@ pub(crate) enum Mode {
 /// The environment workflows render with.
 pub(crate) fn environment<'s>() -> Environment<'s> {
     let mut env = Environment::new();
+    agentry_prompts::budget::limit(&mut env);
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     minijinja_contrib::add_to_environment(&mut env);
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
@@ -238,6 +239,12 @@ pub(crate) fn truthy(value: &Value) -> bool {
 
 /// A minijinja error in one line, with the detail that says what is wrong.
 fn describe(error: &minijinja::Error) -> String {
+    if agentry_prompts::budget::out_of_fuel(error) {
+        return format!(
+            "ran past the template budget of {} evaluation steps (a loop that never ends or is far too long?)",
+            agentry_prompts::budget::TEMPLATE_FUEL
+        );
+    }
     let mut text = error.kind().to_string();
     if let Some(detail) = error.detail() {
         text = format!("{text}: {detail}");
@@ -249,6 +256,15 @@ fn describe(error: &minijinja::Error) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_endless_template_runs_out_of_budget() {
+        let env = environment();
+        let nested =
+            "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}";
+        let error = evaluate(&env, nested, Mode::Text, &json!({})).unwrap_err();
+        assert!(error.contains("template budget"), "{error}");
+    }
 
     #[test]
     fn a_lone_placeholder_keeps_its_type() {

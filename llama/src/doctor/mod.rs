@@ -250,8 +250,18 @@ pub fn kv_cache_bytes(info: &GgufInfo, ctx: u64, layers: u64, bytes_per_element:
     let kv_heads = info.kv_heads.unwrap_or(0);
     let (k, v) = info.head_dims().unwrap_or((0, 0));
     // K and V: the reference's 2 × layers × ctx × kv_heads × head_dim × bytes,
-    // with K and V head sizes taken separately where they differ.
-    layers * ctx * kv_heads * (k + v) * bytes_per_element
+    // with K and V head sizes taken separately where they differ. Header
+    // fields are untrusted: the product saturates at u64::MAX (which fits
+    // nowhere) rather than wrapping to a small number.
+    [
+        layers,
+        ctx,
+        kv_heads,
+        k.saturating_add(v),
+        bytes_per_element,
+    ]
+    .into_iter()
+    .fold(1u64, u64::saturating_mul)
 }
 
 fn inference_estimate(info: &GgufInfo, options: &DoctorOptions) -> InferenceEstimate {
@@ -263,7 +273,7 @@ fn inference_estimate(info: &GgufInfo, options: &DoctorOptions) -> InferenceEsti
     let kv = kv_cache_bytes(info, ctx, layers, options.kv_bytes_per_element);
     let compute = compute_buffer_bytes(info, ctx, options.ubatch);
     let weights = info.tensor_bytes;
-    let total = weights + kv + compute;
+    let total = weights.saturating_add(kv).saturating_add(compute);
     let s = (info.parameters as f64 * info.bytes_per_parameter()).max(1.0);
     InferenceEstimate {
         ctx,
@@ -284,10 +294,11 @@ fn compute_buffer_bytes(info: &GgufInfo, ctx: u64, ubatch: u64) -> u64 {
     let embd = info.embedding_size.unwrap_or(4096);
     let heads = info.heads.unwrap_or(32);
     let f32_bytes = 4;
-    let logits = vocab * ubatch * f32_bytes;
-    let attention = heads * ctx * ubatch * f32_bytes;
-    let activations = 8 * embd * ubatch * f32_bytes;
-    logits + attention + activations
+    let product = |factors: &[u64]| factors.iter().fold(1u64, |a, b| a.saturating_mul(*b));
+    let logits = product(&[vocab, ubatch, f32_bytes]);
+    let attention = product(&[heads, ctx, ubatch, f32_bytes]);
+    let activations = product(&[8, embd, ubatch, f32_bytes]);
+    logits.saturating_add(attention).saturating_add(activations)
 }
 
 fn verdict(
@@ -298,13 +309,17 @@ fn verdict(
 ) -> Verdict {
     let layers = info.layers.unwrap_or(0);
     // llama.cpp counts the output layer as one more offloadable layer.
-    let offloadable = layers + 1;
-    let per_layer = (inference.weights_bytes + inference.kv_cache_bytes)
-        .checked_div(offloadable)
-        .unwrap_or(0);
+    let offloadable = layers.saturating_add(1);
+    let per_layer = (inference
+        .weights_bytes
+        .saturating_add(inference.kv_cache_bytes))
+    .checked_div(offloadable)
+    .unwrap_or(0);
     let gpu_free = machine.gpus.iter().map(|g| g.free_bytes).max().unwrap_or(0);
     // Keep room on the GPU for its compute buffer and the CUDA context.
-    let reserve = inference.compute_buffer_bytes + 512 * 1024 * 1024;
+    let reserve = inference
+        .compute_buffer_bytes
+        .saturating_add(512 * 1024 * 1024);
     let recommended = if gpu_free > reserve && per_layer > 0 {
         ((gpu_free - reserve) / per_layer).min(offloadable)
     } else {
@@ -312,7 +327,9 @@ fn verdict(
     };
     let gpu_layers = options.gpu_layers.unwrap_or(recommended).min(offloadable);
     let gpu_bytes = if gpu_layers > 0 {
-        per_layer * gpu_layers + inference.compute_buffer_bytes
+        per_layer
+            .saturating_mul(gpu_layers)
+            .saturating_add(inference.compute_buffer_bytes)
     } else {
         0
     };
@@ -466,6 +483,38 @@ mod tests {
         let i = info(8.0, 0.6, 32);
         // 2 × 32 layers × 8192 ctx × 8 kv heads × 128 head dim × 2 bytes = 1 GiB
         assert_eq!(kv_cache_bytes(&i, 8192, 32, 2), 1 << 30);
+    }
+
+    #[test]
+    fn huge_header_fields_saturate_and_never_fit() {
+        // Header fields of 2^40 once wrapped the KV cache to "0 B".
+        let mut i = info(8.0, 0.6, 1 << 40);
+        i.kv_heads = Some(1 << 40);
+        i.embedding_size = Some(1 << 40);
+        i.heads = Some(1);
+        assert_eq!(kv_cache_bytes(&i, 1 << 40, 1 << 40, 2), u64::MAX);
+        let r = DoctorReport::new(
+            &i,
+            machine(1 << 20, Some(1 << 20)),
+            DoctorOptions::default(),
+        );
+        assert_eq!(r.inference.kv_cache_bytes, u64::MAX);
+        assert_eq!(r.inference.total_bytes, u64::MAX);
+        assert!(!r.verdict.fits, "{}", r.verdict.advice);
+        assert!(r.to_table().contains("DOES NOT FIT"));
+    }
+
+    #[test]
+    fn the_largest_ctx_does_not_fit() {
+        // `doctor --ctx 18446744073709551615` once said FITS.
+        let i = info(8.0, 0.6, 32);
+        let opts = DoctorOptions {
+            ctx: Some(u64::MAX),
+            ..Default::default()
+        };
+        let r = DoctorReport::new(&i, machine(1 << 20, None), opts);
+        assert_eq!(r.inference.kv_cache_bytes, u64::MAX);
+        assert!(!r.verdict.fits, "{}", r.verdict.advice);
     }
 
     #[test]

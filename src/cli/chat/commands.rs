@@ -212,9 +212,9 @@ pub fn parse_setting(text: &str) -> Result<Setting, CommandError> {
                 _ => return Err(bad("top_p", EXPECTED)),
             }
         }
-        "max_tokens" => match value.parse::<usize>() {
-            Ok(n) if n >= 1 => Setting::MaxTokens(n),
-            _ => return Err(bad("max_tokens", "a whole number of at least 1")),
+        "max_tokens" => match value.parse::<u64>() {
+            Ok(n @ 1..=crate::cli::bounds::MAX_TOKENS) => Setting::MaxTokens(n as usize),
+            _ => return Err(bad("max_tokens", crate::cli::bounds::MAX_TOKENS_EXPECTED)),
         },
         "seed" => match value.parse::<u32>() {
             Ok(seed) => Setting::Seed(seed),
@@ -392,6 +392,13 @@ mod tests {
         ));
         assert!(matches!(
             error("/set max_tokens=0"),
+            CommandError::BadValue {
+                key: "max_tokens",
+                ..
+            }
+        ));
+        assert!(matches!(
+            error("/set max_tokens=18446744073709551615"),
             CommandError::BadValue {
                 key: "max_tokens",
                 ..

@@ -138,7 +138,7 @@ impl LineReader {
             && path.exists()
             && let Err(error) = editor.load_history(path)
         {
-            eprintln!(
+            errln!(
                 "warning: cannot read the history file {}: {error}",
                 path.display()
             );
@@ -173,7 +173,7 @@ impl LineReader {
             return;
         }
         if let Err(error) = self.editor.add_history_entry(input) {
-            eprintln!("warning: cannot add to the history: {error}");
+            errln!("warning: cannot add to the history: {error}");
             return;
         }
         let Some(path) = &self.history else {
@@ -183,11 +183,11 @@ impl LineReader {
             && !parent.as_os_str().is_empty()
             && let Err(error) = std::fs::create_dir_all(parent)
         {
-            eprintln!("warning: cannot create {}: {error}", parent.display());
+            errln!("warning: cannot create {}: {error}", parent.display());
             return;
         }
         if let Err(error) = self.editor.append_history(path) {
-            eprintln!(
+            errln!(
                 "warning: cannot write the history file {}: {error}",
                 path.display()
             );

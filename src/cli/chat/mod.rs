@@ -37,6 +37,7 @@ use agentry_workflow::{self as workflow, AgentSpec, WorkflowError};
 use anyhow::Context;
 use clap::Args;
 
+use super::bounds;
 use super::memory_dir::MemoryArgs;
 use super::templates_dir::TemplatesArgs;
 use super::toolbox::BUILTIN_TOOLS;
@@ -65,16 +66,16 @@ pub struct ChatArgs {
     #[command(flatten)]
     memory: MemoryArgs,
     /// Context size in tokens.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 4096, value_parser = bounds::ctx::<u32>())]
     ctx: u32,
     /// CPU threads for the model (default: every core).
-    #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
+    #[arg(long, value_parser = bounds::threads())]
     threads: Option<i32>,
     /// Layers to offload to the GPU (needs a `cuda` build).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = bounds::gpu_layers::<u32>())]
     gpu_layers: u32,
     /// Most tokens per reply (change it later with /set max_tokens=N).
-    #[arg(long, default_value_t = defaults::MAX_TOKENS)]
+    #[arg(long, default_value_t = defaults::MAX_TOKENS, value_parser = bounds::max_tokens())]
     max_tokens: usize,
     /// Let the agent's /run read and list the files in DIR, and write there after you
     /// approve each write.

@@ -5,6 +5,8 @@ use std::io::{self, IsTerminal, Write};
 
 use agentry_core::plan::run::AgentEvent;
 
+use crate::cli::terminal_text::sanitize;
+
 /// Starts dimmed text.
 const DIM: &str = "\x1b[2m";
 /// Ends styled text.
@@ -83,11 +85,12 @@ impl<W: Write> Printer<W> {
         self.wrote_tokens
     }
 
-    /// Writes streamed text as is.
+    /// Writes streamed text as is, less terminal control sequences.
     ///
     /// # Errors
     /// When the output cannot be written.
     pub fn token(&mut self, text: &str) -> io::Result<()> {
+        let text = &*sanitize(text);
         if text.is_empty() {
             return Ok(());
         }
@@ -106,11 +109,17 @@ impl<W: Write> Printer<W> {
         Ok(())
     }
 
-    /// Writes a line of text on a line of its own.
+    /// Writes a line of text on a line of its own, less terminal control
+    /// sequences.
     ///
     /// # Errors
     /// When the output cannot be written.
     pub fn line(&mut self, text: &str) -> io::Result<()> {
+        self.raw_line(&sanitize(text))
+    }
+
+    /// Writes a line that is ours (it may hold our own styling).
+    fn raw_line(&mut self, text: &str) -> io::Result<()> {
         self.break_line()?;
         writeln!(self.out, "{text}")?;
         self.out.flush()?;
@@ -123,8 +132,8 @@ impl<W: Write> Printer<W> {
     /// # Errors
     /// When the output cannot be written.
     pub fn note(&mut self, text: &str) -> io::Result<()> {
-        let dimmed = self.style.dim(text);
-        self.line(&dimmed)
+        let dimmed = self.style.dim(&sanitize(text));
+        self.raw_line(&dimmed)
     }
 
     /// Shows one event of a turn of this kind.
@@ -233,6 +242,16 @@ mod tests {
             panic!("{e}");
         }
         String::from_utf8_lossy(&printer.into_inner()).into_owned()
+    }
+
+    #[test]
+    fn model_and_tool_text_loses_control_sequences_but_keeps_our_colours() {
+        let out = printed(Style::ansi(), |p| {
+            p.token("\x1b]0;pwned\x07Hello\x1b[2J")?;
+            p.line("answer\x1b[31m!")?;
+            p.note("thought: \x1b[8mhidden")
+        });
+        assert_eq!(out, "Hello\nanswer!\n\x1b[2mthought: hidden\x1b[0m\n");
     }
 
     #[test]

@@ -76,8 +76,11 @@ impl Repl {
                 Err(error) => Err(error.into()),
             };
             if let Err(error) = outcome {
+                if crate::output::is_closed_chain(&error) {
+                    crate::output::exit_closed();
+                }
                 self.printer.end_turn()?;
-                eprintln!("error: {}", one_line(&format!("{error:#}")));
+                errln!("error: {}", one_line(&format!("{error:#}")));
             }
         }
         self.printer.end_turn()?;

@@ -5,6 +5,10 @@
 //! inside the root, and a symlink whose target lies outside is refused. Writing needs
 //! the `write_files` capability (declared in the spec, and checked again in the call).
 //! A symlink swapped in between the check and the open is not defended against.
+//!
+//! Only regular files are read or written (see [`super::regular_file`]): a
+//! FIFO, socket or device, or a symlink to one, is refused without blocking,
+//! and reads stop at a byte limit whatever size the file states.
 
 use std::io::ErrorKind;
 use std::path::{Component, Path, PathBuf};
@@ -13,8 +17,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::io::Write;
 
+use super::regular_file::{RegularFileError, open_regular, read_bounded};
 use crate::error::ToolError;
 use crate::spec::Capabilities;
 use crate::tool::{Tool, ToolContext, TypedTool};
@@ -189,6 +194,19 @@ impl FsRoot {
     }
 }
 
+/// A [`RegularFileError`] as a tool error: a refusal for what is not a
+/// regular file, an I/O error naming `op` and `path` otherwise.
+fn file_error(error: RegularFileError, op: &'static str, path: &str) -> ToolError {
+    match error {
+        RegularFileError::NotRegular { .. } => ToolError::Refused(error.to_string()),
+        RegularFileError::Io(source) => ToolError::Io {
+            op,
+            path: PathBuf::from(path),
+            source,
+        },
+    }
+}
+
 /// Arguments of [`ReadFile`].
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 pub struct ReadFileArgs {
@@ -242,19 +260,13 @@ impl TypedTool for ReadFile {
         _ctx: &ToolContext,
     ) -> Result<ReadFileOutput, ToolError> {
         let path = self.root.resolve_existing(&args.path).await?;
-        let io = |source| ToolError::Io {
-            op: "read",
-            path: PathBuf::from(&args.path),
-            source,
-        };
-        let file = tokio::fs::File::open(&path).await.map_err(io)?;
-        let mut bytes = Vec::new();
-        file.take(MAX_READ_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .await
-            .map_err(io)?;
-        let truncated = bytes.len() as u64 > MAX_READ_BYTES;
-        bytes.truncate(MAX_READ_BYTES as usize);
+        let (blocking_path, shown) = (path.clone(), args.path.clone());
+        let (bytes, truncated) = tokio::task::spawn_blocking(move || {
+            read_bounded(&blocking_path, &shown, MAX_READ_BYTES)
+        })
+        .await
+        .map_err(|e| ToolError::failed(format!("reading `{}` failed: {e}", args.path)))?
+        .map_err(|e| file_error(e, "read", &args.path))?;
         Ok(ReadFileOutput {
             path: self.root.display(&path),
             content: String::from_utf8_lossy(&bytes).into_owned(),
@@ -424,21 +436,25 @@ impl TypedTool for WriteFile {
             ));
         }
         let path = self.root.resolve_for_write(&args.path).await?;
-        let io = |source| ToolError::Io {
-            op: "write",
-            path: PathBuf::from(&args.path),
-            source,
-        };
-        let mut file = tokio::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .append(args.append)
-            .truncate(!args.append)
-            .open(&path)
-            .await
-            .map_err(io)?;
-        file.write_all(args.content.as_bytes()).await.map_err(io)?;
-        file.flush().await.map_err(io)?;
+        let (blocking_path, shown) = (path.clone(), args.path.clone());
+        let (content, append) = (args.content.clone(), args.append);
+        tokio::task::spawn_blocking(move || {
+            let mut file = open_regular(
+                &blocking_path,
+                &shown,
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .write(true)
+                    .append(append)
+                    .truncate(!append),
+            )?;
+            file.write_all(content.as_bytes())?;
+            file.flush()?;
+            Ok::<_, RegularFileError>(())
+        })
+        .await
+        .map_err(|e| ToolError::failed(format!("writing `{}` failed: {e}", args.path)))?
+        .map_err(|e| file_error(e, "write", &args.path))?;
         Ok(WriteFileOutput {
             path: self.root.display(&path),
             bytes_written: args.content.len(),

@@ -7,6 +7,7 @@ mod clock;
 mod fs;
 mod http;
 mod net;
+mod regular_file;
 mod standard;
 
 pub use calculator::{Calculator, CalculatorArgs, CalculatorOutput, evaluate};

@@ -18,6 +18,10 @@ use super::{WorkflowEvent, WorkflowRunError, WorkflowRunner};
 use crate::spec::{Step, StepKind, Template};
 use crate::template::{self, Mode, truthy};
 
+/// Most items one `for_each` runs: a list from a step's output or a
+/// template is outside text, and each item is a run of the inner steps.
+pub(crate) const MAX_FOR_EACH_ITEMS: usize = 10_000;
+
 /// A step's future: `Send`, so a whole run can be spawned on any task. Tool calls own what
 /// they use (see `tool_step`), since a future borrowing the registry would be `Send` for one
 /// lifetime only.
@@ -283,6 +287,14 @@ impl<'r> Exec<'r> {
                             }
                         };
                     let n = list.len();
+                    if n > MAX_FOR_EACH_ITEMS {
+                        return Err(WorkflowRunError::Step {
+                            path: path.to_string(),
+                            message: format!(
+                                "`for_each` gave {n} items; at most {MAX_FOR_EACH_ITEMS} are run (split the list, or filter it first)"
+                            ),
+                        });
+                    }
                     let iterations: Vec<StepFuture<'_, Frame>> = list.into_iter().enumerate().map(|(i, item)| {
                     let mut child = frame.clone();
                     child.prefix = format!("{path}.{i}");

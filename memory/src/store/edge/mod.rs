@@ -481,7 +481,7 @@ impl VectorStore for EdgeStore {
             let prefetch = |query: ScoringQuery| Prefetch {
                 prefetches: Vec::new(),
                 query: Some(query),
-                limit: (limit * 4).max(40),
+                limit: limit.saturating_mul(4).max(40),
                 params,
                 filter: filter.clone(),
                 score_threshold: None,

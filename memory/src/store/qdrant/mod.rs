@@ -415,7 +415,7 @@ impl VectorStore for QdrantStore {
                 .query(q::Query::from(sparse_pairs(&s)))
                 .using(SPARSE_VECTOR),
             Query::Hybrid { dense, sparse } => {
-                let wide = (limit * 4).max(40);
+                let wide = limit.saturating_mul(4).max(40);
                 let mut dense_pf = PrefetchQueryBuilder::default()
                     .query(q::Query::from(dense))
                     .using(DENSE_VECTOR)
