@@ -390,3 +390,30 @@ fn a_workflow_keeps_its_memory_on_the_server_with_run_memory_url() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("has no `memory` section"), "{stderr}");
 }
+
+/// `AGENTRY_MEMORY_DURABILITY` sets the embedded store's durability for every command
+/// that opens the folder; a value that is not a setting is an error naming the variable.
+#[test]
+fn the_memory_durability_comes_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |value: &str| {
+        Command::new(env!("CARGO_BIN_EXE_agentry"))
+            .args(["memory", "list", "--memory", "m"])
+            .current_dir(dir.path())
+            .env_remove("RUST_LOG")
+            .env("AGENTRY_MEMORY_DURABILITY", value)
+            .output()
+            .expect("run agentry")
+    };
+    let power = run("power");
+    assert!(
+        power.status.success(),
+        "{}",
+        String::from_utf8_lossy(&power.stderr)
+    );
+    let bad = run("disk");
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success());
+    assert!(stderr.contains("AGENTRY_MEMORY_DURABILITY"), "{stderr}");
+    assert!(stderr.contains("`process` or `power`"), "{stderr}");
+}

@@ -19,8 +19,19 @@ async fn the_benchmark_runs_and_reports_every_measure() {
         ..MemoryBenchOptions::default()
     };
     let report = run_memory_bench(opts).await.expect("bench");
-    assert_eq!(report.stores.len(), 1, "no server asked for");
-    assert_eq!(report.stores[0].store, "embedded (Qdrant Edge)");
+    let names: Vec<&str> = report.stores.iter().map(|s| s.store.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "embedded (Qdrant Edge, durability=process)",
+            "embedded (Qdrant Edge, durability=power)"
+        ],
+        "a row per durability setting, no server asked for"
+    );
+    assert!(
+        report.stores[1].sizes[0].insert_per_sec > 0.0,
+        "power measured"
+    );
     assert_eq!(report.stores[0].sizes.len(), 1);
     let size = &report.stores[0].sizes[0];
     assert_eq!(size.items, 1000);
@@ -69,8 +80,8 @@ async fn the_benchmark_measures_the_server_beside_the_embedded_store() {
     };
     let report = run_memory_bench(opts).await.expect("bench");
     let names: Vec<&str> = report.stores.iter().map(|s| s.store.as_str()).collect();
-    assert_eq!(names.len(), 2, "{names:?}");
-    assert!(names[1].starts_with("server (Qdrant 1."), "{names:?}");
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names[2].starts_with("server (Qdrant 1."), "{names:?}");
     for store in &report.stores {
         let size = &store.sizes[0];
         assert_eq!(size.items, 1000, "{}", store.store);
@@ -81,6 +92,13 @@ async fn the_benchmark_measures_the_server_beside_the_embedded_store() {
         assert!(recall > 0.99, "{}: recall@10 {recall}", store.store);
     }
     let md = report.to_markdown();
-    assert!(md.contains("| embedded (Qdrant Edge) | 1000 |"), "{md}");
+    assert!(
+        md.contains("| embedded (Qdrant Edge, durability=process) | 1000 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| embedded (Qdrant Edge, durability=power) | 1000 |"),
+        "{md}"
+    );
     assert!(md.contains("| server (Qdrant 1."), "{md}");
 }

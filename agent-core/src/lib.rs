@@ -68,6 +68,7 @@
 pub mod agent;
 pub mod classify;
 pub mod defaults;
+pub mod durable;
 pub mod model;
 pub mod parse;
 pub mod plan;

@@ -59,6 +59,23 @@ pub enum MemoryError {
         /// The engine's message.
         reason: String,
     },
+    /// An operation of a collection's recovery log could not be applied when the
+    /// collection was loaded; the log is kept untouched.
+    #[error(
+        "collection {collection}: operation {operation} of {operations} in the recovery log {log} cannot be applied: {reason}; the log is kept (move it aside to open the collection without the writes it holds)"
+    )]
+    Replay {
+        /// Collection name.
+        collection: String,
+        /// The recovery log.
+        log: PathBuf,
+        /// Which operation failed (1-based).
+        operation: usize,
+        /// Operations the log holds.
+        operations: usize,
+        /// Why it failed.
+        reason: String,
+    },
     /// A Qdrant server call failed.
     #[error("qdrant server {url}, {operation}: {reason}")]
     Qdrant {

@@ -70,7 +70,7 @@ pub use store::{
     ScrollPage, SearchRequest, Selector, SparseVector, VectorStore, content_id,
 };
 #[cfg(feature = "edge")]
-pub use store::{EdgeStore, EdgeStoreOptions};
+pub use store::{Durability, EdgeStore, EdgeStoreOptions};
 #[cfg(feature = "qdrant")]
 pub use store::{QdrantConfig, QdrantStore};
 pub use transfer::{TransferReport, copy_collection, export_collection, import_collections};

@@ -3,7 +3,8 @@
 //!
 //! - crash safety: a child writes memories and prints each acknowledged id;
 //!   it is killed with SIGKILL at a random moment, 20 times; after each
-//!   kill the store reopens and every acknowledged id is there.
+//!   kill the store reopens and every acknowledged id is there. The same,
+//!   5 times, with `Durability::Power` (fsync before the acknowledgement).
 //! - a chat session reopened in a new process has its window back, and a
 //!   turn that left the window is found by recall.
 
@@ -17,8 +18,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use agentry_memory::{
-    EdgeStore, LongTermMemory, MemoryError, MemoryKind, PointId, ShortTermConfig, ShortTermMemory,
-    SummarizeError, Summarizer, TokenCounter, TokenizerCounter, Turn, VectorStore,
+    Durability, EdgeStore, EdgeStoreOptions, LongTermMemory, MemoryError, MemoryKind, PointId,
+    ShortTermConfig, ShortTermMemory, SummarizeError, Summarizer, TokenCounter, TokenizerCounter,
+    Turn, VectorStore,
 };
 use async_trait::async_trait;
 use rand::Rng;
@@ -27,6 +29,7 @@ type TestFn = fn(&tokio::runtime::Runtime);
 
 const CHILD_ENV: &str = "AGENTRY_MEMORY_CHILD";
 const DIR_ENV: &str = "AGENTRY_MEMORY_CHILD_DIR";
+const DURABILITY_ENV: &str = "AGENTRY_MEMORY_CHILD_DURABILITY";
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -42,10 +45,14 @@ fn main() {
                 .skip(1)
                 .filter(|a| !a.starts_with('-'))
                 .collect();
-            let tests: [(&str, TestFn); 2] = [
+            let tests: [(&str, TestFn); 3] = [
                 ("acknowledged_writes_survive_sigkill_20_times", |rt| {
-                    rt.block_on(crash_safety())
+                    rt.block_on(crash_safety(20, Durability::Process))
                 }),
+                (
+                    "acknowledged_writes_survive_sigkill_with_power_durability",
+                    |rt| rt.block_on(crash_safety(5, Durability::Power)),
+                ),
                 (
                     "a_reopened_session_in_a_new_process_has_its_window_back",
                     |rt| rt.block_on(session_reopen()),
@@ -62,10 +69,11 @@ fn main() {
     }
 }
 
-fn child(role: &str, dir: &Path) -> Child {
+fn child(role: &str, dir: &Path, durability: Durability) -> Child {
     Command::new(std::env::current_exe().expect("current exe"))
         .env(CHILD_ENV, role)
         .env(DIR_ENV, dir)
+        .env(DURABILITY_ENV, durability.as_str())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -79,7 +87,16 @@ fn child_dir() -> PathBuf {
 // ---------- crash safety ----------
 
 async fn child_crash_writer() {
-    let store: Arc<dyn VectorStore> = Arc::new(EdgeStore::open(child_dir()).expect("child open"));
+    let durability = std::env::var(DURABILITY_ENV)
+        .expect("durability")
+        .parse()
+        .expect("a durability");
+    let options = EdgeStoreOptions {
+        durability,
+        ..EdgeStoreOptions::default()
+    };
+    let store: Arc<dyn VectorStore> =
+        Arc::new(EdgeStore::open_with(child_dir(), options).expect("child open"));
     let ltm = LongTermMemory::open(store, Arc::new(common::embedder().await))
         .await
         .expect("child ltm");
@@ -97,8 +114,13 @@ async fn child_crash_writer() {
 
 /// Spawns the writer, waits for "ready", lets it run for `run_for`, kills it
 /// with SIGKILL, and returns the ids it acknowledged.
-fn run_and_kill(dir: &Path, run_for: Duration, check_lock: bool) -> Vec<PointId> {
-    let mut child = child("crash-writer", dir);
+fn run_and_kill(
+    dir: &Path,
+    run_for: Duration,
+    check_lock: bool,
+    durability: Durability,
+) -> Vec<PointId> {
+    let mut child = child("crash-writer", dir, durability);
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = mpsc::channel::<String>();
     let reader = std::thread::spawn(move || {
@@ -134,13 +156,15 @@ fn run_and_kill(dir: &Path, run_for: Duration, check_lock: bool) -> Vec<PointId>
         .collect()
 }
 
-async fn crash_safety() {
+/// `rounds` times: a child writing with `durability` is killed, and every id it
+/// acknowledged is found after reopening.
+async fn crash_safety(rounds: usize, durability: Durability) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut rng = rand::rng();
     let mut all: Vec<PointId> = Vec::new();
-    for round in 0..20 {
+    for round in 0..rounds {
         let run_for = Duration::from_millis(rng.random_range(20..900));
-        let acked = run_and_kill(dir.path(), run_for, round == 0);
+        let acked = run_and_kill(dir.path(), run_for, round == 0, durability);
         all.extend(&acked);
         let store = EdgeStore::open(dir.path()).expect("reopen after SIGKILL");
         if all.is_empty() {
@@ -156,12 +180,12 @@ async fn crash_safety() {
         assert!(count >= all.len() as u64);
     }
     assert!(
-        all.len() > 20,
+        all.len() > rounds,
         "the child wrote something: {} acks",
         all.len()
     );
     println!(
-        "  {} acknowledged ids over 20 SIGKILLs, all present after reopening",
+        "  {} acknowledged ids over {rounds} SIGKILLs ({durability}), all present after reopening",
         all.len()
     );
 }
@@ -227,7 +251,7 @@ async fn child_chat_session() {
 
 async fn session_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = child("chat-session", dir.path());
+    let mut child = child("chat-session", dir.path(), Durability::Process);
     let stdout = child.stdout.take().expect("stdout");
     let printed: Vec<Turn> = BufReader::new(stdout)
         .lines()

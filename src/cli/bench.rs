@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use agentry::bench::memory::{MemoryBenchOptions, VectorKind, run_memory_bench};
 use agentry::bench::model::{ModelBenchOptions, run_model_bench};
-use agentry_memory::QdrantConfig;
+use agentry_memory::{Durability, QdrantConfig};
 use agentry_model_store::ModelStore;
 use anyhow::Context;
 use clap::Subcommand;
@@ -27,8 +27,8 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 0, value_parser = super::bounds::gpu_layers::<u32>())]
         gpu_layers: u32,
     },
-    /// Memory speed: insert throughput, recall latency at 10k and 100k items,
-    /// embedding throughput.
+    /// Memory speed: insert throughput, recall latency at 10k and 100k items
+    /// (the embedded store once per durability setting), embedding throughput.
     #[command(
         after_help = "Example:\n  agentry bench memory\n  agentry bench memory --sizes 10000 --vectors uniform\n  agentry bench memory --url http://127.0.0.1:6334   (the embedded store and the server)"
     )]
@@ -49,6 +49,11 @@ pub enum BenchCommand {
         /// QDRANT_API_KEY when set).
         #[arg(long, value_name = "VAR", requires = "url")]
         api_key_env: Option<String>,
+        /// Durability settings of the embedded store to measure, a row each:
+        /// `process` (a write survives a killed process) and `power` (fsync
+        /// before a write is acknowledged: it survives a power cut).
+        #[arg(long, value_delimiter = ',', default_values = ["process", "power"], value_parser = parse_durability)]
+        durability: Vec<Durability>,
     },
 }
 
@@ -74,6 +79,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             vectors,
             url,
             api_key_env,
+            durability,
         } => {
             let server = match url {
                 Some(url) => Some(QdrantConfig {
@@ -86,6 +92,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
                 sizes,
                 vectors,
                 server,
+                durability,
                 ..MemoryBenchOptions::default()
             };
             let report = run_memory_bench(opts).await?;
@@ -93,4 +100,9 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn parse_durability(text: &str) -> Result<Durability, String> {
+    text.parse()
+        .map_err(|e: agentry_memory::MemoryError| e.to_string())
 }

@@ -7,14 +7,29 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use agentry_memory::{
-    Documents, DocumentsConfig, EdgeStore, Embedder, FastEmbedder, LongTermMemory, QdrantConfig,
-    QdrantStore, VectorStore,
+    Documents, DocumentsConfig, Durability, EdgeStore, EdgeStoreOptions, Embedder, FastEmbedder,
+    LongTermMemory, QdrantConfig, QdrantStore, VectorStore,
 };
 use anyhow::Context;
 use clap::Args;
 
 /// The environment variable read for a server's API key when none is named.
 pub const DEFAULT_API_KEY_ENV: &str = "QDRANT_API_KEY";
+
+/// The environment variable that sets the embedded store's durability: `process` (the
+/// default: a write survives a killed process) or `power` (fsync before a write is
+/// acknowledged: it survives a power cut).
+pub const DURABILITY_ENV: &str = "AGENTRY_MEMORY_DURABILITY";
+
+/// The embedded store's durability from [`DURABILITY_ENV`] (the default when unset).
+fn durability_from_env() -> anyhow::Result<Durability> {
+    match std::env::var(DURABILITY_ENV) {
+        Ok(text) if !text.trim().is_empty() => text
+            .parse()
+            .with_context(|| format!("reading {DURABILITY_ENV}={text:?}")),
+        _ => Ok(Durability::default()),
+    }
+}
 
 /// Where the memory lives: a folder, or a server given by URL.
 #[derive(Debug, Args)]
@@ -109,7 +124,11 @@ impl MemoryPlace {
             Self::Folder(path) => {
                 std::fs::create_dir_all(path)
                     .with_context(|| format!("creating the memory folder {}", path.display()))?;
-                let store = EdgeStore::open(path)
+                let options = EdgeStoreOptions {
+                    durability: durability_from_env()?,
+                    ..EdgeStoreOptions::default()
+                };
+                let store = EdgeStore::open_with(path, options)
                     .with_context(|| format!("opening the memory at {}", path.display()))?;
                 Ok(Arc::new(store))
             }

@@ -64,8 +64,9 @@ use std::path::{Path, PathBuf};
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use parse::STRATEGY_NAMES;
 pub use run::{
-    AgentCheckpoint, AgentRecord, Checkpoints, RunState, RunStatus, StepRecord, WorkflowEvent,
-    WorkflowOutcome, WorkflowRunError, WorkflowRunner, resolve_inputs,
+    AgentCheckpoint, AgentRecord, Checkpoints, RunLock, RunState, RunStatus, StepRecord,
+    WorkflowEvent, WorkflowOutcome, WorkflowRunError, WorkflowRunner, is_valid_run_id,
+    resolve_inputs,
 };
 pub use source::{SourceText, Span};
 pub use spec::{

@@ -17,8 +17,9 @@ pub trait CheckpointSink: Send + Sync {
     async fn save(&self, run: &AgentRun) -> Result<(), AgentError>;
 }
 
-/// Checkpoints as `DIR/<run id>.json`, each written through a temporary file so a crash never
-/// leaves half a checkpoint.
+/// Checkpoints as `DIR/<run id>.json`, each written with
+/// [`durable::write_atomic`](crate::durable::write_atomic): a crash or a power cut never
+/// leaves half a checkpoint, and two writers never share a temporary file.
 #[derive(Debug, Clone)]
 pub struct CheckpointDir {
     dir: PathBuf,
@@ -31,7 +32,7 @@ impl CheckpointDir {
     /// [`AgentError::Io`] when the folder cannot be created.
     pub fn create(dir: impl Into<PathBuf>) -> Result<Self, AgentError> {
         let dir = dir.into();
-        std::fs::create_dir_all(&dir).map_err(|source| AgentError::Io {
+        crate::durable::create_dir_all(&dir).map_err(|source| AgentError::Io {
             what: "checkpoint folder",
             path: dir.clone(),
             source,
@@ -55,13 +56,16 @@ impl CheckpointSink for CheckpointDir {
     async fn save(&self, run: &AgentRun) -> Result<(), AgentError> {
         let path = self.path(run);
         let json = run.to_json()?;
-        let partial = path.with_extension("json.partial");
-        let io = |source| AgentError::Io {
+        let target = path.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            crate::durable::write_atomic(&target, json.as_bytes())
+        })
+        .await
+        .unwrap_or_else(|joined| Err(std::io::Error::other(joined)));
+        written.map_err(|source| AgentError::Io {
             what: "checkpoint",
-            path: path.clone(),
+            path,
             source,
-        };
-        tokio::fs::write(&partial, json).await.map_err(io)?;
-        tokio::fs::rename(&partial, &path).await.map_err(io)
+        })
     }
 }

@@ -73,13 +73,29 @@ impl Agent {
     /// A run restored from its checkpoint (the text of `DIR/<run id>.json`, or
     /// `run.to_json()`), rendering with this agent's templates. It continues from the
     /// step it was saved at: drive it with [`Agent::advance`], [`Agent::step`] or
-    /// [`Agent::finish`]. The checkpoint carries the run's own configuration (task,
-    /// tools, limits); this agent supplies the model, tools, memory and policy.
+    /// [`Agent::finish`].
+    ///
+    /// The checkpoint supplies only the run's progress (its task, answer schema unless
+    /// this agent sets one, messages, counters and pending action). Everything that
+    /// decides what the run may do comes from this agent, never from the file: the tool
+    /// specs the policy permits (and so which calls need approval), the system message and
+    /// step schema made from them, the limits and the sampling. Calls the checkpoint holds
+    /// as approved are put to approval again under this agent's tools.
     ///
     /// # Errors
-    /// [`AgentError::Run`] when the text is not a checkpoint.
+    /// [`AgentError::Run`] when the text is not a checkpoint, or its task or answer schema
+    /// make no valid run with this agent's configuration.
     pub fn resume(&self, checkpoint: &str) -> Result<AgentRun, AgentError> {
-        Ok(AgentRun::resume(checkpoint, self.templates.clone())?)
+        let mut run = AgentRun::resume(checkpoint, self.templates.clone())?;
+        let saved = run.config();
+        let schema = self
+            .answer_schema
+            .clone()
+            .unwrap_or_else(|| saved.answer_schema.clone());
+        let live = self.run_config(saved.task.clone(), schema);
+        let prepared = self.prepare(&live)?;
+        run.rebind(live, &prepared)?;
+        Ok(run)
     }
 
     /// Performs the run's actions until it ends ([`Pause::Done`]) or a call waits for

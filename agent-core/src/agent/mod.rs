@@ -31,6 +31,8 @@ mod checkpoint;
 mod driver;
 mod error;
 mod output;
+#[cfg(test)]
+mod resume_tests;
 
 use std::io::BufWriter;
 use std::path::PathBuf;

@@ -14,6 +14,8 @@ mod recovery;
 pub use edge::{EdgeStore, EdgeStoreOptions};
 #[cfg(feature = "qdrant")]
 pub use qdrant::{QdrantConfig, QdrantStore};
+#[cfg(feature = "edge")]
+pub use recovery::Durability;
 
 use async_trait::async_trait;
 

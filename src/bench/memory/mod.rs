@@ -1,8 +1,9 @@
 //! `agentry bench memory`: insert throughput, recall latency and recall@k
 //! at several collection sizes (embedding excluded: synthetic 384-d
 //! vectors, see [`vectors`]), and embedding throughput, on the embedded
-//! store and, when one is given, on a Qdrant server in the same run (the same
-//! vectors and queries on both).
+//! store (once per durability setting: what an fsync per write costs shows
+//! in insert/s) and, when one is given, on a Qdrant server in the same run
+//! (the same vectors and queries on all).
 
 pub mod vectors;
 
@@ -19,8 +20,8 @@ pub const WARM_UP_QUERIES: usize = 500;
 
 use agentry_memory::embed::{Embedder, FastEmbedder, MINILM_DIMENSION};
 use agentry_memory::store::{
-    CollectionSpec, EdgeStore, EdgeStoreOptions, FieldKind, Point, QdrantConfig, QdrantStore,
-    Query, SearchRequest, VectorStore,
+    CollectionSpec, Durability, EdgeStore, EdgeStoreOptions, FieldKind, Point, QdrantConfig,
+    QdrantStore, Query, SearchRequest, VectorStore,
 };
 use agentry_memory::{Condition, Filter};
 use agentry_memory::{MemoryError, Result};
@@ -53,6 +54,9 @@ pub struct MemoryBenchOptions {
     /// A Qdrant server to measure beside the embedded store (its collections
     /// are uniquely named and dropped afterwards); `None`: the embedded store only.
     pub server: Option<QdrantConfig>,
+    /// The embedded store is measured once per durability setting given (see
+    /// [`EdgeStoreOptions::durability`]): a row each.
+    pub durability: Vec<Durability>,
     /// Random seed.
     pub seed: u64,
 }
@@ -71,6 +75,7 @@ impl Default for MemoryBenchOptions {
             embedder: None,
             dir: None,
             server: None,
+            durability: vec![Durability::Process, Durability::Power],
             seed: 42,
         }
     }
@@ -84,6 +89,7 @@ impl std::fmt::Debug for MemoryBenchOptions {
             .field("vectors", &self.vectors)
             .field("embed_sentences", &self.embed_sentences)
             .field("server", &self.server)
+            .field("durability", &self.durability)
             .finish_non_exhaustive()
     }
 }
@@ -131,7 +137,8 @@ pub struct EmbedReport {
 /// The measurements on one store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoreReport {
-    /// Which store: `embedded (Qdrant Edge)` or `server (Qdrant VERSION)`.
+    /// Which store: `embedded (Qdrant Edge, durability=process|power)` or
+    /// `server (Qdrant VERSION)`.
     pub store: String,
     /// One entry per size.
     pub sizes: Vec<SizeReport>,
@@ -140,7 +147,8 @@ pub struct StoreReport {
 /// The whole report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemoryBenchReport {
-    /// One entry per store measured: the embedded store first.
+    /// One entry per store measured: the embedded store first (one entry per
+    /// durability setting).
     pub stores: Vec<StoreReport>,
     /// How the vectors were spread.
     pub vectors: VectorKind,
@@ -295,15 +303,19 @@ pub async fn run_memory_bench(opts: MemoryBenchOptions) -> Result<MemoryBenchRep
 }
 
 async fn run_in(opts: &MemoryBenchOptions, dir: &std::path::Path) -> Result<MemoryBenchReport> {
-    let store_opts = EdgeStoreOptions {
-        optimize_after: usize::MAX,
-        ..EdgeStoreOptions::default()
-    };
-    let edge = EdgeStore::open_with(dir, store_opts)?;
-    let mut stores = vec![StoreReport {
-        store: "embedded (Qdrant Edge)".into(),
-        sizes: measure_store(&edge, opts, "bench").await?,
-    }];
+    let mut stores = Vec::new();
+    for &durability in &opts.durability {
+        let store_opts = EdgeStoreOptions {
+            optimize_after: usize::MAX,
+            durability,
+            ..EdgeStoreOptions::default()
+        };
+        let edge = EdgeStore::open_with(dir.join(durability.as_str()), store_opts)?;
+        stores.push(StoreReport {
+            store: format!("embedded (Qdrant Edge, durability={durability})"),
+            sizes: measure_store(&edge, opts, "bench").await?,
+        });
+    }
     if let Some(config) = &opts.server {
         let server = QdrantStore::connect(config.clone()).await?;
         let prefix = format!("agentry_bench_{}", uuid_suffix());

@@ -46,6 +46,17 @@ pub enum WorkflowRunError {
         /// Where runs are kept.
         dir: PathBuf,
     },
+    /// Another process (or runner) is running or resuming this run right now.
+    #[error(
+        "run `{run_id}` is being run by another process (it holds {}); wait for it to end, then resume",
+        lock.display()
+    )]
+    Busy {
+        /// The run.
+        run_id: String,
+        /// The lock file held.
+        lock: PathBuf,
+    },
     /// The workflow file changed since the run started.
     #[error(
         "run `{run_id}` was started from a different version of {file}; it cannot be resumed with this one"

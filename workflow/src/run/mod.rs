@@ -16,6 +16,7 @@
 mod act;
 mod error;
 mod inputs;
+mod lock;
 mod running;
 mod state;
 mod steps;
@@ -35,7 +36,10 @@ use tokio::sync::{Mutex, broadcast};
 use uuid::Uuid;
 
 pub use error::WorkflowRunError;
-pub use state::{AgentCheckpoint, AgentRecord, Checkpoints, RunState, RunStatus, StepRecord};
+pub use lock::RunLock;
+pub use state::{
+    AgentCheckpoint, AgentRecord, Checkpoints, RunState, RunStatus, StepRecord, is_valid_run_id,
+};
 
 use super::spec::Workflow;
 use super::template::{self, Mode};
@@ -248,8 +252,10 @@ impl WorkflowRunner {
         inputs: Map<String, Value>,
     ) -> Result<WorkflowOutcome, WorkflowRunError> {
         let inputs = self.inputs(inputs)?;
+        let run_id = new_run_id();
+        let lock = self.checkpoints.lock(&run_id)?;
         let state = RunState {
-            run_id: new_run_id(),
+            run_id,
             workflow: self.workflow.name.clone(),
             file: self.workflow.source.name().to_string(),
             fingerprint: state::fingerprint(self.workflow.source.text()),
@@ -260,18 +266,28 @@ impl WorkflowRunner {
             outputs: None,
         };
         self.checkpoints.save(&state)?;
-        self.execute(state).await
+        self.execute(state, lock).await
     }
 
     /// Continues the run `run_id` from its checkpoint: finished steps are not run again,
     /// and an agent step stopped in the middle continues its agent run from its last
     /// model step (see the [module docs](self)).
     ///
+    /// The run is locked while it runs (see [`Checkpoints::lock`]), and its checkpoint is
+    /// checked as untrusted input: the id it holds must be `run_id`, and its inputs are
+    /// checked against the workflow like new ones.
+    ///
     /// # Errors
-    /// [`WorkflowRunError::UnknownRun`], [`WorkflowRunError::Changed`] when the workflow
-    /// file differs from the one the run started with, and the errors of
+    /// [`WorkflowRunError::UnknownRun`], [`WorkflowRunError::Busy`] while another process
+    /// runs it, [`WorkflowRunError::Changed`] when the workflow file differs from the one
+    /// the run started with, [`WorkflowRunError::Checkpoint`] for a checkpoint of another
+    /// run or with inputs the workflow refuses, and the errors of
     /// [`WorkflowRunner::run`].
     pub async fn resume(&self, run_id: &str) -> Result<WorkflowOutcome, WorkflowRunError> {
+        // Checked before the lock, so an unknown id creates no folder.
+        self.checkpoints.load(run_id)?;
+        let lock = self.checkpoints.lock(run_id)?;
+        // Read again under the lock: a run that ended meanwhile is seen as it ended.
         let mut state = self.checkpoints.load(run_id)?;
         if state.fingerprint != state::fingerprint(self.workflow.source.text()) {
             return Err(WorkflowRunError::Changed {
@@ -279,6 +295,12 @@ impl WorkflowRunner {
                 file: state.file.clone(),
             });
         }
+        state.inputs = self
+            .inputs(std::mem::take(&mut state.inputs))
+            .map_err(|error| WorkflowRunError::Checkpoint {
+                path: self.checkpoints.path(run_id),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, error.to_string()),
+            })?;
         if state.status == RunStatus::Finished
             && let Some(outputs) = state.outputs.clone()
         {
@@ -291,10 +313,15 @@ impl WorkflowRunner {
             });
         }
         state.status = RunStatus::Running;
-        self.execute(state).await
+        self.execute(state, lock).await
     }
 
-    async fn execute(&self, state: RunState) -> Result<WorkflowOutcome, WorkflowRunError> {
+    /// Runs the steps of `state` while holding the run's `_lock`.
+    async fn execute(
+        &self,
+        state: RunState,
+        _lock: RunLock,
+    ) -> Result<WorkflowOutcome, WorkflowRunError> {
         let run_id = state.run_id.clone();
         let resumed = state.steps.len();
         let _ = self.events.send(WorkflowEvent::Started {

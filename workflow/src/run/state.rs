@@ -25,12 +25,14 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use agentry_core::durable;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::WorkflowRunError;
+use super::lock::RunLock;
 
 /// How a run stands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,24 +146,44 @@ impl Checkpoints {
         self.dir.join(run_id).join("state.json")
     }
 
-    /// Writes `state` (to a temporary file, then renamed: a crash never leaves half a
-    /// checkpoint).
+    /// Writes `state` durably: a uniquely named temporary file, fsynced, renamed over
+    /// `state.json`, then the folder fsynced (see
+    /// [`agentry_core::durable::write_atomic`]). A crash or a power cut never leaves half
+    /// a checkpoint.
     ///
     /// # Errors
-    /// [`WorkflowRunError::Checkpoint`] when the file cannot be written.
+    /// [`WorkflowRunError::Checkpoint`] when the state's run id is not a single safe path
+    /// component, or the file cannot be written.
     pub fn save(&self, state: &RunState) -> Result<(), WorkflowRunError> {
         let path = self.path(&state.run_id);
         let io = |source| WorkflowRunError::Checkpoint {
             path: path.clone(),
             source,
         };
+        if !is_valid_run_id(&state.run_id) {
+            return Err(io(invalid_id(&state.run_id)));
+        }
         let folder = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(folder).map_err(io)?;
+        durable::create_dir_all(folder).map_err(io)?;
         let text = serde_json::to_string_pretty(state).map_err(|e| io(std::io::Error::other(e)))?;
-        let temporary = folder.join("state.json.tmp");
-        std::fs::write(&temporary, text).map_err(io)?;
-        std::fs::rename(&temporary, &path).map_err(io)?;
-        Ok(())
+        durable::write_atomic(&path, text.as_bytes()).map_err(io)
+    }
+
+    /// Takes the run's lock (`RUN_ID/lock`, an OS advisory lock), held until the guard
+    /// drops: one process at a time runs or resumes a run.
+    ///
+    /// # Errors
+    /// [`WorkflowRunError::Busy`] when another process (or another runner in this one)
+    /// holds it; [`WorkflowRunError::UnknownRun`] for an id that is not a single safe path
+    /// component; [`WorkflowRunError::Checkpoint`] when the lock file cannot be opened.
+    pub fn lock(&self, run_id: &str) -> Result<RunLock, WorkflowRunError> {
+        if !is_valid_run_id(run_id) {
+            return Err(WorkflowRunError::UnknownRun {
+                run_id: run_id.to_string(),
+                dir: self.dir.clone(),
+            });
+        }
+        RunLock::acquire(run_id, &self.dir.join(run_id))
     }
 
     /// Reads the checkpoint of `run_id`, with the agent run of every running agent step
@@ -172,12 +194,8 @@ impl Checkpoints {
     /// naming the file, when it cannot be read or is not a checkpoint (a running agent
     /// step that holds no agent run included).
     pub fn load(&self, run_id: &str) -> Result<RunState, WorkflowRunError> {
-        let valid_id = !run_id.is_empty()
-            && run_id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         let path = self.path(run_id);
-        if !valid_id || !path.is_file() {
+        if !is_valid_run_id(run_id) || !path.is_file() {
             return Err(WorkflowRunError::UnknownRun {
                 run_id: run_id.to_string(),
                 dir: self.dir.clone(),
@@ -193,7 +211,37 @@ impl Checkpoints {
                 path: path.clone(),
                 source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
             })?;
+        if state.run_id != run_id {
+            return Err(WorkflowRunError::Checkpoint {
+                path,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "the file says it is run {:?}, not run `{run_id}` that is in its folder",
+                        state.run_id
+                    ),
+                ),
+            });
+        }
         super::running::check(&state, &path)?;
         Ok(state)
     }
+}
+
+/// Whether `run_id` can name a run's folder: 1 to 128 ASCII letters, digits, `-` and `_`
+/// (a single path component: no separators, no `..`, nothing hidden).
+pub fn is_valid_run_id(run_id: &str) -> bool {
+    !run_id.is_empty()
+        && run_id.len() <= 128
+        && run_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// The error for a run id that cannot name a folder.
+fn invalid_id(run_id: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("run id {run_id:?} is not a single path component of letters, digits, `-` and `_`"),
+    )
 }

@@ -180,7 +180,7 @@ impl AgentRun {
     /// Sends the calls of the current step on: the first one that needs approval waits
     /// for it; once none is left, the approved ones go to the tools, or, when all were
     /// denied, the denials go back to the model. Renders before changing anything.
-    fn route(
+    pub(super) fn route(
         &mut self,
         rest: Vec<ToolCall>,
         mut approved: Vec<ToolCall>,

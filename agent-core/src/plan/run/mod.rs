@@ -57,6 +57,7 @@ mod error;
 mod events;
 mod limits;
 pub(crate) mod prompt;
+mod rebind;
 mod step;
 mod view;
 

@@ -6,8 +6,13 @@ use super::*;
 impl Collection {
     /// Wraps a loaded shard and returns the operations its recovery log
     /// still holds (left by a crash), for [`Collection::replay`].
-    pub(super) fn new(name: &str, path: PathBuf, shard: EdgeShard) -> Result<(Self, Vec<LogOp>)> {
-        let (log, pending) = RecoveryLog::open(path.join(RECOVERY_LOG))?;
+    pub(super) fn new(
+        name: &str,
+        path: PathBuf,
+        shard: EdgeShard,
+        durability: Durability,
+    ) -> Result<(Self, Vec<LogOp>)> {
+        let (log, pending) = RecoveryLog::open(path.join(RECOVERY_LOG), durability)?;
         let c = Self {
             name: name.to_string(),
             path,
@@ -22,15 +27,27 @@ impl Collection {
 
     /// Re-applies the operations of the recovery log, then flushes, which
     /// empties the log.
+    ///
+    /// # Errors
+    /// [`MemoryError::Replay`] when an operation cannot be applied: the log is
+    /// kept as it is, so nothing is lost silently.
     pub(super) fn replay(self, pending: Vec<LogOp>) -> Result<Self> {
         if pending.is_empty() {
             return Ok(self);
         }
         let n = pending.len();
-        for op in pending {
-            let update = self.to_update(op)?;
-            if let Err(e) = self.shard.update(update) {
-                tracing::warn!(collection = %self.name, error = %e, "skipping an operation of the recovery log");
+        for (index, op) in pending.into_iter().enumerate() {
+            let applied = self
+                .to_update(op)
+                .and_then(|update| self.shard.update(update).map_err(|e| self.err(e)));
+            if let Err(error) = applied {
+                return Err(MemoryError::Replay {
+                    collection: self.name.clone(),
+                    log: lock(&self.log).path().to_path_buf(),
+                    operation: index + 1,
+                    operations: n,
+                    reason: error.to_string(),
+                });
             }
         }
         tracing::info!(collection = %self.name, operations = n, "replayed the recovery log after an unclean shutdown");
@@ -90,15 +107,23 @@ impl Collection {
         })
     }
 
-    /// Applies an operation and appends it to the recovery log; returns
-    /// once both are done.
+    /// Appends an operation to the recovery log (fsynced with
+    /// [`Durability::Power`]), then applies it; returns once both are done. An
+    /// operation the shard refuses is cut from the log again.
     pub(super) fn apply(&self, op: LogOp) -> Result<()> {
         let record = encode(&op);
         let update = self.to_update(op)?;
         let _guard = read_lock(&self.gate);
         let mut log = lock(&self.log);
-        self.shard.update(update).map_err(|e| self.err(e))?;
-        log.append(&record)
+        let mark = log.len();
+        log.append(&record)?;
+        if let Err(e) = self.shard.update(update) {
+            if let Err(undo) = log.truncate(mark) {
+                tracing::warn!(collection = %self.name, error = %undo, "cannot cut a refused operation from the recovery log; it will fail to replay");
+            }
+            return Err(self.err(e));
+        }
+        Ok(())
     }
 
     pub(super) fn flush(&self) {

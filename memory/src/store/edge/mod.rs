@@ -1,9 +1,10 @@
 //! [`EdgeStore`]: Qdrant Edge in-process, one shard directory per collection.
 //!
 //! Qdrant Edge's API is synchronous, so every call runs on tokio's blocking
-//! pool. Writes return once they are applied and appended to the
-//! collection's recovery log (see the `recovery` module: Qdrant Edge 0.7.2 does not
-//! replay its own WAL); a background thread flushes every shard on a cadence
+//! pool. Writes are appended to the collection's recovery log first (fsynced
+//! with [`Durability::Power`]), then applied, and return once both are done
+//! (see the `recovery` module: Qdrant Edge 0.7.2 does not replay its own WAL);
+//! a background thread flushes every shard on a cadence
 //! (which also empties the recovery log), and dropping the store flushes
 //! once more. HNSW indexes are built by
 //! `optimize()`, which also runs in the background once a collection has
@@ -30,7 +31,7 @@ use qdrant_edge::{
     UpdateOperation, Vector, VectorInternal, Vectors, WalOptions, WithPayloadInterface, WithVector,
 };
 
-use super::recovery::{LogOp, RecoveryLog, encode};
+use super::recovery::{Durability, LogOp, RecoveryLog, encode};
 use super::{
     CollectionSpec, DENSE_VECTOR, FieldKind, Payload, Point, PointId, PointPage, Query, RRF_K,
     Record, SPARSE_VECTOR, ScoredPoint, ScrollPage, SearchRequest, Selector, SparseVector,
@@ -42,6 +43,8 @@ use crate::filter::Filter;
 mod collection;
 mod convert;
 mod points;
+#[cfg(test)]
+mod tests;
 
 use points::trim_edge_wal;
 
@@ -78,6 +81,11 @@ pub struct EdgeStoreOptions {
     /// of the true nearest neighbours and takes longer. `agentry bench
     /// memory` prints the recall and latency this gives.
     pub search_ef: usize,
+    /// When a write is acknowledged: [`Durability::Process`] (the default) once it is in
+    /// the collection's recovery log, which survives a killed process; or
+    /// [`Durability::Power`] once the log is also fsynced, which survives a power cut.
+    /// `agentry bench memory` prints what each costs.
+    pub durability: Durability,
 }
 
 impl Default for EdgeStoreOptions {
@@ -88,6 +96,7 @@ impl Default for EdgeStoreOptions {
             wal_segment_bytes: 8 * 1024 * 1024,
             quantize: true,
             search_ef: 100,
+            durability: Durability::Process,
         }
     }
 }
@@ -254,11 +263,7 @@ impl Inner {
             return Ok(Arc::clone(c));
         }
         let path = self.collection_path(name);
-        let valid = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !valid || !path.join(CONFIG_FILE).is_file() {
+        if !is_collection_name(name) || !path.join(CONFIG_FILE).is_file() {
             return Err(MemoryError::NoSuchCollection(name.to_string()));
         }
         let mut map = write_lock(&self.collections);
@@ -267,7 +272,7 @@ impl Inner {
         }
         trim_edge_wal(&path.join("wal"));
         let shard = EdgeShard::load(&path, None).map_err(|e| self.open_err(name, e))?;
-        let (c, pending) = Collection::new(name, path, shard)?;
+        let (c, pending) = Collection::new(name, path, shard, self.options.durability)?;
         let c = Arc::new(c.replay(pending)?);
         map.insert(name.to_string(), Arc::clone(&c));
         Ok(c)
@@ -351,13 +356,19 @@ impl Inner {
         }
         let shard =
             EdgeShard::new(&path, builder.build()).map_err(|e| self.open_err(&spec.name, e))?;
-        let (c, pending) = Collection::new(&spec.name, path, shard)?;
+        let (c, pending) = Collection::new(&spec.name, path, shard, self.options.durability)?;
         let c = Arc::new(c.replay(pending)?);
         map.insert(spec.name.clone(), Arc::clone(&c));
         Ok(c)
     }
 
     fn drop_collection(&self, name: &str) -> Result<()> {
+        if !is_collection_name(name) {
+            return Err(MemoryError::Invalid {
+                what: "collection name",
+                reason: format!("{name:?}: use letters, digits, '-' and '_'"),
+            });
+        }
         let removed = write_lock(&self.collections).remove(name);
         if let Some(c) = removed {
             // Wait for a background optimisation to let go of the shard.
@@ -425,6 +436,15 @@ impl Inner {
             }
         }
     }
+}
+
+/// Whether `name` can name a collection's folder: letters, digits, `-` and `_` (one
+/// path component).
+fn is_collection_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
