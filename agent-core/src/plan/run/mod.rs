@@ -77,6 +77,8 @@ pub use config::RunConfig;
 pub use error::RunError;
 pub use events::{AgentEvent, TranscriptError, TranscriptLine, TranscriptWriter, read_transcript};
 pub use limits::{Limits, StopReason};
+#[cfg(test)]
+pub(crate) use rebind::RESUMED_FROM;
 pub use step::step_schema;
 
 use crate::model::{Constraint, FinishReason, GenerateRequest, Usage};

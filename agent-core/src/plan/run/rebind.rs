@@ -11,6 +11,9 @@ use agentry_prompts::{Guard, Role};
 
 use super::{AgentRun, Phase, Prepared, RunConfig, RunError, prompt};
 
+/// The untrusted source a resumed run notes: its transcript came from a file.
+pub(crate) const RESUMED_FROM: &str = "the checkpoint the run was resumed from";
+
 impl AgentRun {
     /// Replaces the run's configuration with `live` (prepared as `prepared`, with the
     /// run's templates) and keeps its progress: messages after the system message,
@@ -38,6 +41,11 @@ impl AgentRun {
         self.step_schema = prepared.step_schema.clone();
         self.answer_validator = Some(prepared.answer_validator.clone());
         self.config = live;
+        // The transcript after the system message came from the file: untrusted text,
+        // whatever the file says about where its text came from.
+        if self.steps > 0 || !self.observations.is_empty() {
+            self.note_source(RESUMED_FROM.to_owned());
+        }
         self.rebind_pending()
     }
 
@@ -53,6 +61,7 @@ impl AgentRun {
                 rest,
                 mut approved,
                 denied,
+                ..
             } => {
                 approved.push(waiting);
                 approved.extend(rest);
