@@ -211,7 +211,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             let code = match error {
                 WorkflowRunError::Input { .. }
                 | WorkflowRunError::UnknownRun { .. }
-                | WorkflowRunError::Changed { .. } => EXIT_INVALID,
+                | WorkflowRunError::Changed { .. }
+                | WorkflowRunError::Busy { .. } => EXIT_INVALID,
                 _ => {
                     if let Some(id) = id {
                         errln!("{}", resume_hint(&id));
