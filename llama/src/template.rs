@@ -1,5 +1,7 @@
 //! Chat templates: the GGUF's Jinja `tokenizer.chat_template`, rendered with minijinja.
 
+use std::borrow::Cow;
+
 use agentry_prompts::ChatMessage;
 use minijinja::{Environment, Error, ErrorKind, context};
 
@@ -39,9 +41,20 @@ impl ChatTemplate {
 
     /// Renders `messages` followed by the assistant generation prompt.
     pub fn render(&self, messages: &[ChatMessage]) -> Result<String, ModelError> {
-        let messages: Vec<_> = messages
-            .iter()
-            .map(|m| context! { role => m.role.as_str(), content => m.content.as_str() })
+        self.render_turns(
+            messages
+                .iter()
+                .map(|m| (m.role.as_str(), Cow::Borrowed(m.content.as_str()))),
+        )
+    }
+
+    /// Renders turns of `(role, text)` followed by the assistant generation prompt.
+    fn render_turns<'m>(
+        &self,
+        turns: impl Iterator<Item = (&'m str, Cow<'m, str>)>,
+    ) -> Result<String, ModelError> {
+        let messages: Vec<_> = turns
+            .map(|(role, content)| context! { role => role, content => content.as_ref() })
             .collect();
         let template = self
             .env

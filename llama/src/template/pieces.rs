@@ -4,11 +4,12 @@
 //! can then never become a control token, whatever the model's vocabulary: the tokenizer
 //! is told per piece, not a list of patterns.
 
+use std::borrow::Cow;
+
 use agentry_model::ModelError;
 use agentry_prompts::ChatMessage;
-use minijinja::context;
 
-use super::{ChatTemplate, NAME};
+use super::ChatTemplate;
 
 /// One piece of a rendered prompt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,30 +108,14 @@ impl ChatTemplate {
     /// The template rendered with each non-empty message's text replaced by its
     /// placeholder.
     fn render_marked(&self, messages: &[ChatMessage]) -> Result<String, ModelError> {
-        let messages: Vec<_> = messages
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let content = if m.content.is_empty() {
-                    String::new()
-                } else {
-                    placeholder(i)
-                };
-                context! { role => m.role.as_str(), content => content }
-            })
-            .collect();
-        let template = self
-            .env
-            .get_template(NAME)
-            .map_err(|e| ModelError::Template(format!("{e:#}")))?;
-        template
-            .render(context! {
-                messages => messages,
-                add_generation_prompt => true,
-                bos_token => self.bos_token.as_str(),
-                eos_token => self.eos_token.as_str(),
-            })
-            .map_err(|e| ModelError::Template(format!("cannot render: {e:#}")))
+        self.render_turns(messages.iter().enumerate().map(|(i, m)| {
+            let content = if m.content.is_empty() {
+                Cow::Borrowed("")
+            } else {
+                Cow::Owned(placeholder(i))
+            };
+            (m.role.as_str(), content)
+        }))
     }
 }
 
