@@ -86,12 +86,30 @@ pub fn backend() -> Result<&'static LlamaBackend, ModelError> {
 /// A GGUF model served by one worker thread; share it with `Arc` across tasks.
 ///
 /// Requests are served one at a time in arrival order; each may decode several samples in one
-/// batch. Dropping the last handle stops the worker.
+/// batch. Dropping the handle stops the worker and waits until it has freed the model, so
+/// no llama.cpp work is left running when the program exits.
 #[derive(Debug)]
 pub struct LlamaModel {
     jobs: std_mpsc::Sender<Job>,
     info: ModelInfo,
     stats: Arc<Counters>,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for LlamaModel {
+    fn drop(&mut self) {
+        // Closing the queue ends the worker's loop once its current job is done (a job
+        // whose caller has gone stops at its next token); it then frees the context and
+        // the model. Waiting for that keeps a process from exiting (and running
+        // llama.cpp's static destructors) while a worker still frees the model.
+        let (closed, _) = std_mpsc::channel();
+        drop(std::mem::replace(&mut self.jobs, closed));
+        if let Some(worker) = self.worker.take()
+            && worker.thread().id() != std::thread::current().id()
+        {
+            let _ = worker.join();
+        }
+    }
 }
 
 /// Totals of the work a [`LlamaModel`] has done since it was loaded.
@@ -141,7 +159,7 @@ impl LlamaModel {
         let path = path.to_path_buf();
         let stats = Arc::new(Counters::default());
         let worker_stats = stats.clone();
-        std::thread::Builder::new()
+        let worker = std::thread::Builder::new()
             .name("agentry-llama".into())
             .spawn(move || run_worker(backend, &path, &gguf, &config, worker_stats, &ready_tx, &rx))
             .map_err(|e| ModelError::Load {
@@ -149,7 +167,12 @@ impl LlamaModel {
                 detail: format!("cannot start the worker thread: {e}"),
             })?;
         let info = ready_rx.recv().map_err(|_| ModelError::WorkerGone)??;
-        Ok(Self { jobs, info, stats })
+        Ok(Self {
+            jobs,
+            info,
+            stats,
+            worker: Some(worker),
+        })
     }
 
     /// Loads a GGUF file on a blocking thread.
