@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use agentry_tools::builtin::FsRoot;
-use agentry_tools::{Capabilities, Policy, ToolCall, ToolRegistry, ToolResult};
+use agentry_tools::{Capabilities, Policy, ToolCall, ToolRegistry, ToolResult, ToolSet};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -31,8 +31,11 @@ fn fixture() -> Fixture {
     Fixture { dir, registry }
 }
 
+/// Reading and writing granted, and writes pre-approved (approval is tested elsewhere).
 fn rw() -> Policy {
-    Policy::default().with_capabilities(Capabilities::NONE.with_read_files().with_write_files())
+    Policy::default()
+        .with_capabilities(Capabilities::NONE.with_read_files().with_write_files())
+        .approve(&ToolSet::named(["write_file"]))
 }
 
 async fn run(f: &Fixture, tool: &str, args: Value, policy: &Policy) -> ToolResult {

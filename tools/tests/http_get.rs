@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use agentry_tools::builtin::{AddressRules, HttpGet, HttpGetConfig};
-use agentry_tools::{Capabilities, Policy, ToolCall, ToolRegistry, ToolResult};
+use agentry_tools::{Capabilities, Policy, ToolCall, ToolRegistry, ToolResult, ToolSet};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -20,8 +20,11 @@ fn registry(config: HttpGetConfig) -> ToolRegistry {
     registry
 }
 
+/// The network granted and `http_get` pre-approved (approval is tested elsewhere).
 fn network() -> Policy {
-    Policy::default().with_capabilities(Capabilities::NONE.with_network())
+    Policy::default()
+        .with_capabilities(Capabilities::NONE.with_network())
+        .approve(&ToolSet::named(["http_get"]))
 }
 
 async fn get(registry: &ToolRegistry, url: &str) -> ToolResult {

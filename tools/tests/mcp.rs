@@ -1,7 +1,9 @@
 //! MCP end to end: start this crate's test server (rmcp server side) over stdio, list its
 //! tools, register them, and call them through the registry with the real protocol.
 
-use agentry_tools::{Capabilities, McpServer, Policy, ToolCall, ToolFailure, ToolRegistry};
+use agentry_tools::{
+    Capabilities, McpServer, Policy, ToolCall, ToolFailure, ToolRegistry, ToolSet,
+};
 use serde_json::json;
 
 async fn connect() -> McpServer {
@@ -96,13 +98,50 @@ async fn mcp_tools_declare_every_capability_by_default() {
             .contains("not granted: network, read_files, write_files, run_processes"),
         "{result:?}"
     );
-    let granted = registry
+    // Granted, its calls have side effects: they wait for approval...
+    let held = registry
         .call(
             &ToolCall::new("2", "test__add", json!({"a": 1, "b": 1})),
             &Policy::allow_all(),
         )
         .await;
+    assert!(
+        matches!(held.outcome, Err(ToolFailure::NoApprover { .. })),
+        "{held:?}"
+    );
+    assert!(
+        held.observation().contains("--approve test__add"),
+        "{held:?}"
+    );
+    // ...unless pre-approved.
+    let approved = Policy::allow_all().approve(&ToolSet::named(["test__add"]));
+    let granted = registry
+        .call(
+            &ToolCall::new("3", "test__add", json!({"a": 1, "b": 1})),
+            &approved,
+        )
+        .await;
     assert_eq!(granted.observation(), "2");
+    server.close();
+}
+
+#[tokio::test]
+async fn a_read_only_server_runs_without_approval_and_its_output_is_untrusted() {
+    let server = connect().await.read_only();
+    let mut registry = ToolRegistry::new();
+    registry
+        .register_all(server.tools())
+        .expect("MCP tools register");
+    let spec = registry.get("test__add").map(|t| t.spec()).expect("spec");
+    assert!(spec.side_effects().is_empty());
+    assert!(spec.output_is_untrusted());
+    let sum = registry
+        .call(
+            &ToolCall::new("1", "test__add", json!({"a": 1, "b": 1})),
+            &Policy::default(),
+        )
+        .await;
+    assert_eq!(sum.observation(), "2");
     server.close();
 }
 
