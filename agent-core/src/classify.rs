@@ -52,13 +52,15 @@ pub fn softmax(scores: &[f64]) -> Vec<f64> {
 
 fn with_question(prompt: &ModelInput, label: &str) -> ModelInput {
     let question = format!("Does the label \"{label}\" apply? Answer yes or no.");
-    match prompt {
-        ModelInput::Messages(m) => {
-            let mut m = m.clone();
-            m.push(ChatMessage::new(Role::User, question));
-            ModelInput::Messages(m)
+    let mut asked = prompt.clone();
+    match (&mut asked, prompt) {
+        (_, ModelInput::Raw(text)) => ModelInput::Raw(format!("{text}\n{question}\nAnswer:")),
+        (chat, _) => {
+            if let Some(messages) = chat.messages_mut() {
+                messages.push(ChatMessage::new(Role::User, question));
+            }
+            asked
         }
-        ModelInput::Raw(text) => ModelInput::Raw(format!("{text}\n{question}\nAnswer:")),
     }
 }
 

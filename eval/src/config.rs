@@ -73,6 +73,10 @@ pub enum Config {
     /// agentry's planner as it is: every step constrained to the step schema built from
     /// the tools (`bfcl`, `tasks`).
     Planner,
+    /// The same planner in the model's own tool-call format: the chat template renders
+    /// the tools, free text is the answer, only calls are constrained (`bfcl`, `tasks`;
+    /// models whose template has a tool-call format).
+    Native,
     /// The same model prompted the plain way: tools described in the prompt, free text,
     /// the reply read leniently (every suite).
     Plain,
@@ -87,13 +91,14 @@ pub enum Config {
 }
 
 /// The configuration names, for messages.
-pub const CONFIG_NAMES: &str = "planner, plain, direct, cot, sc, sc-N, tot";
+pub const CONFIG_NAMES: &str = "planner, native, plain, direct, cot, sc, sc-N, tot";
 
 impl Config {
     /// The name used in reports and traces.
     pub fn name(&self) -> &str {
         match self {
             Config::Planner => "planner",
+            Config::Native => "native",
             Config::Plain => "plain",
             Config::Strategy { name, .. } => name,
         }
@@ -102,7 +107,7 @@ impl Config {
     /// Whether the configuration can run items of `suite`.
     pub fn applies_to(&self, suite: Suite) -> bool {
         match self {
-            Config::Planner => matches!(suite, Suite::Bfcl | Suite::Tasks),
+            Config::Planner | Config::Native => matches!(suite, Suite::Bfcl | Suite::Tasks),
             Config::Plain => true,
             Config::Strategy { .. } => matches!(suite, Suite::Gsm8k | Suite::Game24),
         }
@@ -120,6 +125,7 @@ impl FromStr for Config {
         };
         match name {
             "planner" => Ok(Config::Planner),
+            "native" => Ok(Config::Native),
             "plain" => Ok(Config::Plain),
             "direct" | "cot" | "sc" | "tot" => Ok(Config::Strategy {
                 name: name.to_owned(),

@@ -1,6 +1,29 @@
 //! Turns a [`Constraint`] into a GBNF grammar for llama.cpp's grammar sampler.
 
-use agentry_model::{Constraint, ModelError};
+use agentry_model::{Constraint, ModelError, ToolCallSyntax};
+
+/// The root rule of a tool-call grammar ([`tool_calls_grammar`]).
+pub const TOOL_CALLS_ROOT: &str = "agentry-tool-calls";
+
+/// Most calls one reply may make under a tool-call grammar, whatever was asked.
+const MAX_CALLS: usize = 16;
+
+/// A grammar that holds only from a trigger on: free text until one of `triggers`
+/// matches the text so far, then the grammar from the trigger's first capture group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LazyGrammar {
+    /// The GBNF text.
+    pub grammar: String,
+    /// Its start rule.
+    pub root: &'static str,
+    /// Regular expressions (ECMAScript, as llama.cpp's `std::regex` reads them) that
+    /// switch the grammar on: searched anywhere in the text so far, or matched against
+    /// all of it when written `^...$`.
+    pub triggers: Vec<String>,
+    /// Texts that are one token in some vocabularies (`<tool_call>`); the sampler also
+    /// gives them as trigger tokens.
+    pub trigger_texts: Vec<String>,
+}
 
 /// The GBNF grammar of a constraint, or `None` for free text.
 ///
@@ -20,6 +43,10 @@ pub fn to_grammar(constraint: &Constraint) -> Result<Option<String>, ModelError>
             Ok(Some(g.clone()))
         }
         Constraint::Choice(options) => choice_grammar(options).map(Some),
+        Constraint::ToolCalls { .. } => Err(ModelError::InvalidConstraint {
+            kind: "tool calls",
+            detail: "tool calls hold only from their opener on: use `tool_calls_grammar`".into(),
+        }),
         Constraint::JsonSchema(schema) => {
             if !(schema.is_object() || schema.is_boolean()) {
                 return Err(ModelError::InvalidConstraint {
@@ -35,6 +62,72 @@ pub fn to_grammar(constraint: &Constraint) -> Result<Option<String>, ModelError>
                 })
         }
     }
+}
+
+/// The lazy grammar of [`Constraint::ToolCalls`]: from the format's opener on, 1 to
+/// `max_calls` calls (at most 16), each one JSON value under `call_schema`, and nothing
+/// after the last call but whitespace (then only the end of the reply). With
+/// `bare_calls`, a reply starting `{"name"` is held to one call too (Hermes).
+///
+/// # Errors
+/// `max_calls` of 0, or a call schema llama.cpp cannot convert.
+pub fn tool_calls_grammar(
+    syntax: ToolCallSyntax,
+    call_schema: &serde_json::Value,
+    max_calls: usize,
+    bare_calls: bool,
+) -> Result<LazyGrammar, ModelError> {
+    if max_calls == 0 {
+        return Err(ModelError::InvalidConstraint {
+            kind: "tool calls",
+            detail: "max_calls is 0: a reply could make no call".into(),
+        });
+    }
+    let Some(call) = to_grammar(&Constraint::JsonSchema(call_schema.clone()))? else {
+        return Err(ModelError::InvalidConstraint {
+            kind: "tool calls",
+            detail: "the call schema gives no grammar".into(),
+        });
+    };
+    // The schema's grammar names its start rule `root`: each call is `root`.
+    let more = max_calls.min(MAX_CALLS).min(syntax.max_calls()) - 1;
+    let repeat = |item: &str| {
+        if more == 0 {
+            String::new()
+        } else {
+            format!(" ({item}){{0,{more}}}")
+        }
+    };
+    // A call written bare at the start of the reply (`{"name": ..}`), as small models
+    // often write it, switches the grammar on too when asked for.
+    let bare = r#"^\s*(\{\s*"name")[\s\S]*$"#.to_owned();
+    let bare_rule = if bare_calls { " | root agentry-ws" } else { "" };
+    let rules = match syntax {
+        ToolCallSyntax::Hermes => format!(
+            "{TOOL_CALLS_ROOT} ::= agentry-call{} agentry-ws{bare_rule}\n\
+             agentry-call ::= \"<tool_call>\" agentry-ws root agentry-ws \"</tool_call>\"\n",
+            repeat("agentry-ws agentry-call")
+        ),
+        ToolCallSyntax::Llama3Json => format!("{TOOL_CALLS_ROOT} ::= root agentry-ws\n"),
+        ToolCallSyntax::Mistral => format!(
+            "{TOOL_CALLS_ROOT} ::= \"[TOOL_CALLS]\" agentry-ws \"[\" agentry-ws root{} agentry-ws \"]\" agentry-ws\n",
+            repeat("agentry-ws \",\" agentry-ws root")
+        ),
+    };
+    Ok(LazyGrammar {
+        grammar: format!("{call}\n{rules}agentry-ws ::= [ \\t\\n]{{0,4}}\n"),
+        root: TOOL_CALLS_ROOT,
+        triggers: match syntax {
+            ToolCallSyntax::Hermes if bare_calls => vec!["(<tool_call>)".into(), bare],
+            ToolCallSyntax::Hermes => vec!["(<tool_call>)".into()],
+            ToolCallSyntax::Llama3Json => vec![bare],
+            ToolCallSyntax::Mistral => vec![r"(\[TOOL_CALLS\])".into()],
+        },
+        trigger_texts: match syntax {
+            ToolCallSyntax::Llama3Json => Vec::new(),
+            ToolCallSyntax::Hermes | ToolCallSyntax::Mistral => vec![syntax.opener().to_owned()],
+        },
+    })
 }
 
 /// A grammar whose only sentences are `options`.
@@ -97,6 +190,50 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(g.contains("root ::="), "{g}");
+    }
+
+    #[test]
+    fn tool_call_grammars_wrap_the_call_schema_after_the_opener() {
+        let schema = serde_json::json!({"type": "object", "properties": {"name": {"const": "clock"}, "arguments": {"type": "object"}}, "required": ["name", "arguments"]});
+        let hermes = tool_calls_grammar(ToolCallSyntax::Hermes, &schema, 3, true).unwrap();
+        assert_eq!(hermes.root, TOOL_CALLS_ROOT);
+        assert_eq!(hermes.trigger_texts, ["<tool_call>"]);
+        assert_eq!(
+            hermes.triggers,
+            ["(<tool_call>)", r#"^\s*(\{\s*"name")[\s\S]*$"#]
+        );
+        assert!(
+            hermes
+                .grammar
+                .contains("agentry-tool-calls ::= agentry-call (agentry-ws agentry-call){0,2} agentry-ws | root agentry-ws"),
+            "{}",
+            hermes.grammar
+        );
+        assert!(hermes.grammar.contains("root ::="), "{}", hermes.grammar);
+        let tagged_only = tool_calls_grammar(ToolCallSyntax::Hermes, &schema, 1, false).unwrap();
+        assert_eq!(tagged_only.triggers, ["(<tool_call>)"]);
+        assert!(
+            !tagged_only.grammar.contains("| root"),
+            "{}",
+            tagged_only.grammar
+        );
+        let llama = tool_calls_grammar(ToolCallSyntax::Llama3Json, &schema, 3, false).unwrap();
+        assert!(
+            llama
+                .grammar
+                .contains("agentry-tool-calls ::= root agentry-ws\n")
+        );
+        assert!(llama.trigger_texts.is_empty());
+        let one = tool_calls_grammar(ToolCallSyntax::Mistral, &schema, 1, true).unwrap();
+        assert!(!one.grammar.contains("{0,"), "{}", one.grammar);
+        assert!(tool_calls_grammar(ToolCallSyntax::Hermes, &schema, 0, true).is_err());
+        let constraint = Constraint::ToolCalls {
+            syntax: ToolCallSyntax::Hermes,
+            call_schema: schema,
+            max_calls: 1,
+            bare_calls: true,
+        };
+        assert!(to_grammar(&constraint).is_err());
     }
 
     #[test]

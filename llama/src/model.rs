@@ -18,7 +18,7 @@ use super::template::ChatTemplate;
 use super::worker::{Counters, Job, Worker};
 use agentry_model::{
     CandidateScore, Completion, CompletionStream, GenerateRequest, LanguageModel, ModelError,
-    ModelInfo, ModelInput, ScoreRequest, StreamEvent, TokenCount,
+    ModelInfo, ModelInput, ScoreRequest, StreamEvent, TokenCount, ToolCallSyntax,
 };
 
 /// How a GGUF model is loaded and run.
@@ -92,6 +92,8 @@ pub fn backend() -> Result<&'static LlamaBackend, ModelError> {
 pub struct LlamaModel {
     jobs: std_mpsc::Sender<Job>,
     info: ModelInfo,
+    /// The tool-call format of the chat template in use, when it renders tools.
+    tool_calls: Option<ToolCallSyntax>,
     stats: Arc<Counters>,
     worker: Option<std::thread::JoinHandle<()>>,
 }
@@ -153,6 +155,15 @@ impl LlamaModel {
                 detail: e.to_string(),
             })?;
         }
+        let tool_calls = config
+            .chat_template
+            .as_deref()
+            .or_else(|| {
+                gguf.metadata
+                    .get("tokenizer.chat_template")
+                    .and_then(|v| v.as_str())
+            })
+            .and_then(ToolCallSyntax::detect);
         let backend = backend()?;
         let (jobs, rx) = std_mpsc::channel::<Job>();
         let (ready_tx, ready_rx) = std_mpsc::channel::<Result<ModelInfo, ModelError>>();
@@ -170,6 +181,7 @@ impl LlamaModel {
         Ok(Self {
             jobs,
             info,
+            tool_calls,
             stats,
             worker: Some(worker),
         })
@@ -388,6 +400,11 @@ impl LanguageModel for LlamaModel {
         let (reply, rx) = oneshot::channel();
         self.send(Job::Score { req, reply })?;
         rx.await.map_err(|_| ModelError::WorkerGone)?
+    }
+
+    /// Detected from the chat template's source (see [`ToolCallSyntax::detect`]).
+    fn tool_call_syntax(&self) -> Option<ToolCallSyntax> {
+        self.tool_calls
     }
 
     async fn count_tokens(&self, text: &str) -> Result<usize, ModelError> {

@@ -66,6 +66,43 @@ pub fn gbnf_sampler(model: &LlamaModel, grammar: &str) -> Result<LlamaSampler, M
     })
 }
 
+/// A llama.cpp grammar sampler that holds `lazy`'s grammar only from one of its triggers
+/// on. A trigger that is one token of the vocabulary (Qwen's `<tool_call>`) is also given
+/// as that token, so it switches the grammar on however it was sampled.
+///
+/// # Errors
+/// [`ModelError::InvalidConstraint`] when llama.cpp cannot parse the grammar.
+pub fn lazy_gbnf_sampler(
+    model: &LlamaModel,
+    lazy: &crate::grammar::LazyGrammar,
+) -> Result<LlamaSampler, ModelError> {
+    let trigger_tokens: Vec<LlamaToken> = lazy
+        .trigger_texts
+        .iter()
+        .filter_map(|trigger| {
+            let tokens = model.vocab().tokenize(trigger.as_bytes(), false, true);
+            match tokens.as_slice() {
+                [one] => Some(*one),
+                _ => None,
+            }
+        })
+        .collect();
+    LlamaSampler::grammar_lazy_patterns(
+        model,
+        &lazy.grammar,
+        lazy.root,
+        &lazy.triggers,
+        &trigger_tokens,
+    )
+    .map_err(|e| ModelError::InvalidConstraint {
+        kind: "tool calls",
+        detail: format!(
+            "llama.cpp cannot parse the tool-call grammar ({e}): {}",
+            lazy.grammar
+        ),
+    })
+}
+
 /// Checks the sampling parameters.
 pub fn validate(s: &Sampling) -> Result<(), ModelError> {
     let bad = |what: String| Err(ModelError::InvalidRequest(what));

@@ -8,6 +8,7 @@ use minijinja::{Environment, Error, ErrorKind, context};
 use agentry_model::ModelError;
 
 mod pieces;
+mod tojson;
 
 pub use pieces::PromptPiece;
 
@@ -30,6 +31,7 @@ impl ChatTemplate {
         env.add_function("raise_exception", |msg: String| -> Result<String, Error> {
             Err(Error::new(ErrorKind::InvalidOperation, msg))
         });
+        env.add_filter("tojson", tojson::tojson);
         env.add_template_owned(NAME, source.to_owned())
             .map_err(|e| ModelError::Template(format!("cannot compile: {e:#}")))?;
         Ok(Self {
@@ -41,10 +43,22 @@ impl ChatTemplate {
 
     /// Renders `messages` followed by the assistant generation prompt.
     pub fn render(&self, messages: &[ChatMessage]) -> Result<String, ModelError> {
+        self.render_with_tools(messages, &[])
+    }
+
+    /// Renders `messages` followed by the assistant generation prompt, with `tools` (tool
+    /// definitions, see [`agentry_model::tool_definition`]) as the template's `tools`
+    /// variable; none leaves it undefined, as a template expects when there are none.
+    pub fn render_with_tools(
+        &self,
+        messages: &[ChatMessage],
+        tools: &[serde_json::Value],
+    ) -> Result<String, ModelError> {
         self.render_turns(
             messages
                 .iter()
                 .map(|m| (m.role.as_str(), Cow::Borrowed(m.content.as_str()))),
+            tools,
         )
     }
 
@@ -52,6 +66,7 @@ impl ChatTemplate {
     fn render_turns<'m>(
         &self,
         turns: impl Iterator<Item = (&'m str, Cow<'m, str>)>,
+        tools: &[serde_json::Value],
     ) -> Result<String, ModelError> {
         let messages: Vec<_> = turns
             .map(|(role, content)| context! { role => role, content => content.as_ref() })
@@ -63,6 +78,7 @@ impl ChatTemplate {
         template
             .render(context! {
                 messages => messages,
+                tools => (!tools.is_empty()).then_some(tools),
                 add_generation_prompt => true,
                 bos_token => self.bos_token.as_str(),
                 eos_token => self.eos_token.as_str(),

@@ -12,10 +12,12 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use tokio::sync::{mpsc, oneshot};
 
-use super::grammar::to_grammar;
+use super::grammar::{to_grammar, tool_calls_grammar};
 #[cfg(feature = "llguidance")]
 use super::guidance::Guidance;
-use super::sampler::{GrammarMode, SchemaEngine, SequenceSampler, gbnf_sampler, validate};
+use super::sampler::{
+    GrammarMode, SchemaEngine, SequenceSampler, gbnf_sampler, lazy_gbnf_sampler, validate,
+};
 use super::slots::{Owner, Slots, common_prefix};
 use super::template::{ChatTemplate, PromptPiece};
 use super::text::{Utf8Decoder, find_stop, releasable};
@@ -205,13 +207,20 @@ impl<'m> Worker<'m> {
     fn render(&self, prompt: &ModelInput) -> Result<String, ModelError> {
         match prompt {
             ModelInput::Raw(text) => Ok(text.clone()),
-            ModelInput::Messages(messages) => match &self.template {
-                Some(t) => t.render(messages),
-                None => Err(ModelError::NoChatTemplate {
-                    model: self.name.clone(),
-                }),
-            },
+            ModelInput::Messages(messages) => self.template()?.render(messages),
+            ModelInput::WithTools { messages, tools } => {
+                self.template()?.render_with_tools(messages, tools)
+            }
         }
+    }
+
+    /// The chat template, or the error for a model without one.
+    fn template(&self) -> Result<&ChatTemplate, ModelError> {
+        self.template
+            .as_ref()
+            .ok_or_else(|| ModelError::NoChatTemplate {
+                model: self.name.clone(),
+            })
     }
 
     /// Tokens of a prompt. Chat messages: the template's own text with its control
@@ -221,14 +230,10 @@ impl<'m> Worker<'m> {
     pub fn tokenize_prompt(&self, prompt: &ModelInput) -> Result<Vec<LlamaToken>, ModelError> {
         let pieces = match prompt {
             ModelInput::Raw(text) => vec![PromptPiece::Template(text.clone())],
-            ModelInput::Messages(messages) => match &self.template {
-                Some(t) => t.render_pieces(messages)?,
-                None => {
-                    return Err(ModelError::NoChatTemplate {
-                        model: self.name.clone(),
-                    });
-                }
-            },
+            ModelInput::Messages(messages) => self.template()?.render_pieces(messages)?,
+            ModelInput::WithTools { messages, tools } => {
+                self.template()?.render_pieces_with_tools(messages, tools)?
+            }
         };
         let vocab = self.model.vocab();
         let bos = vocab.bos();
@@ -421,6 +426,18 @@ impl<'m> Worker<'m> {
         constraint: &Constraint,
         n: usize,
     ) -> Result<Vec<LlamaSampler>, ModelError> {
+        if let Constraint::ToolCalls {
+            syntax,
+            call_schema,
+            max_calls,
+            bare_calls,
+        } = constraint
+        {
+            let lazy = tool_calls_grammar(*syntax, call_schema, *max_calls, *bare_calls)?;
+            return (0..n)
+                .map(|_| lazy_gbnf_sampler(self.model, &lazy))
+                .collect();
+        }
         #[cfg(feature = "llguidance")]
         if let (SchemaEngine::Llguidance, Constraint::JsonSchema(schema)) =
             (self.schema_engine, constraint)

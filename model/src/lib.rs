@@ -42,6 +42,7 @@
 //!
 //! - [`types`]: requests ([`GenerateRequest`], [`Sampling`], [`Constraint`]) and results.
 //! - [`stream`]: [`CompletionStream`], tokens as they are decoded.
+//! - [`tool_call`]: [`ToolCallSyntax`], tool calls in a chat template's own format.
 //! - [`error`]: [`ModelError`], the one error of the model layer.
 
 #![warn(missing_docs)]
@@ -49,6 +50,7 @@
 pub mod constraint;
 pub mod error;
 pub mod stream;
+pub mod tool_call;
 pub mod types;
 
 use std::sync::Arc;
@@ -57,6 +59,7 @@ use async_trait::async_trait;
 
 pub use error::ModelError;
 pub use stream::CompletionStream;
+pub use tool_call::{ParsedReply, ToolCallError, ToolCallSyntax, tool_definition};
 pub use types::{
     CandidateScore, Completion, Constraint, FinishReason, GenerateRequest, ModelInfo, ModelInput,
     Sampling, ScoreRequest, SessionId, StreamEvent, Timings, Usage,
@@ -109,6 +112,13 @@ pub trait LanguageModel: Send + Sync {
     /// backend has one (llama.cpp loads the vocabulary alone); `None` by default, and callers
     /// then estimate.
     async fn token_counter(&self) -> Option<Arc<dyn TokenCount>> {
+        None
+    }
+
+    /// The tool-call format the model's chat template speaks, when it renders tools
+    /// itself ([`ModelInput::WithTools`]); `None` by default: the model is then given
+    /// tools in agentry's own JSON step format.
+    fn tool_call_syntax(&self) -> Option<ToolCallSyntax> {
         None
     }
 }

@@ -12,6 +12,38 @@ pub enum ModelInput {
     Messages(Vec<ChatMessage>),
     /// Text given to the model as is (for base models without a template).
     Raw(String),
+    /// Chat messages and the tools the chat template renders itself (its `tools`
+    /// variable), each a [`tool_definition`](crate::tool_call::tool_definition). Only for
+    /// a model whose template speaks a tool-call format
+    /// ([`LanguageModel::tool_call_syntax`](crate::LanguageModel::tool_call_syntax)).
+    WithTools {
+        /// The conversation.
+        messages: Vec<ChatMessage>,
+        /// The tool definitions.
+        tools: Vec<serde_json::Value>,
+    },
+}
+
+impl ModelInput {
+    /// The chat messages; `None` for raw text.
+    pub fn messages(&self) -> Option<&[ChatMessage]> {
+        match self {
+            ModelInput::Messages(messages) | ModelInput::WithTools { messages, .. } => {
+                Some(messages)
+            }
+            ModelInput::Raw(_) => None,
+        }
+    }
+
+    /// The chat messages, to change (tools stay as they are); `None` for raw text.
+    pub fn messages_mut(&mut self) -> Option<&mut Vec<ChatMessage>> {
+        match self {
+            ModelInput::Messages(messages) | ModelInput::WithTools { messages, .. } => {
+                Some(messages)
+            }
+            ModelInput::Raw(_) => None,
+        }
+    }
 }
 
 impl From<Vec<ChatMessage>> for ModelInput {
@@ -68,6 +100,23 @@ pub enum Constraint {
     Grammar(String),
     /// Exactly one of these strings.
     Choice(Vec<String>),
+    /// Free text, or tool calls written in `syntax`: from the call's opener on, each call
+    /// is decoded under `call_schema` (the JSON Schema of one call, as
+    /// [`ToolCallSyntax::call_schema`](crate::ToolCallSyntax::call_schema) makes it), at
+    /// most `max_calls` calls, and nothing after the last one. Text before a call stays
+    /// free, so an answer needs no wrapper and a call is always well-formed.
+    ToolCalls {
+        /// The format of the calls.
+        syntax: crate::ToolCallSyntax,
+        /// The JSON Schema of one call.
+        call_schema: serde_json::Value,
+        /// Most calls in one reply (at least 1).
+        max_calls: usize,
+        /// Whether a reply that starts with a bare call object (`{"name": ..`, no
+        /// opener; small models often drop Hermes' tags) is also held to the call's
+        /// schema. Leave it off when a JSON answer can start with a `name` key.
+        bare_calls: bool,
+    },
 }
 
 /// Names a conversation whose tokens stay in the KV cache between requests.
@@ -107,7 +156,8 @@ impl GenerateRequest {
         Self::new(ModelInput::Raw(text.into()))
     }
 
-    fn new(prompt: ModelInput) -> Self {
+    /// A greedy request for `prompt`.
+    pub fn new(prompt: ModelInput) -> Self {
         Self {
             prompt,
             sampling: Sampling::default(),

@@ -51,9 +51,15 @@ pub mod names {
     /// `actions` list of up to that many calls), `answer_schema` (JSON Schema
     /// of the final answer, as text).
     pub const REACT_FORMAT: &str = "react_format";
+    /// How to use tools in the model's own tool-call format (the chat template lists the
+    /// tools and their call syntax): call only when needed, else answer in plain text.
+    /// Variables: `tools` (bool: whether any tool is offered), `answer_schema` (JSON
+    /// Schema of the final answer as text; empty for a free-text answer).
+    pub const NATIVE_TOOLS: &str = "native_tools";
     /// Tells the model why its last agent step could not be used (not JSON,
     /// cut off, no action or answer, an answer that breaks the schema) and
-    /// asks for another. Variables: `error` (string).
+    /// asks for another. Variables: `error` (string), `native` (bool: the step is in
+    /// the model's own tool-call format, not agentry's JSON step).
     pub const STEP_ERROR: &str = "step_error";
     /// Sent after an agent step that only repeated calls already answered in the run
     /// (same tool, same arguments): their earlier results are shown again, and the model
@@ -126,6 +132,10 @@ pub(crate) const BUILTIN: &[(&str, &str)] = &[
     (
         names::REACT_FORMAT,
         include_str!("../templates/react_format.jinja"),
+    ),
+    (
+        names::NATIVE_TOOLS,
+        include_str!("../templates/native_tools.jinja"),
     ),
     (
         names::STEP_ERROR,

@@ -186,7 +186,7 @@ fn builtin_contexts() -> Vec<(&'static str, Value)> {
         ),
         (
             names::CHAIN_OF_THOUGHT,
-            json!({"answer_schema": "{\"type\":\"integer\"}"}),
+            json!({"tools": true, "answer_schema": "{\"type\":\"integer\"}"}),
         ),
         (
             names::SELF_CONSISTENCY,
@@ -214,7 +214,14 @@ fn builtin_contexts() -> Vec<(&'static str, Value)> {
             names::REACT_FORMAT,
             json!({"max_calls": 2, "answer_schema": "{\"type\":\"string\"}"}),
         ),
-        (names::STEP_ERROR, json!({"error": "no JSON object"})),
+        (
+            names::NATIVE_TOOLS,
+            json!({"tools": true, "answer_schema": "{\"type\":\"integer\"}"}),
+        ),
+        (
+            names::STEP_ERROR,
+            json!({"error": "no JSON object", "native": false}),
+        ),
         (names::REPEATED_CALL, json!({"tools": ["calculator"]})),
         (
             names::MEMORY_RECALL,

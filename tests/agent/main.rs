@@ -32,7 +32,7 @@ mod strategies;
 use agentry_core::agent::{Agent, AgentError, Pause, PendingApproval};
 use agentry_core::model::{
     CandidateScore, Completion, CompletionStream, FinishReason, GenerateRequest, LanguageModel,
-    ModelError, ModelInfo, ModelInput, Sampling, ScoreRequest, StreamEvent,
+    ModelError, ModelInfo, ModelInput, Sampling, ScoreRequest, StreamEvent, ToolCallSyntax,
 };
 use agentry_core::plan::run::{
     AgentEvent, AgentRun, ApprovalDecision, Input, Limits, StopReason, read_transcript,
@@ -151,6 +151,10 @@ impl LanguageModel for Recorder {
     async fn count_tokens(&self, text: &str) -> Result<usize, ModelError> {
         self.inner.count_tokens(text).await
     }
+
+    fn tool_call_syntax(&self) -> Option<ToolCallSyntax> {
+        self.inner.tool_call_syntax()
+    }
 }
 
 /// qwen2.5-coder-0.5b from the model store, for tests whose answer must be right.
@@ -200,7 +204,7 @@ fn calculator() -> ToolRegistry {
 
 fn messages(request: &GenerateRequest) -> Vec<ChatMessage> {
     match &request.prompt {
-        ModelInput::Messages(messages) => messages.clone(),
+        ModelInput::Messages(messages) | ModelInput::WithTools { messages, .. } => messages.clone(),
         ModelInput::Raw(text) => panic!("expected chat messages, got raw text {text:?}"),
     }
 }

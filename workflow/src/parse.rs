@@ -14,6 +14,7 @@ use super::spec::{
     PolicySpec, SamplingSpec, Step, StepKind, Template, ToolNames, Workflow,
 };
 use super::yaml::{Reader, closest, describe, to_json};
+use agentry_core::plan::run::ToolFormat;
 use agentry_core::plan::strategy::{DEFAULT_VOTES, Evaluator, Strategy};
 
 const TOP_KEYS: &[&str] = &[
@@ -45,6 +46,7 @@ const AGENT_KEYS: &[&str] = &[
     "strategy",
     "sampling",
     "max_steps",
+    "tool_format",
 ];
 const SAMPLING_KEYS: &[&str] = &[
     "temperature",
@@ -521,6 +523,10 @@ fn agents(reader: &mut Reader<'_>, node: &Node) -> Vec<AgentSpec> {
             .get_node("max_steps")
             .and_then(|n| reader.integer(n, "`max_steps`", 1, 1000))
             .map(|v| v as usize);
+        let tool_format = m
+            .get_node("tool_format")
+            .and_then(|n| tool_format(reader, n))
+            .unwrap_or_default();
         out.push(AgentSpec {
             name,
             role,
@@ -529,10 +535,28 @@ fn agents(reader: &mut Reader<'_>, node: &Node) -> Vec<AgentSpec> {
             strategy,
             sampling,
             max_steps,
+            tool_format,
             span,
         });
     }
     out
+}
+
+/// `tool_format:` of an agent: `auto`, `json` or `native`.
+fn tool_format(reader: &mut Reader<'_>, node: &Node) -> Option<ToolFormat> {
+    let text = reader.string(node, "`tool_format`")?;
+    match text.parse::<ToolFormat>() {
+        Ok(format) => Some(format),
+        Err(message) => {
+            let span = reader.span(node);
+            reader.error(Diagnostic::at(
+                span,
+                message,
+                "expected auto, json or native",
+            ));
+            None
+        }
+    }
 }
 
 fn sampling(reader: &mut Reader<'_>, node: &Node, owner: &str) -> SamplingSpec {

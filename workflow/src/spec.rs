@@ -8,6 +8,7 @@ use super::source::{SourceText, Span};
 use agentry_core::agent::AgentBuilder;
 use agentry_core::defaults;
 use agentry_core::plan::run::Limits;
+use agentry_core::plan::run::ToolFormat;
 use agentry_core::plan::strategy::Strategy;
 
 /// A checked workflow: what to run, in which order, with which agents.
@@ -278,6 +279,9 @@ pub struct AgentSpec {
     pub sampling: SamplingSpec,
     /// Most model steps per task.
     pub max_steps: Option<usize>,
+    /// How its steps are written (`auto`: the model's own tool-call format when it has
+    /// one).
+    pub tool_format: ToolFormat,
     /// Where it is declared.
     pub span: Span,
 }
@@ -285,7 +289,8 @@ pub struct AgentSpec {
 impl AgentSpec {
     /// This agent's settings on `builder`, the one conversion every front end uses (workflow
     /// runs, the chat's `--agent FILE#NAME`): its role when it has one, its instructions
-    /// appended, its strategy, its sampling over [`defaults::sampling`] and its step limit
+    /// appended, its strategy, its tool format, its sampling over [`defaults::sampling`]
+    /// and its step limit
     /// ([`defaults::MAX_STEPS`] unless it sets `max_steps`). Tools are the caller's: each
     /// front end has its own registry, and `self.tools` names the ones to permit.
     pub fn configure(&self, builder: AgentBuilder) -> AgentBuilder {
@@ -296,6 +301,7 @@ impl AgentSpec {
         builder
             .instructions(self.instructions.iter().cloned())
             .strategy(self.strategy.clone())
+            .tool_format(self.tool_format)
             .sampling(self.sampling.apply(defaults::sampling()))
             .limits(Limits {
                 max_steps: self.max_steps.unwrap_or(defaults::MAX_STEPS),
@@ -430,6 +436,7 @@ mod tests {
                 ..SamplingSpec::default()
             },
             max_steps,
+            tool_format: ToolFormat::Auto,
             span: Span::default(),
         }
     }

@@ -14,7 +14,7 @@ use tokio::sync::broadcast;
 use super::{Agent, AgentError, CheckpointDir, CheckpointSink, EVENT_CAPACITY};
 use crate::defaults;
 use crate::model::{LanguageModel, Sampling};
-use crate::plan::run::{Limits, RunConfig, TranscriptWriter};
+use crate::plan::run::{Limits, RunConfig, ToolFormat, TranscriptWriter};
 use crate::plan::strategy::Strategy;
 
 /// Builds an [`Agent`]; only the model is required. Start with [`Agent::builder`].
@@ -40,6 +40,7 @@ pub struct AgentBuilder {
     chat_budget_tokens: Option<usize>,
     thought_max_chars: Option<Option<usize>>,
     answer_schema: Option<serde_json::Value>,
+    tool_format: ToolFormat,
 }
 
 impl std::fmt::Debug for AgentBuilder {
@@ -141,6 +142,13 @@ impl AgentBuilder {
         self
     }
 
+    /// How steps are written (default [`ToolFormat::Auto`]: the model's own tool-call
+    /// format when its chat template has one, else agentry's JSON step).
+    pub fn tool_format(mut self, format: ToolFormat) -> Self {
+        self.tool_format = format;
+        self
+    }
+
     /// Most tool calls in one step, run in parallel (default 1).
     pub fn parallel_tool_calls(mut self, n: usize) -> Self {
         self.parallel_tool_calls = n;
@@ -194,7 +202,8 @@ impl AgentBuilder {
     ///
     /// # Errors
     /// [`AgentError::MissingModel`] without a model; [`AgentError::InvalidConfig`] for a
-    /// strategy with a zero count, zero steps, or a chat budget of zero;
+    /// strategy with a zero count, zero steps, a chat budget of zero, or
+    /// `tool_format` native for a model whose chat template renders no tools;
     /// [`AgentError::Io`] when the transcript or checkpoint folder cannot be created.
     pub fn build(self) -> Result<Agent, AgentError> {
         let model = self.model.ok_or(AgentError::MissingModel)?;
@@ -208,6 +217,10 @@ impl AgentBuilder {
                 reason: "limits.max_steps must be at least 1".into(),
             });
         }
+        let step_format = self
+            .tool_format
+            .resolve(model.as_ref())
+            .map_err(|reason| AgentError::InvalidConfig { reason })?;
         if self.chat_budget_tokens == Some(0) {
             return Err(AgentError::InvalidConfig {
                 reason: "the chat budget must be at least 1 token".into(),
@@ -253,7 +266,8 @@ impl AgentBuilder {
             .with_strategy(self.strategy)
             .with_limits(self.limits)
             .with_sampling(self.sampling.unwrap_or_else(defaults::sampling))
-            .with_parallel_calls(self.parallel_tool_calls.max(1));
+            .with_parallel_calls(self.parallel_tool_calls.max(1))
+            .with_step_format(step_format);
         settings.thought_max_chars = self
             .thought_max_chars
             .unwrap_or(Some(defaults::THOUGHT_MAX_CHARS));

@@ -258,8 +258,9 @@ pub fn with_instructions(prompt: ModelInput, instructions: &str) -> ModelInput {
     if instructions.trim().is_empty() {
         return prompt;
     }
-    match prompt {
-        ModelInput::Messages(mut messages) => {
+    let mut prompt = prompt;
+    match prompt.messages_mut() {
+        Some(messages) => {
             match messages
                 .iter_mut()
                 .rev()
@@ -268,21 +269,28 @@ pub fn with_instructions(prompt: ModelInput, instructions: &str) -> ModelInput {
                 Some(last) => last.content = format!("{}\n\n{instructions}", last.content),
                 None => messages.push(ChatMessage::user(instructions)),
             }
-            ModelInput::Messages(messages)
+            prompt
         }
-        ModelInput::Raw(text) => ModelInput::Raw(format!("{text}\n{instructions}\n")),
+        None => match prompt {
+            ModelInput::Raw(text) => ModelInput::Raw(format!("{text}\n{instructions}\n")),
+            other => other,
+        },
     }
 }
 
 /// The prompt followed by the rejected reply and the retry message.
 fn with_retry(prompt: ModelInput, reply: &str, retry: &str) -> ModelInput {
-    match prompt {
-        ModelInput::Messages(mut messages) => {
+    let mut prompt = prompt;
+    match prompt.messages_mut() {
+        Some(messages) => {
             messages.push(ChatMessage::assistant(reply));
             messages.push(ChatMessage::user(retry));
-            ModelInput::Messages(messages)
+            prompt
         }
-        ModelInput::Raw(text) => ModelInput::Raw(format!("{text}{reply}\n\n{retry}\n")),
+        None => match prompt {
+            ModelInput::Raw(text) => ModelInput::Raw(format!("{text}{reply}\n\n{retry}\n")),
+            other => other,
+        },
     }
 }
 

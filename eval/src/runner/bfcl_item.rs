@@ -43,7 +43,7 @@ impl Evaluation {
         };
         let world = BfclWorld;
         let driven = match config {
-            Config::Planner => {
+            Config::Planner | Config::Native => {
                 let specs: Vec<ToolSpec> = item
                     .functions
                     .iter()
@@ -68,7 +68,8 @@ impl Evaluation {
                         ..Limits::default()
                     })
                     .with_sampling(self.sampling())
-                    .with_parallel_calls(parallel);
+                    .with_parallel_calls(parallel)
+                    .with_step_format(Self::step_format(config, model));
                 let mut driven = drive::planner(model, run, &world).await;
                 for call in &mut driven.calls {
                     call.name = names.function(&call.name).to_owned();

@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use agentry_core::defaults;
 use agentry_core::model::{LanguageModel, Sampling};
+use agentry_core::plan::run::StepFormat;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::bfcl;
@@ -229,6 +230,11 @@ impl Evaluation {
         model: Arc<dyn LanguageModel>,
         trace: &mut TraceFile,
     ) -> Result<usize, EvalError> {
+        if self.configs.contains(&Config::Native) && model.tool_call_syntax().is_none() {
+            return Err(EvalError::Config(format!(
+                "configuration native: the chat template of `{model_name}` has no tool-call format"
+            )));
+        }
         let mut todo = Vec::new();
         for config in &self.configs {
             for (category, item) in &self.items {
@@ -307,6 +313,15 @@ impl Evaluation {
             max_tokens: self.options.max_tokens,
             seed: self.options.seed,
             ..defaults::sampling()
+        }
+    }
+
+    /// The step format of `config` on `model`: the model's own for
+    /// [`Config::Native`] (checked before any item runs), else agentry's JSON step.
+    fn step_format(config: &Config, model: &dyn LanguageModel) -> StepFormat {
+        match (config, model.tool_call_syntax()) {
+            (Config::Native, Some(syntax)) => StepFormat::Native(syntax),
+            _ => StepFormat::Json,
         }
     }
 

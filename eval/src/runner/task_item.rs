@@ -41,7 +41,7 @@ impl Evaluation {
             json!({"type": "string", "enum": task.labels})
         };
         let mut driven = match config {
-            Config::Planner => {
+            Config::Planner | Config::Native => {
                 // As `agentry run --approve-all`: the task's tools are pre-approved, and
                 // calls with side effects after untrusted text are held (and refused:
                 // nobody is there to approve).
@@ -58,7 +58,8 @@ impl Evaluation {
                         max_steps: self.task_steps(task),
                         ..Limits::default()
                     })
-                    .with_sampling(self.sampling());
+                    .with_sampling(self.sampling())
+                    .with_step_format(Self::step_format(config, model));
                 if !task.memories.is_empty() {
                     run = run.with_recall(defaults::RECALL_TOP_K);
                 }

@@ -40,8 +40,22 @@ impl ChatTemplate {
     /// A template that fails to render, or one that does not place each message's text
     /// exactly once, in order.
     pub fn render_pieces(&self, messages: &[ChatMessage]) -> Result<Vec<PromptPiece>, ModelError> {
-        let real = self.render(messages)?;
-        let marked = self.render_marked(messages)?;
+        self.render_pieces_with_tools(messages, &[])
+    }
+
+    /// [`ChatTemplate::render_pieces`] with `tools` as the template's `tools` variable.
+    /// The tool definitions are the template's own text (rendered by its `tojson`, which
+    /// writes no bracket that could spell a control token inside a string).
+    ///
+    /// # Errors
+    /// As [`ChatTemplate::render_pieces`].
+    pub fn render_pieces_with_tools(
+        &self,
+        messages: &[ChatMessage],
+        tools: &[serde_json::Value],
+    ) -> Result<Vec<PromptPiece>, ModelError> {
+        let real = self.render_with_tools(messages, tools)?;
+        let marked = self.render_marked(messages, tools)?;
         let texts: Vec<(usize, &str)> = messages
             .iter()
             .enumerate()
@@ -107,15 +121,22 @@ impl ChatTemplate {
 
     /// The template rendered with each non-empty message's text replaced by its
     /// placeholder.
-    fn render_marked(&self, messages: &[ChatMessage]) -> Result<String, ModelError> {
-        self.render_turns(messages.iter().enumerate().map(|(i, m)| {
-            let content = if m.content.is_empty() {
-                Cow::Borrowed("")
-            } else {
-                Cow::Owned(placeholder(i))
-            };
-            (m.role.as_str(), content)
-        }))
+    fn render_marked(
+        &self,
+        messages: &[ChatMessage],
+        tools: &[serde_json::Value],
+    ) -> Result<String, ModelError> {
+        self.render_turns(
+            messages.iter().enumerate().map(|(i, m)| {
+                let content = if m.content.is_empty() {
+                    Cow::Borrowed("")
+                } else {
+                    Cow::Owned(placeholder(i))
+                };
+                (m.role.as_str(), content)
+            }),
+            tools,
+        )
     }
 }
 

@@ -102,21 +102,11 @@ impl AgentRun {
         events: Vec<AgentEvent>,
     ) -> Result<(), RunError> {
         let observations: Vec<String> = results.iter().map(ToolResult::observation).collect();
-        let mut text = prompt::observations(
-            &self.templates,
-            &self.guard()?,
-            named(results, &observations),
-        )?;
-        if let Some(note) = note {
-            text = format!("{text}\n\n{note}");
-        }
         let noted: Vec<(String, String)> = named(results, &observations)
             .map(|(tool, text)| (tool.to_owned(), text.to_owned()))
             .collect();
         self.events.extend(events);
-        self.observations.extend(noted);
-        self.observe(text, &observations);
-        Ok(())
+        self.observe(noted, note)
     }
 
     /// The successful results of idempotent tools among `calls`, kept for later repeats.
@@ -231,15 +221,9 @@ impl AgentRun {
         let answered = self.idempotent_successes(calls, &ordered);
         let all: Vec<&ToolResult> = denied.iter().chain(&ordered).collect();
         let observations: Vec<String> = all.iter().map(|result| result.observation()).collect();
-        let text = prompt::observations(
-            &self.templates,
-            &self.guard()?,
-            named(all.iter().copied(), &observations),
-        )?;
         let noted: Vec<(String, String)> = named(all.iter().copied(), &observations)
             .map(|(tool, text)| (tool.to_owned(), text.to_owned()))
             .collect();
-        self.observations.extend(noted);
         self.answered_calls.extend(answered);
         for result in &ordered {
             let untrusted = self
@@ -260,8 +244,7 @@ impl AgentRun {
                 .into_iter()
                 .map(|result| AgentEvent::ToolResult { step, result }),
         );
-        self.observe(text, &observations);
-        Ok(())
+        self.observe(noted, None)
     }
 }
 

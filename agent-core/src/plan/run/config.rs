@@ -10,6 +10,7 @@ use jsonschema::Validator;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::format::StepFormat;
 use super::limits::Limits;
 use super::{RunError, prompt, step_schema};
 use crate::model::Sampling;
@@ -56,6 +57,10 @@ pub struct RunConfig {
     /// observations.
     #[serde(default)]
     pub strategy: Strategy,
+    /// How each step is written: agentry's JSON step (the default, any model) or the
+    /// model's own tool-call format (see [`StepFormat`]).
+    #[serde(default)]
+    pub step_format: StepFormat,
 }
 
 impl RunConfig {
@@ -77,6 +82,7 @@ impl RunConfig {
             max_calls_per_step: 1,
             thought_max_chars: Some(crate::defaults::THOUGHT_MAX_CHARS),
             strategy: Strategy::Direct,
+            step_format: StepFormat::Json,
         }
     }
 
@@ -141,6 +147,12 @@ impl RunConfig {
     /// Lets one step make up to `n` tool calls, run in parallel.
     pub fn with_parallel_calls(mut self, n: usize) -> Self {
         self.max_calls_per_step = n;
+        self
+    }
+
+    /// Writes each step in `format` (see [`RunConfig::step_format`]).
+    pub fn with_step_format(mut self, format: StepFormat) -> Self {
+        self.step_format = format;
         self
     }
 
@@ -235,6 +247,7 @@ struct PromptShape {
     max_calls_per_step: usize,
     thought_max_chars: Option<usize>,
     guarded: bool,
+    step_format: StepFormat,
 }
 
 impl PromptShape {
@@ -247,6 +260,7 @@ impl PromptShape {
             max_calls_per_step: config.max_calls_per_step,
             thought_max_chars: config.thought_max_chars,
             guarded: config.guarded(),
+            step_format: config.step_format,
         }
     }
 }

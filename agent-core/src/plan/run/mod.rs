@@ -55,7 +55,9 @@ mod calls;
 mod config;
 mod error;
 mod events;
+mod format;
 mod limits;
+mod native;
 pub(crate) mod prompt;
 mod rebind;
 mod step;
@@ -76,6 +78,7 @@ pub(crate) use config::Prepared;
 pub use config::RunConfig;
 pub use error::RunError;
 pub use events::{AgentEvent, TranscriptError, TranscriptLine, TranscriptWriter, read_transcript};
+pub use format::{StepFormat, ToolFormat};
 pub use limits::{Limits, StopReason};
 #[cfg(test)]
 pub(crate) use rebind::RESUMED_FROM;
@@ -416,20 +419,33 @@ impl AgentRun {
         usage: Usage,
     ) -> Result<(), RunError> {
         let step = self.steps + 1;
-        let parsed = step::parse_step(&text, self.max_calls());
-        let thought = match &parsed {
-            Ok(Step::Act { thought, .. } | Step::Answer { thought, .. }) => thought.clone(),
-            Err(_) => String::new(),
+        let parsed = match self.config.step_format {
+            StepFormat::Json => step::parse_step(&text, self.max_calls())
+                .map(Some)
+                .map_err(|error| unusable(&error.to_string(), finish)),
+            StepFormat::Native(syntax) => {
+                self.read_native(syntax, &text, finish, self.must_answer())
+            }
         };
+        let thought = match &parsed {
+            Ok(Some(Step::Act { thought, .. } | Step::Answer { thought, .. })) => thought.clone(),
+            Ok(None) | Err(_) => String::new(),
+        };
+        // `None`: a prose reply where the answer must be JSON; the next step gives it.
         let verdict = match parsed {
-            Err(error) => Err(unusable(&error.to_string(), finish)),
-            Ok(step) => match self.answer_problem(&step) {
+            Err(problem) => Err(problem),
+            Ok(None) => Ok(None),
+            Ok(Some(step)) => match self.answer_problem(&step) {
                 Some(problem) => Err(problem),
-                None => Ok(step),
+                None => Ok(Some(step)),
             },
         };
         let retry = match &verdict {
-            Err(problem) => Some(prompt::step_error(&self.templates, problem)?),
+            Err(problem) => Some(prompt::step_error(
+                &self.templates,
+                problem,
+                self.config.step_format != StepFormat::Json,
+            )?),
             Ok(_) => None,
         };
 
@@ -437,7 +453,15 @@ impl AgentRun {
         self.answer_next = false;
         self.last_cut_off = finish == FinishReason::Length;
         self.add_usage(usage);
-        self.messages.push(ChatMessage::assistant(text));
+        // A native call goes into the conversation as the template writes calls (tags
+        // included, however the model wrote it), so the model reads back a call made.
+        let written = match (&self.config.step_format, &verdict) {
+            (StepFormat::Native(syntax), Ok(Some(Step::Act { thought, calls }))) => {
+                syntax.write(thought, calls)
+            }
+            _ => text,
+        };
+        self.messages.push(ChatMessage::assistant(written));
         if !thought.is_empty() {
             self.events.push(AgentEvent::Thought {
                 step,
@@ -452,18 +476,51 @@ impl AgentRun {
                 self.pending.extend(retry);
                 self.next_step();
             }
-            Ok(Step::Answer { answer, .. }) => self.answered(answer)?,
-            Ok(Step::Act { calls, .. }) => self.request_calls(step, calls),
+            Ok(None) => {
+                self.pending.push(native::ANSWER_AS_JSON.to_owned());
+                self.next_step();
+                self.answer_next = true;
+            }
+            Ok(Some(Step::Answer { answer, .. })) => self.answered(answer)?,
+            Ok(Some(Step::Act { calls, .. })) => self.request_calls(step, calls),
         }
         Ok(())
     }
 
-    /// Queues an observation for the next user turn and starts the next step;
-    /// `observations` are the texts of the step's results.
-    fn observe(&mut self, text: String, observations: &[String]) {
-        self.pending.push(text);
-        self.last_observation = Some(observations.join("\n"));
+    /// Puts a step's results, `(tool, observation)` each, before the model and starts the
+    /// next step. The JSON step gets them as one user turn (with `note` after them); the
+    /// native format as one `tool` message per result, each fenced, then `note` as a user
+    /// turn.
+    fn observe(
+        &mut self,
+        results: Vec<(String, String)>,
+        note: Option<String>,
+    ) -> Result<(), RunError> {
+        let guard = self.guard()?;
+        let named = results
+            .iter()
+            .map(|(tool, observation)| (tool.as_str(), observation.as_str()));
+        match self.config.step_format {
+            StepFormat::Json => {
+                let mut text = prompt::observations(&self.templates, &guard, named)?;
+                if let Some(note) = note {
+                    text = format!("{text}\n\n{note}");
+                }
+                self.pending.push(text);
+            }
+            StepFormat::Native(_) => {
+                for (tool, observation) in named {
+                    let fenced = prompt::tool_message(&guard, tool, observation);
+                    self.messages.push(ChatMessage::tool(fenced));
+                }
+                self.pending.extend(note);
+            }
+        }
+        let texts: Vec<&str> = results.iter().map(|(_, text)| text.as_str()).collect();
+        self.last_observation = Some(texts.join("\n"));
+        self.observations.extend(results);
         self.next_step();
+        Ok(())
     }
 
     /// Starts the next step, or ends the run when a limit is reached.
@@ -642,6 +699,9 @@ impl AgentRun {
         if let Some(limit) = self.config.limits.max_tokens {
             let left = limit.saturating_sub(self.usage.completion_tokens);
             sampling.max_tokens = sampling.max_tokens.min(left);
+        }
+        if let StepFormat::Native(syntax) = self.config.step_format {
+            return self.native_request(syntax, sampling);
         }
         let schema = if self.must_answer() {
             step_schema(

@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 
 use super::RunConfig;
 use super::action::Recollection;
-use super::step::self_contained;
+use super::format::StepFormat;
+use super::step::{self, self_contained};
 use crate::model::ModelInput;
 
 /// The fixed part of the system message: role and instructions (`prompt_system`), the
@@ -43,6 +44,19 @@ pub(crate) fn system_head(
             })
         })
         .collect();
+    if let StepFormat::Native(_) = config.step_format {
+        // The chat template lists the tools and their call syntax itself.
+        let answer_schema = if step::is_free_text(&config.answer_schema) {
+            String::new()
+        } else {
+            self_contained(&config.answer_schema).to_string()
+        };
+        let native = templates.render(
+            names::NATIVE_TOOLS,
+            json!({ "tools": !config.tools.is_empty(), "answer_schema": answer_schema }),
+        )?;
+        return Ok(join(&[head, native]));
+    }
     let react = templates.render(names::REACT_STEP, json!({ "tools": tools }))?;
     let format = templates.render(
         names::REACT_FORMAT,
@@ -111,6 +125,12 @@ pub(crate) fn observations<'a>(
     Ok(join(&rendered))
 }
 
+/// The content of the `tool` message carrying one result (native tool-call format): the
+/// observation fenced as `tool:NAME`.
+pub(crate) fn tool_message(guard: &Guard, tool: &str, observation: &str) -> String {
+    guard.fence(&untrusted(format!("tool:{tool}"), observation))
+}
+
 /// The recalled memories (`memory_recall`), each fenced as `memory:SOURCE`; `None` when
 /// there are none.
 pub(crate) fn recalled(
@@ -144,9 +164,16 @@ pub(crate) fn repeated_call(templates: &Templates, tools: &[&str]) -> Result<Str
 }
 
 /// Why the last reply could not be used (`step_error`).
-pub(crate) fn step_error(templates: &Templates, error: &str) -> Result<String, PromptError> {
+pub(crate) fn step_error(
+    templates: &Templates,
+    error: &str,
+    native: bool,
+) -> Result<String, PromptError> {
     Ok(templates
-        .render(names::STEP_ERROR, json!({ "error": error }))?
+        .render(
+            names::STEP_ERROR,
+            json!({ "error": error, "native": native }),
+        )?
         .trim()
         .to_owned())
 }

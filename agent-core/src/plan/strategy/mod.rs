@@ -420,7 +420,7 @@ pub(crate) fn trace_attempts(trace: &mut Trace, prompt: &ModelInput, attempts: &
 pub(crate) fn split_task(task: &ModelInput) -> (Vec<agentry_prompts::ChatMessage>, String) {
     match task {
         ModelInput::Raw(text) => (Vec::new(), text.clone()),
-        ModelInput::Messages(messages) => {
+        ModelInput::Messages(messages) | ModelInput::WithTools { messages, .. } => {
             let system = messages
                 .iter()
                 .filter(|m| m.role == agentry_prompts::Role::System)
@@ -441,7 +441,7 @@ pub(crate) fn split_task(task: &ModelInput) -> (Vec<agentry_prompts::ChatMessage
 pub(crate) fn ask(task: &ModelInput, text: String) -> ModelInput {
     match task {
         ModelInput::Raw(_) => ModelInput::Raw(format!("{text}\n")),
-        ModelInput::Messages(_) => {
+        ModelInput::Messages(_) | ModelInput::WithTools { .. } => {
             let (mut system, _) = split_task(task);
             system.push(agentry_prompts::ChatMessage::user(text));
             ModelInput::Messages(system)

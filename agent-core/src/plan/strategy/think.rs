@@ -112,15 +112,18 @@ pub(super) fn answer_prompt(
     let ask = options
         .templates
         .render(names::REASONED_ANSWER, serde_json::json!({}))?;
-    Ok(match reasoning_prompt {
-        ModelInput::Messages(messages) => {
-            let mut messages = messages.clone();
-            messages.push(ChatMessage::assistant(working.text.clone()));
-            messages.push(ChatMessage::user(ask));
-            ModelInput::Messages(messages)
-        }
-        ModelInput::Raw(text) => ModelInput::Raw(format!("{text}{}\n\n{ask}\n", working.text)),
-    })
+    if let ModelInput::Raw(text) = reasoning_prompt {
+        return Ok(ModelInput::Raw(format!(
+            "{text}{}\n\n{ask}\n",
+            working.text
+        )));
+    }
+    let mut prompt = reasoning_prompt.clone();
+    if let Some(messages) = prompt.messages_mut() {
+        messages.push(ChatMessage::assistant(working.text.clone()));
+        messages.push(ChatMessage::user(ask));
+    }
+    Ok(prompt)
 }
 
 /// The typed answer after a piece of working, asked for as `{"answer": ...}`:

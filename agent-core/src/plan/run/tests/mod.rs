@@ -116,7 +116,7 @@ fn expect_done(run: &AgentRun) -> RunOutcome {
 
 fn messages_of(request: &GenerateRequest) -> Vec<ChatMessage> {
     match &request.prompt {
-        ModelInput::Messages(messages) => messages.clone(),
+        ModelInput::Messages(messages) | ModelInput::WithTools { messages, .. } => messages.clone(),
         ModelInput::Raw(text) => panic!("expected chat messages, got raw {text}"),
     }
 }
@@ -150,6 +150,7 @@ fn scripted_step(run: &mut AgentRun, text: &str) {
 }
 
 mod checkpoints;
+mod native;
 mod repeats;
 mod steps;
 mod strategy;

@@ -1,0 +1,186 @@
+//! Steps in the model's own tool-call format ([`StepFormat::Native`]): the request (the
+//! tools rendered by the chat template, only the calls constrained) and the reading of
+//! a reply (free text is the answer, calls are made).
+
+use agentry_tools::ToolSpec;
+use serde_json::Value;
+
+use super::AgentRun;
+use super::step::{self, Step, is_free_text, self_contained};
+use crate::model::{
+    Constraint, FinishReason, GenerateRequest, ModelInput, Sampling, ToolCallSyntax,
+    tool_definition,
+};
+
+/// The tool definitions the chat template renders (`tools`), parameters self-contained.
+pub(super) fn definitions(tools: &[ToolSpec]) -> Vec<Value> {
+    tools
+        .iter()
+        .map(|spec| {
+            tool_definition(
+                &spec.name,
+                &spec.description,
+                &self_contained(&spec.parameters),
+            )
+        })
+        .collect()
+}
+
+/// The JSON Schema of one call to one of `tools` in `syntax`.
+pub(super) fn call_schema(syntax: ToolCallSyntax, tools: &[ToolSpec]) -> Value {
+    let parameters: Vec<Value> = tools
+        .iter()
+        .map(|spec| self_contained(&spec.parameters))
+        .collect();
+    syntax.call_schema(
+        tools
+            .iter()
+            .zip(&parameters)
+            .map(|(spec, schema)| (spec.name.as_str(), schema)),
+    )
+}
+
+/// GBNF of a reply that cannot open a call in `syntax`: the first character can start no
+/// opener (`<` for Hermes' `<tool_call>` and Llama's `<|python_tag|>`, `{` for Llama's
+/// bare JSON call, `[` for Mistral's `[TOOL_CALLS]`); Hermes' calls can open anywhere, so
+/// its answer holds no `<` at all.
+pub(super) fn answer_only_grammar(syntax: ToolCallSyntax) -> &'static str {
+    match syntax {
+        ToolCallSyntax::Hermes => r#"root ::= [^<]+"#,
+        ToolCallSyntax::Llama3Json => r#"root ::= [^{<] [^\x00]*"#,
+        ToolCallSyntax::Mistral => r#"root ::= [^\[] [^\x00]*"#,
+    }
+}
+
+/// Whether a JSON answer of `schema` can open with a `name` key, like a bare call: an
+/// object with a `name` property, or one that allows any property.
+fn answer_can_start_with_name(schema: &Value) -> bool {
+    if is_free_text(schema) {
+        return false;
+    }
+    let object_like = schema.get("type").and_then(Value::as_str) == Some("object")
+        || schema.get("properties").is_some()
+        || schema.get("type").is_none();
+    object_like
+        && (schema.pointer("/properties/name").is_some()
+            || schema.get("additionalProperties") != Some(&Value::Bool(false)))
+}
+
+impl AgentRun {
+    /// The request of a native step, sampled with `sampling`.
+    pub(super) fn native_request(
+        &self,
+        syntax: ToolCallSyntax,
+        sampling: Sampling,
+    ) -> GenerateRequest {
+        let tools = &self.config.tools;
+        let constraint = if self.must_answer() || tools.is_empty() {
+            self.native_answer_constraint(syntax)
+        } else {
+            Constraint::ToolCalls {
+                syntax,
+                call_schema: call_schema(syntax, tools),
+                max_calls: self.max_calls(),
+                bare_calls: !answer_can_start_with_name(&self.config.answer_schema),
+            }
+        };
+        let prompt = if tools.is_empty() {
+            ModelInput::Messages(self.messages.clone())
+        } else {
+            ModelInput::WithTools {
+                messages: self.messages.clone(),
+                tools: definitions(tools),
+            }
+        };
+        GenerateRequest::new(prompt)
+            .with_sampling(sampling)
+            .with_constraint(constraint)
+            .with_session(self.session())
+    }
+
+    /// The constraint of a step that must answer: text that opens no call for a
+    /// free-text answer (none without tools), else the answer's schema.
+    fn native_answer_constraint(&self, syntax: ToolCallSyntax) -> Constraint {
+        let schema = &self.config.answer_schema;
+        if !is_free_text(schema) {
+            Constraint::JsonSchema(self_contained(schema))
+        } else if self.config.tools.is_empty() {
+            Constraint::None
+        } else {
+            Constraint::Grammar(answer_only_grammar(syntax).to_owned())
+        }
+    }
+
+    /// Reads a native reply as a step. `answer_only`: the step could only answer (its
+    /// constraint opened no call), so the whole reply is the answer. Returns the step, or
+    /// the problem to show the model; `Ok(None)` for a free-text reply when the answer
+    /// must be JSON: the next step is then asked for the answer under its schema.
+    pub(super) fn read_native(
+        &self,
+        syntax: ToolCallSyntax,
+        text: &str,
+        finish: FinishReason,
+        answer_only: bool,
+    ) -> Result<Option<Step>, String> {
+        let cut = matches!(finish, FinishReason::Length | FinishReason::ContextFull);
+        let typed = !is_free_text(&self.config.answer_schema);
+        if answer_only {
+            if cut {
+                return Err(super::unusable("the answer is incomplete", finish));
+            }
+            return answer_from_text(text, typed).map(Some);
+        }
+        let parsed = syntax
+            .parse(text)
+            .map_err(|error| super::unusable(&error.to_string(), finish))?;
+        if !parsed.calls.is_empty() {
+            if parsed.calls.len() > self.max_calls() {
+                return Err(format!(
+                    "it makes {} tool calls; one step may make at most {}",
+                    parsed.calls.len(),
+                    self.max_calls()
+                ));
+            }
+            return Ok(Some(Step::Act {
+                thought: parsed.text,
+                calls: parsed.calls,
+            }));
+        }
+        if cut {
+            return Err(super::unusable("the answer is incomplete", finish));
+        }
+        if typed {
+            // A JSON answer written as such is taken; prose is turned into one by the
+            // next step, under the answer's schema.
+            return Ok(answer_from_text(&parsed.text, true).ok());
+        }
+        answer_from_text(&parsed.text, false).map(Some)
+    }
+}
+
+/// The answer a reply's text gives: the text itself (not blank) for a free-text answer,
+/// else the JSON value it holds.
+fn answer_from_text(text: &str, typed: bool) -> Result<Step, String> {
+    let text = text.trim();
+    let answer = if typed {
+        match serde_json::from_str::<Value>(text) {
+            Ok(value) => value,
+            Err(_) => match step::extract_object(text) {
+                Some(object) => Value::Object(object),
+                None => return Err("the final answer must be JSON matching its schema".into()),
+            },
+        }
+    } else if text.is_empty() {
+        return Err("the answer is blank: write the answer itself".into());
+    } else {
+        Value::String(text.to_owned())
+    };
+    Ok(Step::Answer {
+        thought: String::new(),
+        answer,
+    })
+}
+
+/// The note asking for the answer under its schema after a prose reply.
+pub(super) const ANSWER_AS_JSON: &str =
+    "Now give your final answer as JSON matching the answer schema, and nothing else.";
