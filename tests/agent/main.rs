@@ -26,6 +26,7 @@ mod support;
 mod approval;
 mod injection;
 mod memory;
+mod native;
 mod repeats;
 mod strategies;
 
