@@ -100,8 +100,13 @@ pub fn tool_calls_grammar(
     };
     // A call written bare at the start of the reply (`{"name": ..}`), as small models
     // often write it, switches the grammar on too when asked for.
-    let bare = r#"^\s*(\{\s*"name")[\s\S]*$"#.to_owned();
-    let bare_rule = if bare_calls { " | root agentry-ws" } else { "" };
+    // It may sit in a Markdown code fence, as code models write JSON.
+    let bare = r#"^\s*(?:```(?:json)?\s*)?(\{\s*"name")[\s\S]*$"#.to_owned();
+    let bare_rule = if bare_calls {
+        " | root agentry-ws (\"```\" agentry-ws)?"
+    } else {
+        ""
+    };
     let rules = match syntax {
         ToolCallSyntax::Hermes => format!(
             "{TOOL_CALLS_ROOT} ::= agentry-call{} agentry-ws{bare_rule}\n\
@@ -200,12 +205,15 @@ mod tests {
         assert_eq!(hermes.trigger_texts, ["<tool_call>"]);
         assert_eq!(
             hermes.triggers,
-            ["(<tool_call>)", r#"^\s*(\{\s*"name")[\s\S]*$"#]
+            [
+                "(<tool_call>)",
+                r#"^\s*(?:```(?:json)?\s*)?(\{\s*"name")[\s\S]*$"#
+            ]
         );
         assert!(
             hermes
                 .grammar
-                .contains("agentry-tool-calls ::= agentry-call (agentry-ws agentry-call){0,2} agentry-ws | root agentry-ws"),
+                .contains("agentry-tool-calls ::= agentry-call (agentry-ws agentry-call){0,2} agentry-ws | root agentry-ws (\"```\" agentry-ws)?"),
             "{}",
             hermes.grammar
         );
@@ -225,7 +233,13 @@ mod tests {
         );
         assert!(llama.trigger_texts.is_empty());
         let one = tool_calls_grammar(ToolCallSyntax::Mistral, &schema, 1, true).unwrap();
-        assert!(!one.grammar.contains("{0,"), "{}", one.grammar);
+        assert!(
+            one.grammar.contains(
+                "agentry-tool-calls ::= \"[TOOL_CALLS]\" agentry-ws \"[\" agentry-ws root agentry-ws \"]\" agentry-ws\n"
+            ),
+            "{}",
+            one.grammar
+        );
         assert!(tool_calls_grammar(ToolCallSyntax::Hermes, &schema, 0, true).is_err());
         let constraint = Constraint::ToolCalls {
             syntax: ToolCallSyntax::Hermes,

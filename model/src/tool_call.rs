@@ -228,9 +228,20 @@ fn parse_hermes(reply: &str) -> Result<ParsedReply, ToolCallError> {
 }
 
 /// A reply that is one call written without its `<tool_call>` tags: exactly
-/// `{"name": TOOL, "arguments": {..}}` (small models often drop the tags).
+/// `{"name": TOOL, "arguments": {..}}`, maybe in a Markdown code fence (small models
+/// often drop the tags).
 fn bare_call(text: &str) -> Option<(String, Value)> {
-    if !text.starts_with("{\"name\"") {
+    // Code models put JSON in a Markdown fence.
+    let text = match text.strip_prefix("```") {
+        Some(fenced) => fenced
+            .trim_start_matches("json")
+            .trim()
+            .strip_suffix("```")
+            .unwrap_or(fenced)
+            .trim(),
+        None => text,
+    };
+    if !text.starts_with('{') {
         return None;
     }
     let value: Value = serde_json::from_str(text).ok()?;
@@ -367,6 +378,10 @@ mod tests {
             .parse("{\"name\": \"clock\", \"arguments\": {}}")
             .unwrap();
         assert_eq!(bare.calls, vec![("clock".to_owned(), json!({}))]);
+        let fenced = ToolCallSyntax::Hermes
+            .parse("```json\n{\n  \"name\": \"clock\",\n  \"arguments\": {}\n}\n```")
+            .unwrap();
+        assert_eq!(fenced.calls, vec![("clock".to_owned(), json!({}))]);
         // A JSON answer that merely has a `name` is no call.
         let person = ToolCallSyntax::Hermes
             .parse("{\"name\": \"Ada\", \"age\": 36}")
