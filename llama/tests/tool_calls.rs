@@ -9,16 +9,11 @@ use agentry_core::model::{
     tool_definition,
 };
 use agentry_llama::{LlamaConfig, LlamaModel};
-use agentry_model_store::ModelStore;
 use agentry_prompts::ChatMessage;
 use serde_json::{Value, json};
 
 async fn qwen() -> LlamaModel {
-    let path = ModelStore::from_env()
-        .expect("open the model store")
-        .pull("qwen2.5-coder-0.5b")
-        .await
-        .expect("pull qwen2.5-coder-0.5b");
+    let path = support::model_path("qwen2.5-coder-0.5b").await;
     let config = LlamaConfig {
         n_ctx: 2048,
         threads: 2,

@@ -186,7 +186,7 @@ fn builtin_contexts() -> Vec<(&'static str, Value)> {
         ),
         (
             names::CHAIN_OF_THOUGHT,
-            json!({"tools": true, "answer_schema": "{\"type\":\"integer\"}"}),
+            json!({"answer_schema": "{\"type\":\"integer\"}"}),
         ),
         (
             names::SELF_CONSISTENCY,

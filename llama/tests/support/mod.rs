@@ -1,4 +1,5 @@
-//! Shared by the real-model tests.
+//! Shared by the real-model tests (each test binary uses some of it).
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 
@@ -6,11 +7,16 @@ use agentry_model_store::ModelStore;
 
 /// The real SmolLM2-135M-Instruct GGUF, pulled into the cache on first use.
 pub async fn smollm2_path() -> PathBuf {
+    model_path("smollm2-135m").await
+}
+
+/// A model of the registry (e.g. `qwen2.5-coder-0.5b`), pulled into the cache on first use.
+pub async fn model_path(name: &str) -> PathBuf {
     ModelStore::from_env()
         .expect("open the model store")
-        .pull("smollm2-135m")
+        .pull(name)
         .await
-        .expect("pull smollm2-135m")
+        .unwrap_or_else(|e| panic!("pull {name}: {e}"))
 }
 
 /// The environment variable that sets the GPU layers of every model these tests open.
