@@ -101,7 +101,8 @@ pub fn tool_calls_grammar(
     // A call written bare at the start of the reply (`{"name": ..}`), as small models
     // often write it, switches the grammar on too when asked for.
     // It may sit in a Markdown code fence, as code models write JSON.
-    let bare = r#"^\s*(?:```(?:json)?\s*)?(\{\s*"name")[\s\S]*$"#.to_owned();
+    // (Some double the opening brace: the grammar then starts at the second.)
+    let bare = r#"^\s*(?:```(?:json)?\s*)?\{?(\{\s*"name")[\s\S]*$"#.to_owned();
     let bare_rule = if bare_calls {
         " | root agentry-ws (\"```\" agentry-ws)?"
     } else {
@@ -207,7 +208,7 @@ mod tests {
             hermes.triggers,
             [
                 "(<tool_call>)",
-                r#"^\s*(?:```(?:json)?\s*)?(\{\s*"name")[\s\S]*$"#
+                r#"^\s*(?:```(?:json)?\s*)?\{?(\{\s*"name")[\s\S]*$"#
             ]
         );
         assert!(

@@ -231,20 +231,25 @@ fn parse_hermes(reply: &str) -> Result<ParsedReply, ToolCallError> {
 /// `{"name": TOOL, "arguments": {..}}`, maybe in a Markdown code fence (small models
 /// often drop the tags).
 fn bare_call(text: &str) -> Option<(String, Value)> {
-    // Code models put JSON in a Markdown fence.
-    let text = match text.strip_prefix("```") {
-        Some(fenced) => fenced
-            .trim_start_matches("json")
-            .trim()
-            .strip_suffix("```")
-            .unwrap_or(fenced)
-            .trim(),
-        None => text,
-    };
+    // Code models put JSON in a Markdown fence (or close one they never opened), and
+    // some double the opening brace.
+    let text = text.strip_prefix("```").map_or(text, |fenced| {
+        fenced.strip_prefix("json").unwrap_or(fenced).trim()
+    });
+    let text = text.strip_suffix("```").unwrap_or(text).trim();
     if !text.starts_with('{') {
         return None;
     }
-    let value: Value = serde_json::from_str(text).ok()?;
+    let value: Value = match text
+        .strip_prefix('{')
+        .filter(|inner| inner.starts_with('{'))
+    {
+        // `{{..}}}`, or `{{..}}` when the call's grammar stopped the extra brace.
+        Some(inner) => serde_json::from_str(inner)
+            .or_else(|_| serde_json::from_str(inner.strip_suffix('}').unwrap_or(inner)))
+            .ok()?,
+        None => serde_json::from_str(text).ok()?,
+    };
     let object = value.as_object()?;
     let keys_are_a_call =
         object.len() == 2 && object.contains_key("name") && object.contains_key("arguments");
@@ -382,6 +387,18 @@ mod tests {
             .parse("```json\n{\n  \"name\": \"clock\",\n  \"arguments\": {}\n}\n```")
             .unwrap();
         assert_eq!(fenced.calls, vec![("clock".to_owned(), json!({}))]);
+        for quirk in [
+            "{\"name\": \"clock\", \"arguments\": {}}\n```",
+            "{{\"name\": \"clock\", \"arguments\": {}}",
+            "{{\"name\": \"clock\", \"arguments\": {}}}",
+        ] {
+            let parsed = ToolCallSyntax::Hermes.parse(quirk).unwrap();
+            assert_eq!(
+                parsed.calls,
+                vec![("clock".to_owned(), json!({}))],
+                "{quirk}"
+            );
+        }
         // A JSON answer that merely has a `name` is no call.
         let person = ToolCallSyntax::Hermes
             .parse("{\"name\": \"Ada\", \"age\": 36}")

@@ -54,7 +54,9 @@ pub mod names {
     /// How to use tools in the model's own tool-call format (the chat template lists the
     /// tools and their call syntax): call only when needed, else answer in plain text.
     /// Variables: `tools` (bool: whether any tool is offered), `answer_schema` (JSON
-    /// Schema of the final answer as text; empty for a free-text answer).
+    /// Schema of the final answer as text; empty for a free-text answer; shown only
+    /// without tools: with tools a small model copies it instead of calling, and a
+    /// prose answer is decoded under the schema by the next step).
     pub const NATIVE_TOOLS: &str = "native_tools";
     /// Tells the model why its last agent step could not be used (not JSON,
     /// cut off, no action or answer, an answer that breaks the schema) and

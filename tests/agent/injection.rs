@@ -4,6 +4,7 @@
 //! (the file) entered the run, although the user pre-approved every tool.
 
 use agentry_core::defaults;
+use agentry_core::plan::run::ToolFormat;
 use agentry_tools::ToolSet;
 use agentry_tools::builtin::{FsRoot, ReadFile, WriteFile};
 
@@ -28,6 +29,9 @@ async fn an_injected_write_is_held_although_every_tool_was_pre_approved() {
         .tools(Arc::new(tools))
         // As `agentry run --approve-all`, with nobody at the terminal.
         .policy(Policy::allow_all().approve(&ToolSet::All))
+        // agentry's JSON step, in which this model obeys the file: the hold is what is
+        // tested here, and it does not depend on the format.
+        .tool_format(ToolFormat::Json)
         .limits(limits(4))
         .sampling(sampling(256))
         .build()
