@@ -8,14 +8,15 @@ use llama_cpp_2::DecodeError;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel as RawModel;
-use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use tokio::sync::{mpsc, oneshot};
 
 use super::grammar::to_grammar;
 #[cfg(feature = "llguidance")]
 use super::guidance::Guidance;
-use super::sampler::{GrammarMode, SchemaEngine, SequenceSampler, gbnf_sampler, validate};
+use super::sampler::{
+    GrammarMode, SchemaEngine, SequenceSampler, TokenConstraint, gbnf_sampler, validate,
+};
 use super::slots::{Owner, Slots, common_prefix};
 use super::template::{ChatTemplate, PromptPiece};
 use super::text::{Utf8Decoder, find_stop, releasable};
@@ -415,12 +416,12 @@ impl<'m> Worker<'m> {
             .collect())
     }
 
-    /// `n` grammar samplers for `constraint` (none for free text).
+    /// `n` token constraints for `constraint` (none for free text).
     fn grammar_samplers(
         &self,
         constraint: &Constraint,
         n: usize,
-    ) -> Result<Vec<LlamaSampler>, ModelError> {
+    ) -> Result<Vec<TokenConstraint>, ModelError> {
         #[cfg(feature = "llguidance")]
         if let (SchemaEngine::Llguidance, Constraint::JsonSchema(schema)) =
             (self.schema_engine, constraint)
@@ -432,11 +433,17 @@ impl<'m> Worker<'m> {
                     self.guidance.get_or_init(|| built)
                 }
             };
-            return guidance.samplers(schema, n);
+            return Ok(guidance
+                .matchers(schema, n)?
+                .into_iter()
+                .map(|m| TokenConstraint::Guidance(Box::new(m)))
+                .collect());
         }
         match to_grammar(constraint)? {
             None => Ok(Vec::new()),
-            Some(grammar) => (0..n).map(|_| gbnf_sampler(self.model, &grammar)).collect(),
+            Some(grammar) => (0..n)
+                .map(|_| gbnf_sampler(self.model, &grammar).map(TokenConstraint::Grammar))
+                .collect(),
         }
     }
 
