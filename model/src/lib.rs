@@ -43,9 +43,11 @@
 //! - [`types`]: requests ([`GenerateRequest`], [`Sampling`], [`Constraint`]) and results.
 //! - [`stream`]: [`CompletionStream`], tokens as they are decoded.
 //! - [`error`]: [`ModelError`], the one error of the model layer.
+//! - [`complete`]: [`Completion::require_complete`], a cut constrained reply is an error.
 
 #![warn(missing_docs)]
 
+pub mod complete;
 pub mod constraint;
 pub mod error;
 pub mod stream;
