@@ -214,10 +214,12 @@ pub(crate) fn evaluate(
             }
             serde_json::to_value(&value).map_err(|e| e.to_string())
         }
-        None => env
-            .render_str(text, context)
-            .map(Value::String)
-            .map_err(|e| describe(&e)),
+        None => {
+            let template = env.template_from_str(text).map_err(|e| describe(&e))?;
+            agentry_prompts::budget::render_capped(&template, context)
+                .map(Value::String)
+                .map_err(|e| describe(&e))
+        }
     }
 }
 
