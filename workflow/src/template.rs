@@ -223,6 +223,29 @@ pub(crate) fn evaluate(
     }
 }
 
+/// `text` cut into literal pieces (`false`) and `{{ … }}` placeholders (`true`, with
+/// their braces), in order; `None` when it has block or comment syntax or an unclosed
+/// placeholder, which only a whole render can handle.
+pub(crate) fn placeholders(text: &str) -> Option<Vec<(bool, &str)>> {
+    if text.contains("{%") || text.contains("{#") {
+        return None;
+    }
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let end = rest[start..].find("}}")? + start + 2;
+        if start > 0 {
+            pieces.push((false, &rest[..start]));
+        }
+        pieces.push((true, &rest[start..end]));
+        rest = &rest[end..];
+    }
+    if !rest.is_empty() {
+        pieces.push((false, rest));
+    }
+    Some(pieces)
+}
+
 /// Whether a value counts as true (as in Jinja: empty, zero, false and none do not; the
 /// texts `false`, `no` and `0` do not either).
 pub(crate) fn truthy(value: &Value) -> bool {
