@@ -50,6 +50,7 @@
 pub mod complete;
 pub mod constraint;
 pub mod error;
+pub mod file;
 pub mod stream;
 pub mod types;
 
