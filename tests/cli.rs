@@ -455,3 +455,50 @@ fn a_templates_folder_that_does_not_compile_stops_run_and_chat_before_a_model_lo
     assert!(!out.status.success());
     assert!(stderr.contains("no-such-folder"), "{stderr}");
 }
+
+/// `generate` under a JSON Schema or a grammar whose reply is cut by `--max-tokens` exits 1
+/// and says which limit cut it and how to raise it (real SmolLM2).
+#[test]
+fn generate_fails_when_a_constrained_reply_is_cut() {
+    let schema = r#"{"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer"}},"required":["name","age"]}"#;
+    for constraint in [
+        ["--json-schema", schema],
+        ["--grammar", r#"root ::= "[" [a-z ]{20,40} "]""#],
+    ] {
+        let mut args = vec![
+            "generate",
+            "--model",
+            "smollm2-135m",
+            "--max-tokens",
+            "2",
+            "--ctx",
+            "512",
+        ];
+        args.extend(constraint);
+        args.push("Describe a person.");
+        let out = agentry(&args);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{constraint:?}: {stderr}");
+        assert!(
+            stderr.contains("cut before") && stderr.contains("--max-tokens"),
+            "{constraint:?}: {stderr}"
+        );
+    }
+    // With room to finish, the same schema succeeds.
+    let out = agentry(&[
+        "generate",
+        "--model",
+        "smollm2-135m",
+        "--max-tokens",
+        "96",
+        "--ctx",
+        "512",
+        "--json-schema",
+        schema,
+        "Describe a person.",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let value: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
+    assert!(value["age"].is_i64(), "{stdout}");
+}

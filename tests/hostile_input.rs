@@ -311,3 +311,79 @@ steps:
     assert!(stderr.contains("`for_each` gave 20000 items"), "{stderr}");
     assert!(stderr.contains("at most 10000"), "{stderr}");
 }
+
+fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.to_str().expect("utf-8")).expect("path");
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+}
+
+/// A FIFO (or a device) named as a workflow, a model or an `--input @FILE` is refused at
+/// once with a clear error; reading it once blocked for ever. A workflow over its size
+/// cap is refused too (#17 item 9).
+#[test]
+fn files_that_block_or_lie_about_their_size_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("flow.yaml");
+    mkfifo(&fifo);
+    let mut cmd = agentry();
+    cmd.arg("validate").arg(&fifo);
+    let out = output_within(cmd, "validate on a FIFO");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("a FIFO, not a regular file"), "{stderr}");
+
+    let model = dir.path().join("model.gguf");
+    mkfifo(&model);
+    let out = doctor(&model);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("FIFO") || stderr.contains("not"),
+        "{stderr}"
+    );
+
+    let flow = dir.path().join("echo.yaml");
+    std::fs::write(
+        &flow,
+        r#"name: echo
+model: smollm2-135m
+inputs:
+  text: { type: string }
+steps:
+  - id: sum
+    tool: calculator
+    args: { expression: "1 + 1" }
+outputs:
+  text: "{{ inputs.text }}"
+"#,
+    )
+    .unwrap();
+    let input = dir.path().join("input.txt");
+    mkfifo(&input);
+    let mut cmd = agentry();
+    cmd.arg("run")
+        .arg(&flow)
+        .arg("--input")
+        .arg(format!("text=@{}", input.display()))
+        .current_dir(dir.path());
+    let out = output_within(cmd, "run with a FIFO input");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("a FIFO, not a regular file"), "{stderr}");
+
+    let mut cmd = agentry();
+    cmd.arg("validate").arg("/dev/zero");
+    let out = output_within(cmd, "validate on /dev/zero");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("character device"), "{stderr}");
+
+    let big = dir.path().join("big.yaml");
+    let mut text = String::from("name: big\nmodel: smollm2-135m\n");
+    text.push_str(&"# padding\n".repeat(500_000));
+    std::fs::write(&big, text).unwrap();
+    let mut cmd = agentry();
+    cmd.arg("validate").arg(&big);
+    let out = output_within(cmd, "validate on a big file");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("larger than the limit"), "{stderr}");
+}

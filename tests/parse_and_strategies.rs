@@ -611,3 +611,166 @@ async fn invalid_strategies_are_errors_not_panics() {
         "{error}"
     );
 }
+
+/// Scripted (no model): every reply is `text`, cut by `reason`.
+struct CutReplies {
+    info: ModelInfo,
+    text: &'static str,
+    reason: agentry_core::model::FinishReason,
+}
+
+impl CutReplies {
+    fn new(text: &'static str, reason: agentry_core::model::FinishReason) -> Self {
+        Self {
+            info: ModelInfo {
+                name: "scripted".into(),
+                path: Default::default(),
+                n_ctx: 4096,
+                n_ctx_train: 4096,
+                n_vocab: 1,
+                parameters: 0,
+                has_chat_template: true,
+            },
+            text,
+            reason,
+        }
+    }
+}
+
+#[async_trait]
+impl LanguageModel for CutReplies {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+    async fn generate(&self, req: GenerateRequest) -> Result<Vec<Completion>, ModelError> {
+        let one = Completion {
+            text: self.text.into(),
+            finish_reason: self.reason,
+            usage: agentry_core::model::Usage {
+                completion_tokens: req.sampling.max_tokens,
+                ..Default::default()
+            },
+            timings: Default::default(),
+        };
+        Ok(vec![one; req.n.max(1)])
+    }
+    async fn stream(&self, _req: GenerateRequest) -> Result<CompletionStream, ModelError> {
+        Err(ModelError::Unsupported("streaming".into()))
+    }
+    async fn score(&self, _req: ScoreRequest) -> Result<Vec<CandidateScore>, ModelError> {
+        Err(ModelError::Unsupported("scoring".into()))
+    }
+    async fn count_tokens(&self, text: &str) -> Result<usize, ModelError> {
+        Ok(text.len().div_ceil(4))
+    }
+}
+
+/// Real model: a JSON Schema reply cut by a tiny `max_tokens` is an error that names the
+/// limit, from `extract` and from a plain `generate` checked with `require_complete`.
+#[tokio::test]
+async fn a_constrained_reply_cut_by_the_token_limit_is_an_error() {
+    let m = model().await;
+    let prompt = user("Make a support ticket: the printer is on fire.");
+    let options = ExtractOptions {
+        max_retries: 1,
+        sampling: agentry_core::model::Sampling {
+            max_tokens: 4,
+            ..Default::default()
+        },
+        ..ExtractOptions::default()
+    };
+    let parser = agentry_core::parse::Json::<Ticket>::new();
+    let error = extract_with(m.as_ref(), &parser, prompt.clone(), &options)
+        .await
+        .expect_err("four tokens cannot hold a ticket");
+    let text = error.to_string();
+    assert!(
+        matches!(
+            error,
+            ExtractError::Model(ModelError::Incomplete {
+                reason: agentry_core::model::FinishReason::Length,
+                ..
+            })
+        ),
+        "{text}"
+    );
+    assert!(text.contains("max_tokens"), "{text}");
+
+    let request = GenerateRequest {
+        prompt,
+        sampling: options.sampling.clone(),
+        constraint: parser.constraint(),
+        session: None,
+        n: 1,
+    };
+    let constraint = request.constraint.clone();
+    let completion = m.generate(request).await.expect("generate").remove(0);
+    assert_eq!(
+        completion.finish_reason,
+        agentry_core::model::FinishReason::Length
+    );
+    assert!(completion.require_complete(&constraint).is_err());
+}
+
+/// Scripted: a reply cut before the constraint completed is never an answer, even when it
+/// parses (a number cut short; JSON that happens to close).
+#[tokio::test]
+async fn cut_constrained_replies_are_errors_for_every_caller() {
+    use agentry_core::classify::LanguageModelExt;
+    use agentry_core::model::FinishReason;
+    // `extract`: a cut that parses is still an error; a full context is not retried.
+    let cut = CutReplies::new("12", FinishReason::Length);
+    let error = extract_with(&cut, &Number, user("How many?"), &ExtractOptions::default())
+        .await
+        .expect_err("a cut number is no answer");
+    assert!(
+        matches!(error, ExtractError::Model(ModelError::Incomplete { .. })),
+        "{error}"
+    );
+    let full = CutReplies::new("12", FinishReason::ContextFull);
+    let error = extract_with(
+        &full,
+        &Number,
+        user("How many?"),
+        &ExtractOptions::default(),
+    )
+    .await
+    .expect_err("a full context is no answer");
+    assert!(error.to_string().contains("context"), "{error}");
+    let stopped = CutReplies::new("12", FinishReason::StopString);
+    let error = extract_with(
+        &stopped,
+        &Number,
+        user("How many?"),
+        &ExtractOptions::default(),
+    )
+    .await
+    .expect_err("a stop string cut it");
+    assert!(error.to_string().contains("stop string"), "{error}");
+
+    // `predict_number` (classify).
+    let error = cut
+        .predict_number(user("How many?"))
+        .await
+        .expect_err("a cut number is no prediction");
+    assert!(matches!(error, ModelError::Incomplete { .. }), "{error}");
+
+    // A reasoning strategy's typed answers: every sample cut, none valid.
+    let json = CutReplies::new(r#"{"answer": 12}"#, FinishReason::Length);
+    let strategy = Strategy::SelfConsistency {
+        samples: 3,
+        temperature: 0.9,
+    };
+    let error = strategy
+        .solve::<u32>(&json, user("How many?"), &SolveOptions::default())
+        .await
+        .expect_err("no sample completed");
+    let text = format!("{error:?}");
+    assert!(text.contains("cut before"), "{text}");
+    // The direct strategy goes through `extract`.
+    let error = Strategy::Direct
+        .solve::<u32>(&json, user("How many?"), &SolveOptions::default())
+        .await
+        .expect_err("the answer was cut");
+    assert!(error.to_string().contains("cut before"), "{error}");
+}

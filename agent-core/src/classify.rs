@@ -136,13 +136,16 @@ pub trait LanguageModelExt: LanguageModel {
             session: None,
             n: 1,
         };
-        let text = self
+        let constraint = req.constraint.clone();
+        let completion = self
             .generate(req)
             .await?
             .into_iter()
             .next()
-            .map(|c| c.text)
-            .unwrap_or_default();
+            .ok_or_else(|| ModelError::Decode("the model returned no completion".into()))?;
+        // A number cut at the token limit still parses, to the wrong value.
+        completion.require_complete(&constraint)?;
+        let text = completion.text;
         text.trim().parse::<f64>().map_err(|e| ModelError::Parse {
             text,
             detail: e.to_string(),

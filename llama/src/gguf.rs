@@ -8,7 +8,6 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -182,7 +181,9 @@ impl GgufInfo {
     /// Reads the header of the GGUF file at `path` and checks that the file
     /// is long enough to hold every tensor it declares.
     pub fn read(path: &Path) -> Result<Self, GgufError> {
-        let file = File::open(path).map_err(|source| GgufError::Io {
+        // Non-blocking and regular only: a FIFO or device named as a model cannot hang
+        // the reader; the header is then read against the opened file's length.
+        let file = agentry_model::file::open_regular(path).map_err(|source| GgufError::Io {
             path: path.to_path_buf(),
             source,
         })?;
@@ -193,8 +194,20 @@ impl GgufInfo {
                 source,
             })?
             .len();
+        Self::parse(BufReader::with_capacity(1 << 16, file), file_size, path)
+    }
+
+    /// Reads a GGUF header from `bytes` held in memory, with the same checks as
+    /// [`GgufInfo::read`] (the fuzz target and tests use it); errors name the path
+    /// `<memory>`.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, GgufError> {
+        Self::parse(bytes, bytes.len() as u64, Path::new("<memory>"))
+    }
+
+    /// Reads the header from `inner`, a source of `file_size` bytes named `path`.
+    fn parse(inner: impl Read, file_size: u64, path: &Path) -> Result<Self, GgufError> {
         let mut r = Reader {
-            inner: BufReader::with_capacity(1 << 16, file),
+            inner,
             pos: 0,
             path: path.to_path_buf(),
             file_size,
@@ -412,8 +425,8 @@ impl GgufInfo {
     }
 }
 
-struct Reader {
-    inner: BufReader<File>,
+struct Reader<R> {
+    inner: R,
     pos: u64,
     path: PathBuf,
     file_size: u64,
@@ -456,7 +469,7 @@ fn min_width(ty: u32) -> u64 {
 // Every description of what is being read is built lazily (a closure), only
 // when an error needs it: building it eagerly for each element of a long
 // array made reading quadratic in the key length times the array length.
-impl Reader {
+impl<R: Read> Reader<R> {
     fn malformed(&self, detail: String) -> GgufError {
         GgufError::Malformed {
             path: self.path.clone(),

@@ -28,11 +28,12 @@ impl Guidance {
         Ok(Self { factory })
     }
 
-    /// `n` samplers (one per sample) that hold decoding to `schema`.
+    /// `n` matchers (one per sample) that hold decoding to `schema`, for
+    /// [`TokenConstraint::Guidance`](crate::sampler::TokenConstraint::Guidance).
     ///
     /// # Errors
     /// [`ModelError::InvalidConstraint`] when llguidance cannot compile the schema.
-    pub fn samplers(&self, schema: &Value, n: usize) -> Result<Vec<LlamaSampler>, ModelError> {
+    pub fn matchers(&self, schema: &Value, n: usize) -> Result<Vec<Matcher>, ModelError> {
         let invalid = |detail: String| ModelError::InvalidConstraint {
             kind: "json schema",
             detail: format!("llguidance cannot compile the schema: {detail}"),
@@ -51,9 +52,7 @@ impl Guidance {
         if let Some(error) = matcher.get_error() {
             return Err(invalid(error));
         }
-        Ok((0..n)
-            .map(|_| LlamaSampler::from(matcher.deep_clone()))
-            .collect())
+        Ok((0..n).map(|_| matcher.deep_clone()).collect())
     }
 }
 

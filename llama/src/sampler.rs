@@ -130,27 +130,84 @@ pub fn validate(s: &Sampling) -> Result<(), ModelError> {
     Ok(())
 }
 
+/// What holds one sequence to its constraint.
+///
+/// Every way this can fail is an error that ends the generation: a grammar that admits no
+/// token, a token the grammar rejects, or an llguidance matcher in an error state. Nothing
+/// falls back to unconstrained sampling.
+pub enum TokenConstraint {
+    /// llama.cpp's grammar sampler (GBNF, choices, schemas converted to GBNF): it throws on
+    /// a rejected token, which `try_accept` turns into an error.
+    Grammar(LlamaSampler),
+    /// An llguidance matcher, masked and advanced here rather than through llama-cpp-2's
+    /// llguidance sampler, which leaves logits unmasked when the matcher errors and ignores
+    /// errors when a token is consumed.
+    #[cfg(feature = "llguidance")]
+    Guidance(Box<llguidance::Matcher>),
+}
+
+impl std::fmt::Debug for TokenConstraint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Grammar(_) => f.write_str("TokenConstraint::Grammar"),
+            #[cfg(feature = "llguidance")]
+            Self::Guidance(_) => f.write_str("TokenConstraint::Guidance"),
+        }
+    }
+}
+
+/// The error of a constraint that can no longer be enforced.
+fn broken(kind: &'static str, detail: impl std::fmt::Display) -> ModelError {
+    ModelError::InvalidConstraint {
+        kind,
+        detail: format!("the constraint cannot be enforced, generation stopped: {detail}"),
+    }
+}
+
+#[cfg(feature = "llguidance")]
+fn matcher_error(
+    matcher: &llguidance::Matcher,
+    during: &str,
+    error: impl std::fmt::Display,
+) -> ModelError {
+    let detail = matcher.get_error().unwrap_or_else(|| error.to_string());
+    broken(
+        "json schema",
+        format!("llguidance failed while {during}: {detail}"),
+    )
+}
+
 /// The sampler of one sequence.
 pub struct SequenceSampler {
     chain: LlamaSampler,
-    grammar: Option<LlamaSampler>,
+    constraint: Option<TokenConstraint>,
     mode: GrammarMode,
 }
 
 impl SequenceSampler {
-    /// A sampler for `sampling` with `seed`, constrained by `grammar` (a grammar sampler:
-    /// [`gbnf_sampler`] or llguidance's) if given.
+    /// A sampler for `sampling` with `seed`, held to `constraint` if given.
     pub fn new(
         model: &LlamaModel,
         sampling: &Sampling,
         seed: u32,
-        grammar: Option<LlamaSampler>,
+        constraint: Option<TokenConstraint>,
+        mode: GrammarMode,
+    ) -> Self {
+        Self::with_vocab(model.n_vocab(), sampling, seed, constraint, mode)
+    }
+
+    /// As [`SequenceSampler::new`], for a vocabulary of `n_vocab` tokens.
+    pub fn with_vocab(
+        n_vocab: i32,
+        sampling: &Sampling,
+        seed: u32,
+        constraint: Option<TokenConstraint>,
         mode: GrammarMode,
     ) -> Self {
         let mut stages = Vec::new();
         if (sampling.repeat_penalty - 1.0).abs() > f32::EPSILON {
             stages.push(LlamaSampler::penalties(
-                model.n_vocab(),
+                n_vocab,
                 64,
                 sampling.repeat_penalty,
                 0.0,
@@ -174,17 +231,28 @@ impl SequenceSampler {
         }
         Self {
             chain: LlamaSampler::chain_simple(stages),
-            grammar,
+            constraint,
             mode,
         }
     }
 
     /// Samples (and accepts) the next token from output `idx` of the last decode.
+    ///
+    /// # Errors
+    /// [`ModelError::InvalidConstraint`] when the constraint admits no token or cannot be
+    /// enforced (see [`TokenConstraint`]).
     pub fn sample(&mut self, ctx: &LlamaContext<'_>, idx: i32) -> Result<LlamaToken, ModelError> {
-        let Some(grammar) = self.grammar.as_mut() else {
+        if self.constraint.is_none() {
             return Ok(self.chain.sample(ctx, idx));
-        };
-        let logits = ctx.get_logits_ith(idx);
+        }
+        self.sample_logits(ctx.get_logits_ith(idx))
+    }
+
+    /// Samples (and accepts) the next token from these logits (one per vocabulary token).
+    ///
+    /// # Errors
+    /// As [`SequenceSampler::sample`].
+    pub fn sample_logits(&mut self, logits: &[f32]) -> Result<LlamaToken, ModelError> {
         let full = || {
             LlamaTokenDataArray::new(
                 logits
@@ -196,52 +264,142 @@ impl SequenceSampler {
             )
         };
         let mut token = None;
-        if self.mode == GrammarMode::Lazy {
+        if self.mode == GrammarMode::Lazy || self.constraint.is_none() {
             let mut candidates = full();
             candidates.apply_sampler(&mut self.chain);
-            if let Some(t) = candidates.selected_token() {
-                let mut single =
-                    LlamaTokenDataArray::new(vec![LlamaTokenData::new(t, 0.0, 0.0)], false);
-                single.apply_sampler(grammar);
-                if single.data.first().is_some_and(|d| d.logit().is_finite()) {
-                    token = Some(t);
-                }
+            if let Some(t) = candidates.selected_token()
+                && self.allows(t)?
+            {
+                token = Some(t);
             }
         }
         let token = match token {
             Some(t) => t,
             None => {
                 let mut candidates = full();
-                candidates.apply_sampler(grammar);
+                self.mask(&mut candidates)?;
                 candidates.apply_sampler(&mut self.chain);
-                let t =
-                    candidates
-                        .selected_token()
-                        .ok_or_else(|| ModelError::InvalidConstraint {
-                            kind: "grammar",
-                            detail: "no token satisfies the grammar".into(),
-                        })?;
+                let none = || broken(self.kind(), "no token satisfies the constraint");
+                let t = candidates.selected_token().ok_or_else(none)?;
                 let allowed = candidates
                     .data
                     .iter()
                     .find(|d| d.id() == t)
                     .is_some_and(|d| d.logit().is_finite());
                 if !allowed {
-                    return Err(ModelError::InvalidConstraint {
-                        kind: "grammar",
-                        detail: "no token satisfies the grammar".into(),
-                    });
+                    return Err(none());
                 }
                 t
             }
         };
-        grammar
-            .try_accept(token)
-            .map_err(|e| ModelError::InvalidConstraint {
-                kind: "grammar",
-                detail: format!("the grammar rejected an accepted token: {e}"),
-            })?;
+        self.advance(token)?;
         self.chain.accept(token);
         Ok(token)
+    }
+
+    fn kind(&self) -> &'static str {
+        match &self.constraint {
+            #[cfg(feature = "llguidance")]
+            Some(TokenConstraint::Guidance(_)) => "json schema",
+            _ => "grammar",
+        }
+    }
+
+    /// Whether the constraint admits `token` next (always, without one).
+    fn allows(&mut self, token: LlamaToken) -> Result<bool, ModelError> {
+        match &mut self.constraint {
+            None => Ok(true),
+            Some(TokenConstraint::Grammar(grammar)) => {
+                let mut single =
+                    LlamaTokenDataArray::new(vec![LlamaTokenData::new(token, 0.0, 0.0)], false);
+                single.apply_sampler(grammar);
+                Ok(single.data.first().is_some_and(|d| d.logit().is_finite()))
+            }
+            #[cfg(feature = "llguidance")]
+            Some(TokenConstraint::Guidance(matcher)) => {
+                if matcher.is_error() {
+                    return Err(matcher_error(matcher, "checking a token", "error state"));
+                }
+                let Ok(id) = u32::try_from(token.0) else {
+                    return Ok(false);
+                };
+                match matcher.validate_tokens(&[id]) {
+                    Ok(n) => Ok(n == 1),
+                    Err(e) => Err(matcher_error(matcher, "checking a token", e)),
+                }
+            }
+        }
+    }
+
+    /// Sets the logit of every token the constraint does not admit to minus infinity.
+    fn mask(&mut self, candidates: &mut LlamaTokenDataArray) -> Result<(), ModelError> {
+        match &mut self.constraint {
+            None => Ok(()),
+            Some(TokenConstraint::Grammar(grammar)) => {
+                candidates.apply_sampler(grammar);
+                Ok(())
+            }
+            #[cfg(feature = "llguidance")]
+            Some(TokenConstraint::Guidance(matcher)) => {
+                if matcher.is_error() {
+                    return Err(matcher_error(matcher, "computing the mask", "error state"));
+                }
+                let mask = matcher
+                    .compute_mask_or_eos()
+                    .map_err(|e| matcher_error(matcher, "computing the mask", e))?;
+                for item in candidates.data.iter_mut() {
+                    let id = usize::try_from(item.id().0).unwrap_or(usize::MAX);
+                    if id >= mask.len() || !mask.get(id) {
+                        item.set_logit(f32::NEG_INFINITY);
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Advances the constraint past `token`.
+    fn advance(&mut self, token: LlamaToken) -> Result<(), ModelError> {
+        match &mut self.constraint {
+            None => Ok(()),
+            Some(TokenConstraint::Grammar(grammar)) => grammar.try_accept(token).map_err(|e| {
+                broken(
+                    "grammar",
+                    format!("the grammar rejected token {}: {e}", token.0),
+                )
+            }),
+            #[cfg(feature = "llguidance")]
+            Some(TokenConstraint::Guidance(matcher)) => {
+                // The token that ends the reply is not consumed: a stopped matcher only
+                // admits end-of-generation tokens, and the generation ends with one.
+                if matcher.is_stopped() && !matcher.is_error() {
+                    return Ok(());
+                }
+                let id = u32::try_from(token.0).map_err(|_| {
+                    broken("json schema", format!("token id {} is negative", token.0))
+                })?;
+                let eos = matcher
+                    .tok_env()
+                    .map(|env| env.tok_trie().eos_tokens().contains(&id))
+                    .map_err(|e| matcher_error(matcher, "reading the vocabulary", e))?;
+                if eos {
+                    return if matcher.is_accepting().unwrap_or(false) {
+                        Ok(())
+                    } else {
+                        Err(broken(
+                            "json schema",
+                            "an end token was sampled before the schema was complete",
+                        ))
+                    };
+                }
+                matcher
+                    .consume_token(id)
+                    .map_err(|e| matcher_error(matcher, "consuming a token", e))?;
+                if matcher.is_error() {
+                    return Err(matcher_error(matcher, "consuming a token", "error state"));
+                }
+                Ok(())
+            }
+        }
     }
 }

@@ -8,7 +8,6 @@ use llama_cpp_2::DecodeError;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel as RawModel;
-use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use tokio::sync::{mpsc, oneshot};
 
@@ -16,7 +15,8 @@ use super::grammar::{to_grammar, tool_calls_grammar};
 #[cfg(feature = "llguidance")]
 use super::guidance::Guidance;
 use super::sampler::{
-    GrammarMode, SchemaEngine, SequenceSampler, gbnf_sampler, lazy_gbnf_sampler, validate,
+    GrammarMode, SchemaEngine, SequenceSampler, TokenConstraint, gbnf_sampler, lazy_gbnf_sampler,
+    validate,
 };
 use super::slots::{Owner, Slots, common_prefix};
 use super::template::{ChatTemplate, PromptPiece};
@@ -420,12 +420,12 @@ impl<'m> Worker<'m> {
             .collect())
     }
 
-    /// `n` grammar samplers for `constraint` (none for free text).
+    /// `n` token constraints for `constraint` (none for free text).
     fn grammar_samplers(
         &self,
         constraint: &Constraint,
         n: usize,
-    ) -> Result<Vec<LlamaSampler>, ModelError> {
+    ) -> Result<Vec<TokenConstraint>, ModelError> {
         if let Constraint::ToolCalls {
             syntax,
             call_schema,
@@ -435,7 +435,7 @@ impl<'m> Worker<'m> {
         {
             let lazy = tool_calls_grammar(*syntax, call_schema, *max_calls, *bare_calls)?;
             return (0..n)
-                .map(|_| lazy_gbnf_sampler(self.model, &lazy))
+                .map(|_| lazy_gbnf_sampler(self.model, &lazy).map(TokenConstraint::Grammar))
                 .collect();
         }
         #[cfg(feature = "llguidance")]
@@ -449,11 +449,17 @@ impl<'m> Worker<'m> {
                     self.guidance.get_or_init(|| built)
                 }
             };
-            return guidance.samplers(schema, n);
+            return Ok(guidance
+                .matchers(schema, n)?
+                .into_iter()
+                .map(|m| TokenConstraint::Guidance(Box::new(m)))
+                .collect());
         }
         match to_grammar(constraint)? {
             None => Ok(Vec::new()),
-            Some(grammar) => (0..n).map(|_| gbnf_sampler(self.model, &grammar)).collect(),
+            Some(grammar) => (0..n)
+                .map(|_| gbnf_sampler(self.model, &grammar).map(TokenConstraint::Grammar))
+                .collect(),
         }
     }
 

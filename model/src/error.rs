@@ -59,6 +59,17 @@ pub enum ModelError {
         /// What was wrong.
         detail: String,
     },
+    /// A constrained reply was cut by a limit before its constraint was complete
+    /// (see [`Completion::require_complete`](crate::Completion::require_complete)).
+    #[error("the reply was cut before the {constraint} constraint was complete: {detail}")]
+    Incomplete {
+        /// Which kind of constraint.
+        constraint: &'static str,
+        /// What cut it.
+        reason: crate::FinishReason,
+        /// Which limit cut it and how to raise it.
+        detail: String,
+    },
     /// A request field has an impossible value.
     #[error("invalid request: {0}")]
     InvalidRequest(String),

@@ -44,11 +44,14 @@
 //! - [`stream`]: [`CompletionStream`], tokens as they are decoded.
 //! - [`tool_call`]: [`ToolCallSyntax`], tool calls in a chat template's own format.
 //! - [`error`]: [`ModelError`], the one error of the model layer.
+//! - [`complete`]: [`Completion::require_complete`], a cut constrained reply is an error.
 
 #![warn(missing_docs)]
 
+pub mod complete;
 pub mod constraint;
 pub mod error;
+pub mod file;
 pub mod stream;
 pub mod tool_call;
 pub mod types;

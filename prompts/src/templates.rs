@@ -153,8 +153,7 @@ impl Templates {
     pub fn render<S: Serialize>(&self, name: &str, context: S) -> Result<String, PromptError> {
         let template = self.template(name)?;
         let context = Value::from_serialize(&context);
-        template
-            .render(&context)
+        crate::budget::render_capped(&template, &context)
             .map_err(|error| self.render_error(name, &context, &error))
     }
 

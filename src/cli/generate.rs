@@ -28,9 +28,15 @@ pub struct GenerateArgs {
     /// Random seed.
     #[arg(long, default_value_t = 42)]
     seed: u32,
-    /// Constrain the output to this JSON Schema (inline JSON).
-    #[arg(long)]
+    /// Constrain the output to this JSON Schema (inline JSON). A reply cut by
+    /// `--max-tokens`, the context or a stop string before it is complete is an error
+    /// (exit 1).
+    #[arg(long, conflicts_with = "grammar")]
     json_schema: Option<String>,
+    /// Constrain the output to this GBNF grammar (root rule `root`); a cut reply is an
+    /// error as with `--json-schema`.
+    #[arg(long)]
+    grammar: Option<String>,
     /// Context size.
     #[arg(long, default_value_t = 4096, value_parser = super::bounds::ctx::<u32>())]
     ctx: u32,
@@ -53,11 +59,12 @@ pub async fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         messages.push(ChatMessage::system(system));
     }
     messages.push(ChatMessage::user(args.prompt));
-    let constraint = match args.json_schema {
-        Some(text) => Constraint::JsonSchema(
+    let constraint = match (args.json_schema, args.grammar) {
+        (Some(text), _) => Constraint::JsonSchema(
             serde_json::from_str(&text).context("--json-schema is not valid JSON")?,
         ),
-        None => Constraint::None,
+        (None, Some(grammar)) => Constraint::Grammar(grammar),
+        (None, None) => Constraint::None,
     };
     let request = GenerateRequest::chat(messages)
         .with_sampling(Sampling {
@@ -66,7 +73,7 @@ pub async fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
             max_tokens: args.max_tokens,
             ..Sampling::default()
         })
-        .with_constraint(constraint);
+        .with_constraint(constraint.clone());
     let mut stream = model.stream(request).await?;
     while let Some(event) = stream.next_event().await {
         match event? {
@@ -88,6 +95,7 @@ pub async fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
                         },
                         c.finish_reason
                     );
+                    c.require_complete(&constraint)?;
                 }
             }
         }

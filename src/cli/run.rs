@@ -246,7 +246,12 @@ fn parse_inputs(pairs: &[String]) -> Result<Map<String, Value>, String> {
         }
         let value = match value.strip_prefix('@') {
             Some(path) => {
-                std::fs::read_to_string(path).map_err(|e| format!("--input {name}=@{path}: {e}"))?
+                // A regular file, capped: a FIFO or device cannot hang the run.
+                agentry_model::file::read_capped_text(
+                    std::path::Path::new(path),
+                    MAX_INPUT_FILE_BYTES,
+                )
+                .map_err(|e| format!("--input {name}=@{path}: {e}"))?
             }
             None => value.to_string(),
         };
@@ -488,3 +493,6 @@ fn say(live: bool, bar: &ProgressBar, line: &str) {
         errln!("{line}");
     }
 }
+
+/// Most bytes of a file given as `--input NAME=@PATH`.
+const MAX_INPUT_FILE_BYTES: u64 = 16 << 20;

@@ -113,6 +113,51 @@ async fn private_link_local_and_metadata_addresses_are_refused() {
     assert!(result.observation().contains("metadata"), "{result:?}");
 }
 
+/// Odd IPv4 spellings are normalised by the URL parser to the address they mean and
+/// screened as such; IPv6 forms carrying a private IPv4 address are refused; a name that
+/// resolves to loopback is refused after resolution (#17 item 9).
+#[tokio::test]
+async fn every_spelling_of_a_private_address_is_refused() {
+    let registry = registry(HttpGetConfig::default());
+    let cases = [
+        ("http://2130706433/", "`127.0.0.1` is a loopback address"),
+        ("http://0177.0.0.1/", "`127.0.0.1` is a loopback address"),
+        ("http://0x7f.1/", "`127.0.0.1` is a loopback address"),
+        ("http://127.1/", "`127.0.0.1` is a loopback address"),
+        ("http://0x7f000001/", "`127.0.0.1` is a loopback address"),
+        (
+            "http://012.0.0.1/",
+            "`10.0.0.1` is a private network address",
+        ),
+        (
+            "http://3232235777/",
+            "`192.168.1.1` is a private network address",
+        ),
+        ("http://0/", "`0.0.0.0` is not a public unicast address"),
+        ("http://[::127.0.0.1]/", "a loopback address"),
+        ("http://[::ffff:7f00:1]/", "a loopback address"),
+        ("http://[64:ff9b::10.0.0.1]/", "a private network address"),
+        ("http://[2002:c0a8:101::1]/", "a private network address"),
+        (
+            "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
+            "a special-purpose address",
+        ),
+        ("http://[ff02::1]/", "not a public unicast address"),
+        ("http://198.18.0.1/", "a special-purpose address"),
+        ("http://255.255.255.255/", "not a public unicast address"),
+        ("http://localhost/", "`localhost` resolves to"),
+        // A trailing dot is still a name that is resolved (or refused) before any connection.
+        ("http://LOCALHOST./", "localhost."),
+    ];
+    for (url, why) in cases {
+        let result = get(&registry, url).await;
+        assert!(
+            result.observation().contains(why) && result.observation().contains("refused"),
+            "{url}: {result:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn hosts_off_the_allow_list_and_other_schemes_are_refused() {
     let registry = registry(HttpGetConfig {

@@ -113,15 +113,22 @@ pub fn parse(name: &str, text: &str, tools: &[&str]) -> Result<Workflow, Diagnos
     }
 }
 
-/// Reads and checks the workflow file at `path` (see [`parse`]).
+/// Most bytes of a workflow file (far more than any real workflow).
+pub const MAX_WORKFLOW_BYTES: u64 = 4 << 20;
+
+/// Reads and checks the workflow file at `path` (see [`parse`]): a regular file of at
+/// most [`MAX_WORKFLOW_BYTES`] (a FIFO or device is refused, never waited on).
 ///
 /// # Errors
 /// [`WorkflowError::Read`] when the file cannot be read (or is not UTF-8);
 /// [`WorkflowError::Invalid`] with every problem found.
 pub fn load(path: &Path, tools: &[&str]) -> Result<Workflow, WorkflowError> {
-    let text = std::fs::read_to_string(path).map_err(|source| WorkflowError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text =
+        agentry_model::file::read_capped_text(path, MAX_WORKFLOW_BYTES).map_err(|source| {
+            WorkflowError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
     parse(&path.display().to_string(), &text, tools).map_err(WorkflowError::Invalid)
 }

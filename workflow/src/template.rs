@@ -214,11 +214,36 @@ pub(crate) fn evaluate(
             }
             serde_json::to_value(&value).map_err(|e| e.to_string())
         }
-        None => env
-            .render_str(text, context)
-            .map(Value::String)
-            .map_err(|e| describe(&e)),
+        None => {
+            let template = env.template_from_str(text).map_err(|e| describe(&e))?;
+            agentry_prompts::budget::render_capped(&template, context)
+                .map(Value::String)
+                .map_err(|e| describe(&e))
+        }
     }
+}
+
+/// `text` cut into literal pieces (`false`) and `{{ … }}` placeholders (`true`, with
+/// their braces), in order; `None` when it has block or comment syntax or an unclosed
+/// placeholder, which only a whole render can handle.
+pub(crate) fn placeholders(text: &str) -> Option<Vec<(bool, &str)>> {
+    if text.contains("{%") || text.contains("{#") {
+        return None;
+    }
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let end = rest[start..].find("}}")? + start + 2;
+        if start > 0 {
+            pieces.push((false, &rest[..start]));
+        }
+        pieces.push((true, &rest[start..end]));
+        rest = &rest[end..];
+    }
+    if !rest.is_empty() {
+        pieces.push((false, rest));
+    }
+    Some(pieces)
 }
 
 /// Whether a value counts as true (as in Jinja: empty, zero, false and none do not; the

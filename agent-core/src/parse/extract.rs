@@ -129,6 +129,26 @@ pub async fn extract_with<P: OutputParser>(
             .into_iter()
             .next()
             .ok_or_else(|| ModelError::Decode("the model returned no completion".into()))?;
+        // A constrained reply cut by a limit may be a prefix that still parses (a number
+        // cut short): it is never an answer. A cut by the token limit or a stop string is
+        // tried again (the retry samples with a repetition penalty); the last one, or a
+        // full context, is the error, naming the limit and how to raise it.
+        if let Err(cut) = completion.require_complete(&constraint) {
+            attempts.push(Attempt {
+                text: completion.text.clone(),
+                error: Some(cut.to_string()),
+                usage: completion.usage,
+                finish_reason: Some(completion.finish_reason),
+            });
+            let retryable = matches!(
+                completion.finish_reason,
+                FinishReason::Length | FinishReason::StopString
+            );
+            if !retryable || attempts.len() > options.max_retries {
+                return Err(cut.into());
+            }
+            continue;
+        }
         let parsed = parser.parse(&completion.text).map_err(|e| {
             if completion.finish_reason == FinishReason::Length {
                 ParseError::new(

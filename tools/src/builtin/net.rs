@@ -1,4 +1,11 @@
 //! Address screening for `http_get`: which IP addresses may be contacted.
+//!
+//! Every special-purpose range that reaches this machine or a private network is refused
+//! (IANA's IPv4 and IPv6 special-purpose registries), including IPv6 forms that carry an
+//! IPv4 address (mapped `::ffff:a.b.c.d`, compatible `::a.b.c.d`, NAT64 `64:ff9b::/96`,
+//! 6to4 `2002::/16`; Teredo `2001::/32` is refused outright, its embedded addresses are
+//! obfuscated). Odd IPv4 spellings (`2130706433`, `0177.0.0.1`, `0x7f.1`, `127.1`) never
+//! reach here as names: the URL parser normalises them to the address they mean.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -32,6 +39,7 @@ enum Kind {
     LinkLocal,
     Metadata,
     NotUnicast,
+    Reserved,
 }
 
 impl Kind {
@@ -42,6 +50,7 @@ impl Kind {
             Kind::LinkLocal => "a link-local address",
             Kind::Metadata => "a cloud metadata service address",
             Kind::NotUnicast => "not a public unicast address",
+            Kind::Reserved => "a special-purpose address",
         }
     }
 }
@@ -63,6 +72,9 @@ fn classify_v4(ip: Ipv4Addr) -> Option<Kind> {
         Some(Kind::LinkLocal)
     } else if ip.is_private() || (a == 100 && (64..128).contains(&b)) {
         Some(Kind::Private)
+    } else if (a == 192 && b == 0 && ip.octets()[2] == 0) || (a == 198 && (b & 0xfe) == 18) {
+        // 192.0.0.0/24 (IETF protocol assignments), 198.18.0.0/15 (benchmarking).
+        Some(Kind::Reserved)
     } else if ip.is_unspecified()
         || a == 0
         || ip.is_broadcast()
@@ -87,9 +99,19 @@ fn classify_v6(ip: Ipv6Addr) -> Option<Kind> {
         let v4 = Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
         return classify_v4(v4);
     }
+    // 6to4 (2002::/16) carries an IPv4 address in bits 16..48.
+    if segments[0] == 0x2002 {
+        let v4 = Ipv4Addr::from((u32::from(segments[1]) << 16) | u32::from(segments[2]));
+        return classify_v4(v4);
+    }
     if ip.is_loopback() {
-        Some(Kind::Loopback)
-    } else if segments == [0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254] {
+        return Some(Kind::Loopback);
+    }
+    // IPv4-compatible (::a.b.c.d, deprecated): an IPv4 address to some stacks.
+    if segments[..6] == [0; 6] && !ip.is_unspecified() {
+        return Some(classify_v4(Ipv4Addr::from(ip.to_bits() as u32)).unwrap_or(Kind::Reserved));
+    }
+    if segments == [0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254] {
         Some(Kind::Metadata)
     } else if ip.is_unicast_link_local() {
         Some(Kind::LinkLocal)
@@ -100,6 +122,16 @@ fn classify_v6(ip: Ipv6Addr) -> Option<Kind> {
         || segments[0] == 0x2001 && segments[1] == 0x0db8
     {
         Some(Kind::NotUnicast)
+    } else if segments[0] & 0xffc0 == 0xfec0
+        || segments[0] == 0x2001 && segments[1] < 0x0200
+        || segments[..4] == [0x0100, 0, 0, 0]
+        || segments[..3] == [0x64, 0xff9b, 1]
+        || segments[0] & 0xe000 != 0x2000
+    {
+        // Site-local fec0::/10, IETF assignments 2001::/23 (Teredo 2001::/32 among them),
+        // discard 100::/64, local NAT64 64:ff9b:1::/48, and anything outside global
+        // unicast 2000::/3.
+        Some(Kind::Reserved)
     } else {
         None
     }
@@ -136,10 +168,43 @@ mod tests {
             "64:ff9b::a9fe:a9fe",
             "224.0.0.1",
             "fd00:ec2::254",
+            // The rest of IANA's special-purpose registries (#17 item 9).
+            "0.1.2.3",
+            "192.0.0.8",
+            "198.18.0.1",
+            "198.19.255.255",
+            "239.255.255.250",
+            "240.0.0.1",
+            "255.255.255.255",
+            "ff02::1",
+            "ff0e::1",
+            "::7f00:1",
+            "::a00:1",
+            "::808:808",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a00:1",
+            "64:ff9b:1::1",
+            "2002:7f00:1::",
+            "2002:a00:1::1",
+            "2002:c0a8:101::",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:10::1",
+            "fec0::1",
+            "100::1",
+            "4000::1",
         ] {
             assert!(refused(rules, ip), "{ip} should be refused");
         }
-        for ip in ["93.184.216.34", "2606:4700::1111", "1.1.1.1"] {
+        for ip in [
+            "93.184.216.34",
+            "2606:4700::1111",
+            "1.1.1.1",
+            "2002:5db8:d822::1",
+            "64:ff9b::5db8:d822",
+            "2001:4860:4860::8888",
+            "198.20.0.1",
+            "192.0.1.1",
+        ] {
             assert!(!refused(rules, ip), "{ip} should be allowed");
         }
     }

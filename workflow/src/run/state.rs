@@ -34,6 +34,9 @@ use uuid::Uuid;
 use super::WorkflowRunError;
 use super::lock::RunLock;
 
+/// Most bytes of a checkpoint file read back (`state.json`).
+pub const MAX_CHECKPOINT_BYTES: u64 = 256 << 20;
+
 /// How a run stands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -192,7 +195,8 @@ impl Checkpoints {
     /// # Errors
     /// [`WorkflowRunError::UnknownRun`] when there is none; [`WorkflowRunError::Checkpoint`],
     /// naming the file, when it cannot be read or is not a checkpoint (a running agent
-    /// step that holds no agent run included).
+    /// step that holds no agent run included). The file must be a regular file of at
+    /// most [`MAX_CHECKPOINT_BYTES`].
     pub fn load(&self, run_id: &str) -> Result<RunState, WorkflowRunError> {
         let path = self.path(run_id);
         if !is_valid_run_id(run_id) || !path.is_file() {
@@ -201,11 +205,13 @@ impl Checkpoints {
                 dir: self.dir.clone(),
             });
         }
-        let text =
-            std::fs::read_to_string(&path).map_err(|source| WorkflowRunError::Checkpoint {
+        // A checkpoint is untrusted input: a regular file, read with a cap.
+        let text = agentry_model::file::read_capped_text(&path, MAX_CHECKPOINT_BYTES).map_err(
+            |source| WorkflowRunError::Checkpoint {
                 path: path.clone(),
                 source,
-            })?;
+            },
+        )?;
         let state: RunState =
             serde_json::from_str(&text).map_err(|e| WorkflowRunError::Checkpoint {
                 path: path.clone(),

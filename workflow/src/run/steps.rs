@@ -210,10 +210,10 @@ impl<'r> Exec<'r> {
                     strategy,
                 } => {
                     let untrusted = self.untrusted_sources([task.text.as_str()], Mode::Text, frame);
-                    let task = self.evaluate(task, Mode::Text, frame, path, "task")?;
-                    let task = match task {
-                        Value::String(text) => text,
-                        other => other.to_string(),
+                    let task = if untrusted.is_empty() {
+                        as_text(self.evaluate(task, Mode::Text, frame, path, "task")?)
+                    } else {
+                        self.fenced_task(task, &untrusted, frame, path)?
                     };
                     let (value, agent) = self
                         .agent_step(
@@ -371,6 +371,54 @@ impl<'r> Exec<'r> {
         })
     }
 
+    /// An agent's task that reads untrusted text, rendered with that text fenced: each
+    /// placeholder that reads a step's output (or a loop variable bound to one) becomes
+    /// a fence naming its source, so the model sees where the workflow's words end and
+    /// the data begins. A task with `{% %}` blocks is fenced whole.
+    fn fenced_task(
+        &self,
+        task: &Template,
+        untrusted: &[String],
+        frame: &Frame,
+        path: &str,
+    ) -> Result<String, WorkflowRunError> {
+        let error = |message: String| WorkflowRunError::Step {
+            path: path.to_string(),
+            message: format!("`task` (line {}): {message}", task.span.line),
+        };
+        let context = self.context(frame);
+        let mut pieces: Vec<(Option<String>, String)> = Vec::new();
+        match template::placeholders(&task.text) {
+            Some(parts) => {
+                for (is_placeholder, part) in parts {
+                    if !is_placeholder {
+                        pieces.push((None, part.to_string()));
+                        continue;
+                    }
+                    let sources = self.untrusted_sources([part], Mode::Text, frame);
+                    let value =
+                        template::evaluate(&self.env, part, Mode::Text, &context).map_err(error)?;
+                    let source = (!sources.is_empty()).then(|| sources.join(", "));
+                    pieces.push((source, as_text(value)));
+                }
+            }
+            None => {
+                let value = template::evaluate(&self.env, &task.text, Mode::Text, &context)
+                    .map_err(error)?;
+                pieces.push((Some(untrusted.join(", ")), as_text(value)));
+            }
+        }
+        let guard = agentry_prompts::Guard::for_texts(pieces.iter().map(|(_, t)| t.as_str()))
+            .map_err(|e| error(e.to_string()))?;
+        Ok(pieces
+            .into_iter()
+            .map(|(source, text)| match source {
+                Some(source) => guard.fence(&agentry_prompts::untrusted(source, text)),
+                None => text,
+            })
+            .collect())
+    }
+
     /// Where the untrusted text that `texts` (templates) read comes from: the outputs of
     /// steps (anything a step gives may carry text from outside), and loop variables
     /// bound to such text. Inputs, given by whoever started the run, are trusted.
@@ -487,5 +535,13 @@ pub(crate) fn short(value: &Value) -> String {
         format!("{}…", text.chars().take(80).collect::<String>())
     } else {
         text
+    }
+}
+
+/// A task's value as text: a string as it is, anything else as JSON.
+fn as_text(value: Value) -> String {
+    match value {
+        Value::String(text) => text,
+        other => other.to_string(),
     }
 }

@@ -16,6 +16,13 @@ pub(super) struct AnsweredCall {
     result: ToolResult,
 }
 
+impl AnsweredCall {
+    /// The tool that was called.
+    pub(super) fn tool(&self) -> &str {
+        &self.result.name
+    }
+}
+
 impl AgentRun {
     pub(super) fn request_calls(&mut self, step: usize, calls: Vec<(String, Value)>) {
         let calls: Vec<ToolCall> = calls

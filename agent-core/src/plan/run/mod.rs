@@ -771,6 +771,10 @@ const LOOP_BREAK_PENALTY: f32 = 1.3;
 const LOOP_BREAK_TEMPERATURE: f32 = 0.7;
 
 /// Why a reply could not be read, with the hint that it was cut off when it was.
+///
+/// Deliberately not `Completion::require_complete`: a step cut before its schema was
+/// complete is never run as a call; it becomes this observation and the step is retried
+/// (within `max_steps`), where every other constrained caller returns the error.
 fn unusable(error: &str, finish: FinishReason) -> String {
     match finish {
         FinishReason::Length => {

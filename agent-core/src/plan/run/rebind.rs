@@ -41,9 +41,27 @@ impl AgentRun {
         self.step_schema = prepared.step_schema.clone();
         self.answer_validator = Some(prepared.answer_validator.clone());
         self.config = live;
+        // Cached results answer repeated calls without running them: only calls of tools
+        // the live agent declares idempotent and free of side effects (no approval, no
+        // writes, network or processes) may be answered from the file; a cached "result"
+        // of a side-effecting tool would stand in for running it.
+        let tools = &self.config.tools;
+        self.answered_calls.retain(|answered| {
+            tools.iter().any(|spec| {
+                spec.name == answered.tool()
+                    && spec.idempotent
+                    && !spec.needs_approval
+                    && spec.side_effects().is_empty()
+            })
+        });
         // The transcript after the system message came from the file: untrusted text,
-        // whatever the file says about where its text came from.
-        if self.steps > 0 || !self.observations.is_empty() {
+        // whatever the file says about where its text came from. Any progress counts:
+        // steps, observations, cached results or turns beyond the task.
+        if self.steps > 0
+            || !self.observations.is_empty()
+            || !self.answered_calls.is_empty()
+            || self.messages.len() > 2
+        {
             self.note_source(RESUMED_FROM.to_owned());
         }
         self.rebind_pending()

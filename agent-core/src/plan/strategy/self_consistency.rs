@@ -13,6 +13,7 @@ use super::{
     generate_batch_traced,
 };
 use crate::model::{LanguageModel, ModelInput, Sampling};
+use crate::parse::OutputParser;
 
 pub(super) async fn solve<T>(
     model: &dyn LanguageModel,
@@ -42,6 +43,7 @@ where
     )
     .await?;
     let parser = AfterWorking::<T>::new(&schema);
+    let constraint = parser.constraint();
     let requests = workings
         .iter()
         .map(|w| {
@@ -58,7 +60,14 @@ where
     let mut records = Vec::with_capacity(workings.len());
     for (index, (working, reply)) in workings.iter().zip(&replies).enumerate() {
         let text = reply.first().map(|c| c.text.clone()).unwrap_or_default();
-        match parser.parse_with_json(&text) {
+        // A sample cut before its schema was complete is no answer, even if it parses.
+        let complete = match reply.first() {
+            Some(c) => c.require_complete(&constraint).map_err(|e| e.to_string()),
+            None => Err("the model returned no completion".to_owned()),
+        };
+        let parsed =
+            complete.and_then(|()| parser.parse_with_json(&text).map_err(|e| e.to_string()));
+        match parsed {
             Ok((answer, json)) => {
                 records.push(Sample {
                     text,
