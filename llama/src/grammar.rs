@@ -67,7 +67,8 @@ pub fn to_grammar(constraint: &Constraint) -> Result<Option<String>, ModelError>
 /// The lazy grammar of [`Constraint::ToolCalls`]: from the format's opener on, 1 to
 /// `max_calls` calls (at most 16), each one JSON value under `call_schema`, and nothing
 /// after the last call but whitespace (then only the end of the reply). With
-/// `bare_calls`, a reply starting `{"name"` is held to one call too (Hermes).
+/// `bare_calls`, a reply starting `{"name"` (maybe fenced, in a list, or with a doubled
+/// brace) is held to the same number of untagged calls (Hermes).
 ///
 /// # Errors
 /// `max_calls` of 0, or a call schema llama.cpp cannot convert.
@@ -102,11 +103,16 @@ pub fn tool_calls_grammar(
     // often write it, switches the grammar on too when asked for.
     // It may sit in a Markdown code fence, as code models write JSON.
     // (Some double the opening brace: the grammar then starts at the second.)
-    let bare = r#"^\s*(?:```(?:json)?\s*)?\{?(\{\s*"name")[\s\S]*$"#.to_owned();
+    // Several calls follow it the same way: fenced each, in one fence, or in a list.
+    let bare = r#"^\s*(?:```(?:json)?\s*)?\[?\s*\{?(\{\s*"name")[\s\S]*$"#.to_owned();
     let bare_rule = if bare_calls {
-        " | root agentry-ws (\"```\" agentry-ws)?"
+        format!(
+            " | root{} agentry-ws \"]\"? agentry-ws (\"```\" agentry-ws)?\n\
+             agentry-bare-sep ::= agentry-ws (\",\" agentry-ws)? (\"```\" agentry-ws \"```\" \"json\"? agentry-ws)? \"{{\"?",
+            repeat("agentry-bare-sep root")
+        )
     } else {
-        ""
+        String::new()
     };
     let rules = match syntax {
         ToolCallSyntax::Hermes => format!(
@@ -208,13 +214,13 @@ mod tests {
             hermes.triggers,
             [
                 "(<tool_call>)",
-                r#"^\s*(?:```(?:json)?\s*)?\{?(\{\s*"name")[\s\S]*$"#
+                r#"^\s*(?:```(?:json)?\s*)?\[?\s*\{?(\{\s*"name")[\s\S]*$"#
             ]
         );
         assert!(
             hermes
                 .grammar
-                .contains("agentry-tool-calls ::= agentry-call (agentry-ws agentry-call){0,2} agentry-ws | root agentry-ws (\"```\" agentry-ws)?"),
+                .contains("agentry-tool-calls ::= agentry-call (agentry-ws agentry-call){0,2} agentry-ws | root (agentry-bare-sep root){0,2} agentry-ws \"]\"? agentry-ws (\"```\" agentry-ws)?\n"),
             "{}",
             hermes.grammar
         );

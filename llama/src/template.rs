@@ -75,20 +75,23 @@ impl ChatTemplate {
             .env
             .get_template(NAME)
             .map_err(|e| ModelError::Template(format!("{e:#}")))?;
-        template
-            .render(context! {
+        // The GGUF's template is the file's text: its output is capped like its fuel.
+        agentry_prompts::budget::render_capped(
+            &template,
+            context! {
                 messages => messages,
                 tools => (!tools.is_empty()).then_some(tools),
                 add_generation_prompt => true,
                 bos_token => self.bos_token.as_str(),
                 eos_token => self.eos_token.as_str(),
-            })
-            .map_err(|e| {
-                ModelError::Template(format!(
-                    "cannot render: {}",
-                    agentry_prompts::budget::describe(&e)
-                ))
-            })
+            },
+        )
+        .map_err(|e| {
+            ModelError::Template(format!(
+                "cannot render: {}",
+                agentry_prompts::budget::describe(&e)
+            ))
+        })
     }
 }
 
@@ -123,6 +126,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("budget"), "{err}");
+    }
+
+    #[test]
+    fn a_chat_template_that_writes_too_much_is_a_clear_error() {
+        // Few steps, each writing a lot: the fuel lasts, the output cap stops it.
+        let t = ChatTemplate::new(
+            "{% for a in range(20000) %}{{ 'x' * 1000 }}{% endfor %}",
+            "",
+            "",
+        )
+        .unwrap();
+        let err = t
+            .render(&[ChatMessage::new(Role::User, "hi")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("output passed its limit"), "{err}");
     }
 
     #[test]

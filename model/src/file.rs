@@ -36,7 +36,9 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
-fn kind(ty: &std::fs::FileType) -> &'static str {
+/// What kind of file `ty` describes, in words, for errors that refuse anything but a
+/// regular file ("a directory", "a FIFO", "a socket", ...).
+pub fn kind(ty: &std::fs::FileType) -> &'static str {
     if ty.is_dir() {
         return "a directory";
     }
@@ -56,7 +58,7 @@ fn kind(ty: &std::fs::FileType) -> &'static str {
             return "a block device";
         }
     }
-    "not a regular file"
+    "a special file"
 }
 
 /// The bytes of the regular file `path`, at most `limit` of them; a file with more is an

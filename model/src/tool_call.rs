@@ -214,11 +214,11 @@ fn parse_hermes(reply: &str) -> Result<ParsedReply, ToolCallError> {
     }
     text.push_str(rest);
     if calls.is_empty()
-        && let Some(call) = bare_call(text.trim())
+        && let Some(bare) = bare_calls(text.trim())
     {
         return Ok(ParsedReply {
             text: String::new(),
-            calls: vec![call],
+            calls: bare,
         });
     }
     Ok(ParsedReply {
@@ -227,35 +227,55 @@ fn parse_hermes(reply: &str) -> Result<ParsedReply, ToolCallError> {
     })
 }
 
-/// A reply that is one call written without its `<tool_call>` tags: exactly
-/// `{"name": TOOL, "arguments": {..}}`, maybe in a Markdown code fence (small models
-/// often drop the tags).
-fn bare_call(text: &str) -> Option<(String, Value)> {
-    // Code models put JSON in a Markdown fence (or close one they never opened), and
-    // some double the opening brace.
-    let text = text.strip_prefix("```").map_or(text, |fenced| {
-        fenced.strip_prefix("json").unwrap_or(fenced).trim()
-    });
-    let text = text.strip_suffix("```").unwrap_or(text).trim();
-    if !text.starts_with('{') {
-        return None;
+/// A reply that is nothing but calls written without their `<tool_call>` tags, each
+/// exactly `{"name": TOOL, "arguments": {..}}` (small models often drop the tags).
+/// Code models put the calls in Markdown fences (one or one each), in a JSON list, or
+/// one per line, and some double each call's opening brace: all of these are read.
+/// Anything else in the reply makes it text.
+fn bare_calls(text: &str) -> Option<Vec<(String, Value)>> {
+    let mut calls = Vec::new();
+    let mut rest = skip_call_separators(text);
+    while !rest.is_empty() {
+        let (call, after) = one_bare_call(rest)?;
+        calls.push(call);
+        rest = skip_call_separators(after);
     }
-    let value: Value = match text
-        .strip_prefix('{')
-        .filter(|inner| inner.starts_with('{'))
-    {
-        // `{{..}}}`, or `{{..}}` when the call's grammar stopped the extra brace.
-        Some(inner) => serde_json::from_str(inner)
-            .or_else(|_| serde_json::from_str(inner.strip_suffix('}').unwrap_or(inner)))
-            .ok()?,
-        None => serde_json::from_str(text).ok()?,
-    };
+    (!calls.is_empty()).then_some(calls)
+}
+
+/// `text` past whitespace, commas, list brackets and Markdown fences.
+fn skip_call_separators(mut text: &str) -> &str {
+    loop {
+        let trimmed = text.trim_start();
+        let next = ["```json", "```", ",", "[", "]"]
+            .iter()
+            .find_map(|mark| trimmed.strip_prefix(mark));
+        match next {
+            Some(after) => text = after,
+            None => return trimmed,
+        }
+    }
+}
+
+/// The call at the start of `text` and the text after it.
+fn one_bare_call(text: &str) -> Option<((String, Value), &str)> {
+    // `{{..}}`, or `{{..}` when the call's grammar stopped the extra brace.
+    let doubled = text.starts_with("{{");
+    let body = if doubled { &text[1..] } else { text };
+    let mut values = serde_json::Deserializer::from_str(body).into_iter::<Value>();
+    let value = values.next()?.ok()?;
+    let mut after = &body[values.byte_offset()..];
+    if doubled {
+        let closed = after.trim_start();
+        after = closed.strip_prefix('}').unwrap_or(after);
+    }
     let object = value.as_object()?;
     let keys_are_a_call =
         object.len() == 2 && object.contains_key("name") && object.contains_key("arguments");
-    keys_are_a_call
+    let call = keys_are_a_call
         .then(|| call_from_value(&value, "arguments").ok())
-        .flatten()
+        .flatten()?;
+    Some((call, after))
 }
 
 fn parse_llama3(reply: &str) -> Result<ParsedReply, ToolCallError> {
@@ -399,6 +419,26 @@ mod tests {
                 "{quirk}"
             );
         }
+        // Several calls without tags: fenced each, in one fence, in a list, doubled.
+        let two = vec![
+            ("clock".to_owned(), json!({"tz": "UTC"})),
+            ("clock".to_owned(), json!({"tz": "CET"})),
+        ];
+        for several in [
+            "```json\n{\"name\": \"clock\", \"arguments\": {\"tz\": \"UTC\"}}\n```\n\n```json\n{\"name\": \"clock\", \"arguments\": {\"tz\": \"CET\"}}\n```",
+            "```json\n{\"name\": \"clock\", \"arguments\": {\"tz\": \"UTC\"}}\n{\"name\": \"clock\", \"arguments\": {\"tz\": \"CET\"}}\n```",
+            "[{\"name\": \"clock\", \"arguments\": {\"tz\": \"UTC\"}}, {\"name\": \"clock\", \"arguments\": {\"tz\": \"CET\"}}]",
+            "{{\"name\": \"clock\", \"arguments\": {\"tz\": \"UTC\"}}}\n{{\"name\": \"clock\", \"arguments\": {\"tz\": \"CET\"}}",
+        ] {
+            let parsed = ToolCallSyntax::Hermes.parse(several).unwrap();
+            assert_eq!(parsed.calls, two, "{several}");
+            assert_eq!(parsed.text, "", "{several}");
+        }
+        // A call followed by prose is prose: the whole reply is the answer.
+        let prose = ToolCallSyntax::Hermes
+            .parse("{\"name\": \"clock\", \"arguments\": {}}\nThat is the call I would make.")
+            .unwrap();
+        assert!(prose.calls.is_empty());
         // A JSON answer that merely has a `name` is no call.
         let person = ToolCallSyntax::Hermes
             .parse("{\"name\": \"Ada\", \"age\": 36}")

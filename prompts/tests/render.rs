@@ -216,7 +216,7 @@ fn builtin_contexts() -> Vec<(&'static str, Value)> {
         ),
         (
             names::NATIVE_TOOLS,
-            json!({"tools": true, "answer_schema": "{\"type\":\"integer\"}"}),
+            json!({"tools": true, "answer_schema": "{\"type\":\"integer\"}", "max_calls": 2}),
         ),
         (
             names::STEP_ERROR,

@@ -29,31 +29,6 @@ pub enum RegularFileError {
     Io(#[from] io::Error),
 }
 
-/// What kind of file `meta` describes, in words.
-fn kind(meta: &std::fs::Metadata) -> &'static str {
-    let ty = meta.file_type();
-    if ty.is_dir() {
-        return "a directory";
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if ty.is_fifo() {
-            return "a FIFO";
-        }
-        if ty.is_socket() {
-            return "a socket";
-        }
-        if ty.is_char_device() {
-            return "a character device";
-        }
-        if ty.is_block_device() {
-            return "a block device";
-        }
-    }
-    "not a regular file"
-}
-
 /// Opens `path` with `options` plus `O_NONBLOCK` (unix), then refuses the
 /// handle unless it is a regular file. `shown` names the path in errors.
 pub fn open_regular(
@@ -77,7 +52,7 @@ pub fn open_regular(
         {
             return RegularFileError::NotRegular {
                 path: shown.to_owned(),
-                kind: kind(&meta),
+                kind: agentry_model::file::kind(&meta.file_type()),
             };
         }
         RegularFileError::Io(error)
@@ -86,7 +61,7 @@ pub fn open_regular(
     if !meta.is_file() {
         return Err(RegularFileError::NotRegular {
             path: shown.to_owned(),
-            kind: kind(&meta),
+            kind: agentry_model::file::kind(&meta.file_type()),
         });
     }
     Ok(file)

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::format::StepFormat;
 use super::limits::Limits;
+use super::native::NativeTools;
 use super::{RunError, prompt, step_schema};
 use crate::model::Sampling;
 use crate::plan::strategy::Strategy;
@@ -271,6 +272,8 @@ pub(crate) struct Prepared {
     pub(super) step_schema: Arc<Value>,
     pub(super) answer_validator: Arc<Validator>,
     pub(super) system_head: String,
+    /// The tools as native steps send them (native format with tools only).
+    pub(super) native_tools: Option<Arc<NativeTools>>,
 }
 
 impl Prepared {
@@ -299,6 +302,12 @@ impl Prepared {
             step_schema: Arc::new(step_schema),
             answer_validator: Arc::new(answer_validator),
             system_head,
+            native_tools: match config.step_format {
+                StepFormat::Native(syntax) if !config.tools.is_empty() => {
+                    Some(Arc::new(NativeTools::of(syntax, &config.tools)))
+                }
+                _ => None,
+            },
         })
     }
 

@@ -200,6 +200,10 @@ pub struct AgentRun {
     /// The compiled answer schema; compiled again when needed after a resume.
     #[serde(skip)]
     answer_validator: Option<Arc<Validator>>,
+    /// The tools as native steps send them, prepared once; made at each step after a
+    /// resume that was not rebound to a live agent.
+    #[serde(skip)]
+    native_tools: Option<Arc<native::NativeTools>>,
 }
 
 impl AgentRun {
@@ -262,6 +266,7 @@ impl AgentRun {
             events: Vec::new(),
             templates,
             answer_validator: Some(prepared.answer_validator.clone()),
+            native_tools: prepared.native_tools.clone(),
             config,
         };
         if !run.config.solves_alone() {

@@ -12,32 +12,38 @@ use crate::model::{
     tool_definition,
 };
 
-/// The tool definitions the chat template renders (`tools`), parameters self-contained.
-pub(super) fn definitions(tools: &[ToolSpec]) -> Vec<Value> {
-    tools
-        .iter()
-        .map(|spec| {
-            tool_definition(
-                &spec.name,
-                &spec.description,
-                &self_contained(&spec.parameters),
-            )
-        })
-        .collect()
+/// What native steps send about the tools, made once per configuration: the
+/// definitions the chat template renders (`tools`) and the JSON Schema of one call,
+/// parameters self-contained (`$ref`s inlined once, not at every step).
+#[derive(Debug)]
+pub(super) struct NativeTools {
+    definitions: Vec<Value>,
+    call_schema: Value,
 }
 
-/// The JSON Schema of one call to one of `tools` in `syntax`.
-pub(super) fn call_schema(syntax: ToolCallSyntax, tools: &[ToolSpec]) -> Value {
-    let parameters: Vec<Value> = tools
-        .iter()
-        .map(|spec| self_contained(&spec.parameters))
-        .collect();
-    syntax.call_schema(
-        tools
+impl NativeTools {
+    /// The definitions and call schema of `tools` in `syntax`.
+    pub(super) fn of(syntax: ToolCallSyntax, tools: &[ToolSpec]) -> Self {
+        let parameters: Vec<Value> = tools
+            .iter()
+            .map(|spec| self_contained(&spec.parameters))
+            .collect();
+        let definitions = tools
             .iter()
             .zip(&parameters)
-            .map(|(spec, schema)| (spec.name.as_str(), schema)),
-    )
+            .map(|(spec, schema)| tool_definition(&spec.name, &spec.description, schema))
+            .collect();
+        let call_schema = syntax.call_schema(
+            tools
+                .iter()
+                .zip(&parameters)
+                .map(|(spec, schema)| (spec.name.as_str(), schema)),
+        );
+        Self {
+            definitions,
+            call_schema,
+        }
+    }
 }
 
 /// GBNF of a reply that cannot open a call in `syntax`: the first character can start no
@@ -74,12 +80,20 @@ impl AgentRun {
         sampling: Sampling,
     ) -> GenerateRequest {
         let tools = &self.config.tools;
+        let built;
+        let native = match &self.native_tools {
+            Some(prepared) => prepared.as_ref(),
+            None => {
+                built = NativeTools::of(syntax, tools);
+                &built
+            }
+        };
         let constraint = if self.must_answer() || tools.is_empty() {
             self.native_answer_constraint(syntax)
         } else {
             Constraint::ToolCalls {
                 syntax,
-                call_schema: call_schema(syntax, tools),
+                call_schema: native.call_schema.clone(),
                 max_calls: self.max_calls(),
                 bare_calls: !answer_can_start_with_name(&self.config.answer_schema),
             }
@@ -89,7 +103,7 @@ impl AgentRun {
         } else {
             ModelInput::WithTools {
                 messages: self.messages.clone(),
-                tools: definitions(tools),
+                tools: native.definitions.clone(),
             }
         };
         GenerateRequest::new(prompt)

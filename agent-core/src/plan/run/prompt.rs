@@ -53,7 +53,11 @@ pub(crate) fn system_head(
         };
         let native = templates.render(
             names::NATIVE_TOOLS,
-            json!({ "tools": !config.tools.is_empty(), "answer_schema": answer_schema }),
+            json!({
+                "tools": !config.tools.is_empty(),
+                "answer_schema": answer_schema,
+                "max_calls": max_calls,
+            }),
         )?;
         return Ok(join(&[head, native]));
     }

@@ -40,6 +40,7 @@ impl AgentRun {
         first.content = system;
         self.step_schema = prepared.step_schema.clone();
         self.answer_validator = Some(prepared.answer_validator.clone());
+        self.native_tools = prepared.native_tools.clone();
         self.config = live;
         // Cached results answer repeated calls without running them: only calls of tools
         // the live agent declares idempotent and free of side effects (no approval, no
