@@ -31,8 +31,7 @@ use agentry_core::defaults;
 use agentry_core::model::{LanguageModel, Sampling};
 use agentry_core::plan::run::Limits;
 use agentry_core::plan::strategy::Strategy;
-use agentry_llama::{LlamaConfig, LlamaModel};
-use agentry_model_store::ModelStore;
+use agentry_llama::LlamaConfig;
 use agentry_workflow::{self as workflow, AgentSpec, WorkflowError};
 use anyhow::Context;
 use clap::Args;
@@ -99,8 +98,6 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .or_else(|| persona.as_ref().map(|(_, spec)| spec.clone()))
         .unwrap_or_else(|| agentry_model_store::DEFAULT_MODEL.to_string());
-    let store = ModelStore::from_env().context("opening the model store")?;
-    let path = store.pull(&model_spec).await?;
     let mut config = LlamaConfig {
         n_ctx: args.ctx,
         gpu_layers: args.gpu_layers,
@@ -109,11 +106,13 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
     if let Some(threads) = args.threads {
         config.threads = threads;
     }
-    let model: Arc<dyn LanguageModel> = Arc::new(
-        LlamaModel::open(&path, config)
-            .await
-            .with_context(|| format!("loading the model {}", path.display()))?,
-    );
+    let origin = if args.model.is_some() {
+        "--model"
+    } else {
+        "the agent's workflow `model:`"
+    };
+    let model: Arc<dyn LanguageModel> =
+        super::open_model::open_model(&model_spec, config, None, origin).await?;
     let project = args.memory.open().await?;
     let memories = Arc::new(project.memories);
     let documents = Arc::new(project.documents);
