@@ -79,7 +79,8 @@ impl OpenAiConfig {
         })
     }
 
-    /// Parses a spec `openai:URL#MODEL`, e.g. `openai:http://127.0.0.1:8080/v1#qwen`.
+    /// Parses a spec `openai:URL#MODEL`, e.g. `openai:http://127.0.0.1:8080/v1#qwen` (the
+    /// first `#` ends the URL; the model name may hold `/` and `#`).
     ///
     /// # Errors
     /// A spec without the prefix, without `#MODEL`, or with a bad URL; the message quotes
@@ -90,7 +91,7 @@ impl OpenAiConfig {
                 spec: spec.to_owned(),
             });
         };
-        let Some((url, model)) = rest.rsplit_once('#') else {
+        let Some((url, model)) = rest.split_once('#') else {
             return Err(SpecError::NoModel {
                 spec: spec.to_owned(),
             });
@@ -242,7 +243,7 @@ mod tests {
         );
         assert_eq!(config.root_endpoint("props"), "http://127.0.0.1:8080/props");
         let config = OpenAiConfig::from_spec("openai:https://api.example.com/v1/#org/m#1").unwrap();
-        assert_eq!(config.model, "1", "the last # separates the model");
+        assert_eq!(config.model, "org/m#1", "the first # separates the model");
 
         let cases = [
             ("smollm2-135m", "not a remote model spec"),

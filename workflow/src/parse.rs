@@ -219,11 +219,15 @@ fn model(reader: &mut Reader<'_>, node: &Node) -> Option<ModelChoice> {
         }
         (None, _) => {
             if let Some(name) = map.get_node("name") {
-                reader.error(Diagnostic::at(
+                let mut problem = Diagnostic::at(
                     reader.span(name),
                     "`model.name` without `url`".to_string(),
-                    "`name:` names a model on the server at `url:`; a local model's registry name or GGUF path goes under `spec:`".to_string(),
-                ));
+                    "names a model on a server, but no `url:`".to_string(),
+                );
+                problem.help = Some(
+                    "a local model's registry name or GGUF path goes under `spec:`; `name:` goes with `url:` for a model on an OpenAI-compatible server".to_string(),
+                );
+                reader.error(problem);
                 return None;
             }
             reader
