@@ -12,7 +12,7 @@ use clap::Args;
 pub struct GenerateArgs {
     /// What to ask.
     prompt: String,
-    /// Model spec (alias, ./path.gguf, hf:..., pypi:...).
+    /// Model spec (alias, ./path.gguf, hf:..., pypi:..., openai:URL#MODEL).
     #[arg(long, short, default_value = agentry_model_store::DEFAULT_MODEL)]
     model: String,
     /// System prompt.
