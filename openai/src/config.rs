@@ -35,6 +35,8 @@ pub struct OpenAiConfig {
     /// `None`: [`DEFAULT_API_KEY_ENV`] when it is set, else no key. A variable named here
     /// must be set.
     pub api_key_env: Option<String>,
+    /// An API key given directly; it takes precedence over `api_key_env`.
+    pub api_key: Option<ApiKey>,
     /// The server's kind; `None` detects it when connecting (`/models` says `llamacpp`).
     pub flavor: Option<ServerFlavor>,
     /// Longest wait for a whole non-streamed reply, and for the next bytes of a stream.
@@ -70,6 +72,7 @@ impl OpenAiConfig {
             base_url,
             model: model.to_owned(),
             api_key_env: None,
+            api_key: None,
             flavor: None,
             timeout: Duration::from_secs(300),
             connect_timeout: Duration::from_secs(10),
@@ -116,6 +119,12 @@ impl OpenAiConfig {
         self
     }
 
+    /// Sets the API key itself (for a key that is not in the environment).
+    pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(ApiKey(key.into()));
+        self
+    }
+
     /// Sets the server's kind instead of detecting it.
     pub fn with_flavor(mut self, flavor: ServerFlavor) -> Self {
         self.flavor = Some(flavor);
@@ -140,6 +149,9 @@ impl OpenAiConfig {
     /// # Errors
     /// [`SpecError::MissingKey`] naming the variable.
     pub fn api_key(&self) -> Result<Option<String>, SpecError> {
+        if let Some(ApiKey(key)) = &self.api_key {
+            return Ok(Some(key.clone()));
+        }
         match &self.api_key_env {
             Some(var) => match std::env::var(var) {
                 Ok(key) if !key.trim().is_empty() => Ok(Some(key.trim().to_owned())),
@@ -172,6 +184,16 @@ impl OpenAiConfig {
             self.base_url.as_str().trim_end_matches('/'),
             self.model
         )
+    }
+}
+
+/// An API key; its `Debug` form does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(pub String);
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
     }
 }
 
@@ -258,6 +280,16 @@ mod tests {
             assert!(text.contains(says), "{spec}: {text}");
             assert!(text.contains(spec.trim_end()), "{spec}: {text}");
         }
+    }
+
+    #[test]
+    fn a_key_given_directly_is_used_and_never_printed() {
+        let config = OpenAiConfig::new("http://h/v1", "m")
+            .unwrap()
+            .with_api_key_env("AGENTRY_TEST_SURELY_UNSET_KEY_VAR")
+            .with_api_key("sk-secret");
+        assert_eq!(config.api_key().unwrap().as_deref(), Some("sk-secret"));
+        assert!(!format!("{config:?}").contains("sk-secret"));
     }
 
     #[test]

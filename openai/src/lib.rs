@@ -36,7 +36,7 @@ mod sse;
 mod wire;
 
 pub use agentry_model::LanguageModel;
-pub use config::{DEFAULT_API_KEY_ENV, OpenAiConfig, SPEC_PREFIX, ServerFlavor, SpecError};
+pub use config::{ApiKey, DEFAULT_API_KEY_ENV, OpenAiConfig, SPEC_PREFIX, ServerFlavor, SpecError};
 pub use model::OpenAiModel;
 
 /// Whether `spec` names a remote model (`openai:URL#MODEL`) rather than a local one.

@@ -59,6 +59,11 @@ impl Server {
     /// Starts llama-server on `model` (a store alias) under the name `alias`, with a
     /// 2048-token context; `None` (after printing why) when the binary is not built.
     async fn start(model: &str, alias: &str) -> Option<Server> {
+        Self::start_with(model, alias, &[]).await
+    }
+
+    /// As [`Server::start`], with more command-line arguments.
+    async fn start_with(model: &str, alias: &str, extra: &[&str]) -> Option<Server> {
         let Some(binary) = server_binary() else {
             eprintln!(
                 "SKIPPED: no llama-server binary (set LLAMA_SERVER or run scripts/build-llama-server.sh)"
@@ -92,6 +97,7 @@ impl Server {
                 "1",
                 "--jinja",
             ])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().unwrap())
             .stderr(log_file)
@@ -441,4 +447,40 @@ async fn an_agent_on_the_remote_model_uses_the_calculator() {
     );
     assert_eq!(output.answer, 395.0);
     assert!(output.outcome.tool_calls >= 1, "the calculator was used");
+}
+
+#[tokio::test]
+async fn a_server_with_a_key_refuses_a_wrong_one_clearly_and_takes_the_right_one() {
+    let Some(server) = Server::start_with(SMOL, "smol", &["--api-key", "test-key-1"]).await else {
+        return;
+    };
+    let request =
+        GenerateRequest::chat(vec![ChatMessage::user("Say hello.")]).with_sampling(greedy(8));
+    let wrong = OpenAiModel::connect(server.config().with_api_key("not-the-key")).await;
+    let error = match wrong {
+        // llama-server lists its models without a key; the request itself is refused.
+        Ok(model) => model.generate(request.clone()).await.unwrap_err(),
+        Err(error) => error,
+    };
+    assert!(
+        matches!(
+            error,
+            ModelError::Remote {
+                status: Some(401),
+                ..
+            }
+        ),
+        "{error}"
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains(&server.base_url) && text.contains("API key"),
+        "{text}"
+    );
+
+    let model = OpenAiModel::connect(server.config().with_api_key("test-key-1"))
+        .await
+        .unwrap();
+    let reply = model.generate(request).await.unwrap();
+    assert!(!reply[0].text.trim().is_empty());
 }
