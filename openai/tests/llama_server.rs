@@ -183,6 +183,17 @@ async fn plain_chat_answers_right_with_usage() {
         usage.completion_tokens >= 1 && usage.completion_tokens <= 16,
         "{usage:?}"
     );
+    // Raw text goes to /completions, without the chat template.
+    let raw = model
+        .generate(GenerateRequest::raw("The capital city of France is").with_sampling(greedy(4)))
+        .await
+        .unwrap();
+    assert!(raw[0].text.contains("Paris"), "{:?}", raw[0].text);
+    assert!(
+        raw[0].usage.prompt_tokens >= 5 && raw[0].usage.prompt_tokens < 12,
+        "{:?}",
+        raw[0].usage
+    );
     let tokens = model.count_tokens("Hello world").await.unwrap();
     assert!((1..=4).contains(&tokens), "{tokens}");
 }
