@@ -34,6 +34,7 @@ pub use agentry_llama as llama;
 pub use agentry_memory as memory;
 pub use agentry_model as model;
 pub use agentry_model_store as model_store;
+pub use agentry_openai as openai;
 pub use agentry_prompts as prompts;
 pub use agentry_tools as tools;
 pub use agentry_workflow as workflow;
@@ -73,4 +74,5 @@ pub mod prelude {
     pub use agentry_llama::gguf::GgufInfo;
     pub use agentry_llama::{LlamaConfig, LlamaModel};
     pub use agentry_model_store::{ModelSpec, ModelStore};
+    pub use agentry_openai::{OpenAiConfig, OpenAiModel};
 }

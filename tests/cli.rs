@@ -502,3 +502,46 @@ fn generate_fails_when_a_constrained_reply_is_cut() {
     let value: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
     assert!(value["age"].is_i64(), "{stdout}");
 }
+
+#[test]
+fn a_bad_remote_model_spec_is_a_clear_error_naming_where() {
+    // A port nothing listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/v1");
+    let no_model = format!("openai:{url}");
+    let unreachable = format!("openai:{url}#qwen");
+    let cases = [
+        (no_model.as_str(), "names no model"),
+        ("openai:ftp://host/v1#m", "the scheme is `ftp`"),
+        (unreachable.as_str(), "cannot connect"),
+    ];
+    for (spec, says) in cases {
+        let out = agentry(&["generate", "--model", spec, "hi"]);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{spec}: {stderr}");
+        assert!(stderr.contains(says), "{spec}: {stderr}");
+        assert!(stderr.contains("--model"), "{spec}: {stderr}");
+    }
+
+    // The same from a workflow's `model: {url, name}`: the error names the workflow.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("remote.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: remote\nmodel:\n  url: {url}\n  name: qwen\nagents:\n  a:\n    role: helper\nsteps:\n  - id: s\n    agent: a\n    task: hi\n"
+        ),
+    )
+    .unwrap();
+    let out = agentry(&["run", file.to_str().unwrap()]);
+    let (_, stderr) = text(&out);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("`model:` of the workflow `remote`") && stderr.contains(&url),
+        "{stderr}"
+    );
+}

@@ -83,6 +83,17 @@ pub enum ModelError {
     /// The model's worker thread is gone (it panicked or was shut down).
     #[error("the model worker has stopped")]
     WorkerGone,
+    /// A remote model server could not be reached, refused the request, or replied with
+    /// something that is not a valid answer to it.
+    #[error("model server {server}: {detail}")]
+    Remote {
+        /// The server's URL (and the model asked for).
+        server: String,
+        /// The HTTP status, when the server answered.
+        status: Option<u16>,
+        /// What went wrong, quoting what the server said (shortened).
+        detail: String,
+    },
     /// The output of a constrained generation could not be parsed.
     #[error("cannot parse model output {text:?}: {detail}")]
     Parse {

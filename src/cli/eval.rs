@@ -2,13 +2,10 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use agentry_core::model::LanguageModel;
 use agentry_eval::{Config, EvalError, EvalOptions, Evaluation, Suite, TraceFile};
-use agentry_llama::{LlamaConfig, LlamaModel};
-use agentry_model_store::ModelStore;
+use agentry_llama::LlamaConfig;
 use anyhow::Context;
 use clap::Args;
 
@@ -131,9 +128,7 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         trace_path.display(),
         trace_path.display()
     );
-    let store = ModelStore::from_env().context("opening the model store")?;
     for spec in &models {
-        let path = store.pull(spec).await?;
         let mut config = LlamaConfig {
             n_ctx: args.ctx,
             gpu_layers: args.gpu_layers,
@@ -142,11 +137,7 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         if let Some(threads) = args.threads {
             config.threads = threads;
         }
-        let model: Arc<dyn LanguageModel> = Arc::new(
-            LlamaModel::open(path, config)
-                .await
-                .with_context(|| format!("opening model {spec}"))?,
-        );
+        let model = super::open_model::open_model(spec, config, None, "--model").await?;
         evaluation.run_model(spec, model, &mut trace).await?;
     }
     let report = evaluation.report(&trace, &models);

@@ -2,9 +2,8 @@
 
 use std::process::ExitCode;
 
-use agentry_core::model::{Constraint, GenerateRequest, LanguageModel, Sampling, StreamEvent};
-use agentry_llama::{LlamaConfig, LlamaModel};
-use agentry_model_store::ModelStore;
+use agentry_core::model::{Constraint, GenerateRequest, Sampling, StreamEvent};
+use agentry_llama::LlamaConfig;
 use agentry_prompts::ChatMessage;
 use anyhow::Context;
 use clap::Args;
@@ -13,7 +12,7 @@ use clap::Args;
 pub struct GenerateArgs {
     /// What to ask.
     prompt: String,
-    /// Model spec (alias, ./path.gguf, hf:..., pypi:...).
+    /// Model spec (alias, ./path.gguf, hf:..., pypi:..., openai:URL#MODEL).
     #[arg(long, short, default_value = agentry_model_store::DEFAULT_MODEL)]
     model: String,
     /// System prompt.
@@ -46,14 +45,12 @@ pub struct GenerateArgs {
 }
 
 pub async fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
-    let store = ModelStore::from_env().context("opening the model store")?;
-    let path = store.pull(&args.model).await?;
     let config = LlamaConfig {
         n_ctx: args.ctx,
         gpu_layers: args.gpu_layers,
         ..LlamaConfig::default()
     };
-    let model = LlamaModel::open(path, config).await?;
+    let model = super::open_model::open_model(&args.model, config, None, "--model").await?;
     let mut messages = Vec::new();
     if let Some(system) = args.system {
         messages.push(ChatMessage::system(system));

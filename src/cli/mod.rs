@@ -15,6 +15,7 @@ mod ingest;
 mod memory;
 mod memory_dir;
 mod models;
+mod open_model;
 mod recall;
 mod run;
 mod templates_dir;

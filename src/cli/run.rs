@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use agentry_core::model::LanguageModel;
 use agentry_core::plan::run::AgentEvent;
-use agentry_llama::{LlamaConfig, LlamaModel};
-use agentry_model_store::ModelStore;
+use agentry_llama::LlamaConfig;
 use agentry_tools::Policy;
 use agentry_workflow::{
     self as workflow, Checkpoints, Workflow, WorkflowError, WorkflowEvent, WorkflowOutcome,
@@ -263,9 +262,13 @@ fn parse_inputs(pairs: &[String]) -> Result<Map<String, Value>, String> {
 }
 
 async fn load_model(flow: &Workflow, args: &RunArgs) -> anyhow::Result<Arc<dyn LanguageModel>> {
-    let spec = args.model.as_deref().unwrap_or(&flow.model.spec);
-    let store = ModelStore::from_env().context("opening the model store")?;
-    let path = store.pull(spec).await?;
+    let (spec, origin) = match args.model.as_deref() {
+        Some(spec) => (spec, "--model".to_owned()),
+        None => (
+            flow.model.spec.as_str(),
+            format!("`model:` of the workflow `{}`", flow.name),
+        ),
+    };
     let mut config = LlamaConfig {
         n_ctx: args.ctx.or(flow.model.ctx).unwrap_or(4096),
         gpu_layers: args.gpu_layers.or(flow.model.gpu_layers).unwrap_or(0),
@@ -274,10 +277,13 @@ async fn load_model(flow: &Workflow, args: &RunArgs) -> anyhow::Result<Arc<dyn L
     if let Some(threads) = flow.model.threads {
         config.threads = i32::try_from(threads).unwrap_or(i32::MAX);
     }
-    let model = LlamaModel::open(path, config)
-        .await
-        .with_context(|| format!("loading the model `{spec}`"))?;
-    Ok(Arc::new(model))
+    // The workflow's key variable belongs to the workflow's own model.
+    let api_key_env = args
+        .model
+        .is_none()
+        .then_some(flow.model.api_key_env.as_deref())
+        .flatten();
+    super::open_model::open_model(spec, config, api_key_env, &origin).await
 }
 
 /// Indexes the workflow's documents (paths relative to the workflow file); unchanged

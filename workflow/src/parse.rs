@@ -28,7 +28,15 @@ const TOP_KEYS: &[&str] = &[
     "steps",
     "outputs",
 ];
-const MODEL_KEYS: &[&str] = &["spec", "ctx", "threads", "gpu_layers"];
+const MODEL_KEYS: &[&str] = &[
+    "spec",
+    "ctx",
+    "threads",
+    "gpu_layers",
+    "url",
+    "name",
+    "api_key_env",
+];
 const MEMORY_KEYS: &[&str] = &[
     "store",
     "path",
@@ -152,6 +160,7 @@ pub(crate) fn workflow(
         description,
         model: model.unwrap_or(ModelChoice {
             spec: String::new(),
+            api_key_env: None,
             ctx: None,
             threads: None,
             gpu_layers: None,
@@ -173,6 +182,7 @@ fn model(reader: &mut Reader<'_>, node: &Node) -> Option<ModelChoice> {
         let spec = reader.string(node, "`model`")?;
         return Some(ModelChoice {
             spec,
+            api_key_env: None,
             ctx: None,
             threads: None,
             gpu_layers: None,
@@ -181,12 +191,53 @@ fn model(reader: &mut Reader<'_>, node: &Node) -> Option<ModelChoice> {
     }
     let map = reader.mapping(node, "`model`")?;
     reader.known_keys_or(map, MODEL_KEYS, "`model`", |key| {
-        matches!(key, "name" | "path" | "model" | "file")
+        matches!(key, "path" | "model" | "file")
             .then(|| "the model's registry name or GGUF path goes under `spec:`".to_string())
     });
-    let spec = reader
-        .required(map, span, "spec", "`model`")
-        .and_then(|n| reader.string(n, "`model.spec`"))?;
+    let spec = match (map.get_node("url"), map.get_node("spec")) {
+        // A model on an OpenAI-compatible server: `url:` and `name:`.
+        (Some(url), None) => {
+            let url = reader.string(url, "`model.url`");
+            let name = reader
+                .required_or(
+                    map,
+                    span,
+                    "name",
+                    "`model` with `url`",
+                    "name the model the server serves, e.g. `name: qwen2.5-coder`",
+                )
+                .and_then(|n| reader.string(n, "`model.name`"));
+            format!("openai:{}#{}", url?, name?)
+        }
+        (Some(url), Some(_)) => {
+            reader.error(Diagnostic::at(
+                reader.span(url),
+                "`model` has both `url` and `spec`".to_string(),
+                "a remote model is `url:` + `name:`; a local one is `spec:`".to_string(),
+            ));
+            return None;
+        }
+        (None, _) => {
+            if let Some(name) = map.get_node("name") {
+                let mut problem = Diagnostic::at(
+                    reader.span(name),
+                    "`model.name` without `url`".to_string(),
+                    "names a model on a server, but no `url:`".to_string(),
+                );
+                problem.help = Some(
+                    "a local model's registry name or GGUF path goes under `spec:`; `name:` goes with `url:` for a model on an OpenAI-compatible server".to_string(),
+                );
+                reader.error(problem);
+                return None;
+            }
+            reader
+                .required(map, span, "spec", "`model`")
+                .and_then(|n| reader.string(n, "`model.spec`"))?
+        }
+    };
+    let api_key_env = map
+        .get_node("api_key_env")
+        .and_then(|n| reader.string(n, "`model.api_key_env`"));
     let ctx = map
         .get_node("ctx")
         .and_then(|n| reader.integer(n, "`model.ctx`", 256, 1 << 20))
@@ -201,6 +252,7 @@ fn model(reader: &mut Reader<'_>, node: &Node) -> Option<ModelChoice> {
         .map(|v| v as u32);
     Some(ModelChoice {
         spec,
+        api_key_env,
         ctx,
         threads,
         gpu_layers,
@@ -730,4 +782,44 @@ fn output_schema(reader: &mut Reader<'_>, node: &Node, label: &str) {
         .with_help("`output` is a JSON Schema, e.g. `{ type: object, properties: { name: { type: string } } }`"),
     };
     reader.error(diagnostic);
+}
+
+#[cfg(test)]
+mod remote_model_tests {
+    fn flow(model: &str) -> String {
+        format!(
+            "name: remote\n{model}\nagents:\n  a:\n    role: helper\nsteps:\n  - id: s\n    agent: a\n    task: hi\n"
+        )
+    }
+
+    #[test]
+    fn a_model_on_a_server_is_url_and_name() {
+        let text =
+            flow("model:\n  url: http://127.0.0.1:8080/v1\n  name: qwen\n  api_key_env: MY_KEY");
+        let parsed = crate::parse("remote.yaml", &text, &[]).unwrap();
+        assert_eq!(parsed.model.spec, "openai:http://127.0.0.1:8080/v1#qwen");
+        assert_eq!(parsed.model.api_key_env.as_deref(), Some("MY_KEY"));
+
+        let spec =
+            crate::parse("remote.yaml", &flow("model: openai:http://h:1/v1#m"), &[]).unwrap();
+        assert_eq!(spec.model.spec, "openai:http://h:1/v1#m");
+        assert_eq!(spec.model.api_key_env, None);
+    }
+
+    #[test]
+    fn a_half_remote_model_is_refused_with_what_is_missing() {
+        let cases = [
+            ("model:\n  url: http://h/v1", "is missing `name`"),
+            ("model:\n  name: qwen", "`model.name` without `url`"),
+            (
+                "model:\n  url: http://h/v1\n  name: q\n  spec: smollm2-135m",
+                "both `url` and `spec`",
+            ),
+        ];
+        for (model, says) in cases {
+            let problems = crate::parse("remote.yaml", &flow(model), &[]).unwrap_err();
+            let text = format!("{problems:?}");
+            assert!(text.contains(says), "{model}: {text}");
+        }
+    }
 }

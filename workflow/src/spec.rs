@@ -48,11 +48,15 @@ impl Workflow {
     }
 }
 
-/// The model: a registry name or a GGUF path, and how to load it.
+/// The model: a registry name, a GGUF path or a model on an OpenAI-compatible server,
+/// and how to load it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelChoice {
-    /// Registry name (`smollm2-135m`) or path to a `.gguf` file.
+    /// Registry name (`smollm2-135m`), path to a `.gguf` file, or a remote model
+    /// `openai:URL#NAME` (YAML `model: {url: URL, name: NAME}` is read as that).
     pub spec: String,
+    /// The environment variable of a remote model's API key (`model.api_key_env`).
+    pub api_key_env: Option<String>,
     /// Context size in tokens.
     pub ctx: Option<u32>,
     /// CPU threads.

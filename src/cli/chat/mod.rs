@@ -31,9 +31,8 @@ use agentry_core::defaults;
 use agentry_core::model::{LanguageModel, Sampling};
 use agentry_core::plan::run::Limits;
 use agentry_core::plan::strategy::Strategy;
-use agentry_llama::{LlamaConfig, LlamaModel};
-use agentry_model_store::ModelStore;
-use agentry_workflow::{self as workflow, AgentSpec, WorkflowError};
+use agentry_llama::LlamaConfig;
+use agentry_workflow::{self as workflow, AgentSpec, ModelChoice, WorkflowError};
 use anyhow::Context;
 use clap::Args;
 
@@ -94,13 +93,21 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
     let tools = Toolset::new(args.files.as_deref())?;
     let templates = args.templates.load().context("--templates")?;
     let persona = args.agent.as_deref().map(persona).transpose()?;
-    let model_spec = args
-        .model
-        .clone()
-        .or_else(|| persona.as_ref().map(|(_, spec)| spec.clone()))
-        .unwrap_or_else(|| agentry_model_store::DEFAULT_MODEL.to_string());
-    let store = ModelStore::from_env().context("opening the model store")?;
-    let path = store.pull(&model_spec).await?;
+    // The model: --model, else the --agent workflow's, else the default; a workflow's
+    // API key variable goes with its own model only.
+    let (model_spec, api_key_env, origin) = match (&args.model, &persona) {
+        (Some(spec), _) => (spec.clone(), None, "--model"),
+        (None, Some((_, model))) => (
+            model.spec.clone(),
+            model.api_key_env.clone(),
+            "the --agent workflow's `model:`",
+        ),
+        (None, None) => (
+            agentry_model_store::DEFAULT_MODEL.to_string(),
+            None,
+            "the default model",
+        ),
+    };
     let mut config = LlamaConfig {
         n_ctx: args.ctx,
         gpu_layers: args.gpu_layers,
@@ -109,11 +116,8 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
     if let Some(threads) = args.threads {
         config.threads = threads;
     }
-    let model: Arc<dyn LanguageModel> = Arc::new(
-        LlamaModel::open(&path, config)
-            .await
-            .with_context(|| format!("loading the model {}", path.display()))?,
-    );
+    let model: Arc<dyn LanguageModel> =
+        super::open_model::open_model(&model_spec, config, api_key_env.as_deref(), origin).await?;
     let project = args.memory.open().await?;
     let memories = Arc::new(project.memories);
     let documents = Arc::new(project.documents);
@@ -180,7 +184,7 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The agent `NAME` of the workflow file in `FILE#NAME`, and the workflow's model.
-fn persona(reference: &str) -> anyhow::Result<(AgentSpec, String)> {
+fn persona(reference: &str) -> anyhow::Result<(AgentSpec, ModelChoice)> {
     let Some((file, name)) = reference.rsplit_once('#') else {
         anyhow::bail!("--agent `{reference}` is not FILE#NAME (e.g. flow.yaml#researcher)");
     };
@@ -195,7 +199,7 @@ fn persona(reference: &str) -> anyhow::Result<(AgentSpec, String)> {
         Err(error) => return Err(error.into()),
     };
     match flow.agent(name) {
-        Some(agent) => Ok((agent.clone(), flow.model.spec.clone())),
+        Some(agent) => Ok((agent.clone(), flow.model.clone())),
         None => {
             let names: Vec<&str> = flow.agents.iter().map(|a| a.name.as_str()).collect();
             anyhow::bail!(

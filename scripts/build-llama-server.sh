@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Builds llama.cpp's own `llama-server` (the real OpenAI-compatible peer that
+# the agentry-openai tests talk to) from the llama.cpp sources vendored in the
+# `llama-cpp-python` sdist on PyPI, with the same CPU flags as agentry's own
+# llama.cpp build (x86-64-v3: AVX2 + FMA + F16C + BMI2, GGML_NATIVE off, so no
+# AMX kernel; see .cargo/config.toml).
+#
+# Idempotent: the sdist and the binary are cached under
+#   ${AGENTRY_CACHE:-~/.cache/agentry}/llama-server/
+# and a second run with the binary present does nothing but print its path.
+# Prints the binary's path on its last line; the tests look for it there (or
+# at $LLAMA_SERVER).
+#
+# Needs: python3 with pip (PyPI reachable), cmake, a C/C++ compiler.
+# Env: JOBS (default 2) parallel compile jobs.
+set -euo pipefail
+
+version="0.3.36"
+cache="${AGENTRY_CACHE:-$HOME/.cache/agentry}/llama-server"
+bin="$cache/bin/llama-server"
+jobs="${JOBS:-2}"
+
+if [ -x "$bin" ]; then
+  echo "build-llama-server: already built"
+  echo "$bin"
+  exit 0
+fi
+
+for tool in cmake python3; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "build-llama-server: $tool is missing (run scripts/install-deps.sh)" >&2
+    exit 1
+  fi
+done
+
+mkdir -p "$cache/sdist" "$cache/bin"
+sdist="$cache/sdist/llama_cpp_python-$version.tar.gz"
+if [ ! -f "$sdist" ]; then
+  echo "build-llama-server: downloading llama-cpp-python==$version (sdist) from PyPI"
+  python3 -m pip download --quiet --no-deps --no-binary :all: \
+    --dest "$cache/sdist" "llama-cpp-python==$version"
+fi
+if [ ! -f "$sdist" ]; then
+  echo "build-llama-server: pip did not leave $sdist" >&2
+  exit 1
+fi
+
+src="$cache/src"
+if [ ! -f "$src/vendor/llama.cpp/CMakeLists.txt" ]; then
+  rm -rf "$src" "$cache/src.tmp"
+  mkdir -p "$cache/src.tmp"
+  tar -xzf "$sdist" -C "$cache/src.tmp" --strip-components=1
+  mv "$cache/src.tmp" "$src"
+fi
+
+start=$(date +%s)
+build="$cache/build"
+cmake -S "$src/vendor/llama.cpp" -B "$build" \
+  -DCMAKE_BUILD_TYPE=Release \
+  -DBUILD_SHARED_LIBS=OFF \
+  -DLLAMA_CURL=OFF \
+  -DLLAMA_BUILD_TESTS=OFF \
+  -DLLAMA_BUILD_EXAMPLES=OFF \
+  -DLLAMA_BUILD_TOOLS=ON \
+  -DLLAMA_BUILD_SERVER=ON \
+  -DGGML_NATIVE=OFF \
+  -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+  -DGGML_AVX512=OFF -DGGML_AVX_VNNI=OFF \
+  -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF \
+  >"$cache/cmake-configure.log" 2>&1 || {
+    echo "build-llama-server: cmake configure failed; see $cache/cmake-configure.log" >&2
+    tail -20 "$cache/cmake-configure.log" >&2
+    exit 1
+  }
+cmake --build "$build" --config Release --target llama-server -j "$jobs" \
+  >"$cache/cmake-build.log" 2>&1 || {
+    echo "build-llama-server: build failed; see $cache/cmake-build.log" >&2
+    tail -30 "$cache/cmake-build.log" >&2
+    exit 1
+  }
+built="$build/bin/llama-server"
+if [ ! -x "$built" ]; then
+  echo "build-llama-server: cmake finished but $built is missing" >&2
+  exit 1
+fi
+cp "$built" "$bin.tmp" && mv "$bin.tmp" "$bin"
+end=$(date +%s)
+echo "build-llama-server: built in $((end - start)) s with $jobs jobs"
+echo "$bin"
