@@ -11,7 +11,7 @@ PROFILE := --release
 BIN := target/release/agentry
 export RUST_BACKTRACE ?= 1
 
-.PHONY: demo test deps build fmt clippy check-tests
+.PHONY: demo test deps build fmt clippy check-tests llama-server
 
 deps:
 	bash scripts/install-deps.sh
@@ -28,9 +28,14 @@ fmt:
 clippy: deps
 	$(CARGO) clippy $(PROFILE) --workspace --all-targets -- -D warnings
 
+# llama.cpp's own llama-server, the real peer of the OpenAI-compatible backend's tests
+# (built once from the llama-cpp-python sdist, cached under ~/.cache/agentry).
+llama-server: deps
+	bash scripts/build-llama-server.sh
+
 # With a Qdrant server: QDRANT_URL when set, else ../shared/bin/qdrant started on
 # 127.0.0.1 for the run (scripts/with-qdrant.sh), else the embedded store only.
-check-tests: deps
+check-tests: deps llama-server
 	bash scripts/with-qdrant.sh $(CARGO) test $(PROFILE) --workspace
 
 test: fmt clippy check-tests
