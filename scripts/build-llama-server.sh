@@ -11,7 +11,7 @@
 # Prints the binary's path on its last line; the tests look for it there (or
 # at $LLAMA_SERVER).
 #
-# Needs: python3 with pip (PyPI reachable), cmake, a C/C++ compiler.
+# Needs: python3 (PyPI reachable), cmake, a C/C++ compiler.
 # Env: JOBS (default 2) parallel compile jobs.
 set -euo pipefail
 
@@ -37,11 +37,28 @@ mkdir -p "$cache/sdist" "$cache/bin"
 sdist="$cache/sdist/llama_cpp_python-$version.tar.gz"
 if [ ! -f "$sdist" ]; then
   echo "build-llama-server: downloading llama-cpp-python==$version (sdist) from PyPI"
-  python3 -m pip download --quiet --no-deps --no-binary :all: \
-    --dest "$cache/sdist" "llama-cpp-python==$version"
+  # PyPI's JSON API names the sdist and its sha256 (python3's standard library only:
+  # no pip needed).
+  python3 - "$version" "$sdist" <<'PY'
+import hashlib, json, sys, urllib.parse, urllib.request
+version, dest = sys.argv[1], sys.argv[2]
+index = "https://pypi.org/pypi/llama-cpp-python/json"
+with urllib.request.urlopen(index, timeout=60) as r:
+    project = json.load(r)
+sdist = next(u for u in project["releases"][version] if u["packagetype"] == "sdist")
+# A mirror may give the file's address relative to the index.
+with urllib.request.urlopen(urllib.parse.urljoin(index, sdist["url"]), timeout=600) as r:
+    data = r.read()
+if hashlib.sha256(data).hexdigest() != sdist["digests"]["sha256"]:
+    sys.exit(f"build-llama-server: {sdist['url']} does not match PyPI's sha256")
+with open(dest + ".part", "wb") as f:
+    f.write(data)
+import os
+os.replace(dest + ".part", dest)
+PY
 fi
 if [ ! -f "$sdist" ]; then
-  echo "build-llama-server: pip did not leave $sdist" >&2
+  echo "build-llama-server: the download did not leave $sdist" >&2
   exit 1
 fi
 
