@@ -2,24 +2,26 @@
 //! tools rendered by the chat template, only the calls constrained) and the reading of
 //! a reply (free text is the answer, calls are made).
 
+use agentry_prompts::Guard;
 use agentry_tools::ToolSpec;
 use serde_json::Value;
 
-use super::AgentRun;
 use super::step::{self, Step, is_free_text, self_contained};
+use super::{AgentRun, prompt};
 use crate::model::{
     Constraint, FinishReason, GenerateRequest, ModelInput, Sampling, ToolCallSyntax,
     tool_definition,
 };
 
-/// The tool definitions the chat template renders (`tools`), parameters self-contained.
-pub(super) fn definitions(tools: &[ToolSpec]) -> Vec<Value> {
+/// The tool definitions the chat template renders (`tools`), parameters self-contained,
+/// untrusted descriptions fenced by `guard` (left out without one).
+pub(super) fn definitions(tools: &[ToolSpec], guard: Option<&Guard>) -> Vec<Value> {
     tools
         .iter()
         .map(|spec| {
             tool_definition(
                 &spec.name,
-                &spec.description,
+                &prompt::description(guard, spec),
                 &self_contained(&spec.parameters),
             )
         })
@@ -89,7 +91,7 @@ impl AgentRun {
         } else {
             ModelInput::WithTools {
                 messages: self.messages.clone(),
-                tools: definitions(tools),
+                tools: definitions(tools, self.guard().ok().as_ref()),
             }
         };
         GenerateRequest::new(prompt)
