@@ -150,3 +150,55 @@ fn a_tool_of_a_mcp_flag_server_is_known_to_the_workflow() {
     assert!(!stderr.contains("unknown tool"), "{stderr}");
     assert!(stderr.contains("model.gguf"), "{stderr}");
 }
+
+/// Seconds since 1970 by the system clock.
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+}
+
+/// Every HH:MM Tokyo's clocks (UTC+9, no daylight saving) showed from `start` to `end`.
+fn tokyo_minutes(start: u64, end: u64) -> Vec<String> {
+    (start / 60..=end / 60)
+        .map(|minute| {
+            let of_day = (minute * 60 + 9 * 3600) % 86_400;
+            format!("{:02}:{:02}", of_day / 3600, of_day % 3600 / 60)
+        })
+        .collect()
+}
+
+#[test]
+fn an_agent_on_the_real_model_calls_the_mcp_time_tool_and_answers_with_its_result() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flow = dir.path().join("ask-the-time.yaml");
+    std::fs::write(
+        &flow,
+        "name: ask-the-time\nmodel: qwen2.5-coder-1.5b\n\
+         mcp:\n  time: { command: mcp-server-time, trust_read_only_hints: true }\n\
+         agents:\n  clock:\n    role: You answer questions about the time using the tools.\n    \
+         instructions: [Always call a tool to learn the time; never guess it, Answer with the time as HH:MM]\n    \
+         tools: [time__get_current_time]\n    max_steps: 4\n    tool_format: json\n\
+         steps:\n  - id: ask\n    agent: clock\n    task: What time is it now in the Asia/Tokyo time zone? Use the time__get_current_time tool.\n\
+         outputs:\n  answer: \"{{ steps.ask.output }}\"\n",
+    )
+    .expect("write");
+    let flow = flow.to_str().expect("a UTF-8 path");
+    // The model cannot know the time: an answer with it came from the tool.
+    let start = now_secs();
+    let (out, stdout, stderr) = agentry(dir.path(), &["run", flow, "--json"]);
+    let minutes = tokyo_minutes(start, now_secs());
+    assert!(out.status.success(), "agentry run failed\n{stderr}");
+    assert!(
+        stderr.contains("call time__get_current_time("),
+        "no call of the MCP tool was shown:\n{stderr}\n{stdout}"
+    );
+    let result: Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"));
+    let answer = result["outputs"]["answer"].as_str().expect("an answer");
+    assert!(
+        minutes.iter().any(|m| answer.contains(m.as_str())),
+        "the answer gives none of {minutes:?}: {answer}"
+    );
+}
