@@ -173,6 +173,9 @@ fn tokyo_minutes(start: u64, end: u64) -> Vec<String> {
 fn an_agent_on_the_real_model_calls_the_mcp_time_tool_and_answers_with_its_result() {
     let dir = tempfile::tempdir().expect("tempdir");
     let flow = dir.path().join("ask-the-time.yaml");
+    // `tool_format: json` (the constrained step): in the model's own (Hermes) format, with
+    // the server's description fenced as untrusted, this model answered `{{` instead of
+    // calling the tool.
     std::fs::write(
         &flow,
         "name: ask-the-time\nmodel: qwen2.5-coder-1.5b\n\

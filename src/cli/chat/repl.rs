@@ -140,7 +140,8 @@ impl Repl {
                     } else {
                         format!(" [{}]", flags.join(", "))
                     };
-                    let about = spec.description.lines().next().unwrap_or_default();
+                    // An MCP server writes its own descriptions: no terminal escapes from them.
+                    let about = sanitize(spec.description.lines().next().unwrap_or_default());
                     printer.line(&format!("  {}{flags}  {about}", spec.name))?;
                 }
             }
