@@ -12,6 +12,7 @@ mod doctor;
 mod eval;
 mod generate;
 mod ingest;
+mod mcp;
 mod memory;
 mod memory_dir;
 mod models;

@@ -21,6 +21,7 @@ use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 
 use super::approve::{self, ApprovalArgs};
+use super::mcp;
 use super::memory_dir::{MemoryPlace, open_memory};
 use super::templates_dir::TemplatesArgs;
 use super::terminal_text::sanitize;
@@ -66,6 +67,11 @@ pub struct RunArgs {
     /// The environment variable that holds that server's API key (it must be set).
     #[arg(long, value_name = "VAR", requires = "memory_url")]
     memory_api_key_env: Option<String>,
+    /// An MCP server whose tools (`NAME__TOOL`) the workflow's agents may list, started
+    /// as `NAME=COMMAND ARG...` over stdio (repeatable; on top of the workflow's `mcp:`).
+    /// Its tools wait for approval unless `--approve`d.
+    #[arg(long = "mcp", value_name = "NAME=COMMAND")]
+    mcp: Vec<String>,
     #[command(flatten)]
     approvals: ApprovalArgs,
     #[command(flatten)]
@@ -93,7 +99,25 @@ fn memory_place(
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let flow = match workflow::load(&args.file, BUILTIN_TOOLS) {
+    // `--mcp` servers first: the workflow may name their tools.
+    let flag_servers = match mcp::from_flags(&args.mcp) {
+        Ok(configs) => mcp::connect_all(configs).await,
+        Err(error) => Err(error),
+    };
+    let mut servers = match flag_servers {
+        Ok(servers) => servers,
+        Err(error) => {
+            errln!("error: {error:#}");
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+    };
+    let flag_tools = mcp::tool_names(&servers);
+    let known: Vec<&str> = BUILTIN_TOOLS
+        .iter()
+        .copied()
+        .chain(flag_tools.iter().map(String::as_str))
+        .collect();
+    let flow = match workflow::load(&args.file, &known) {
         Ok(flow) => flow,
         Err(WorkflowError::Invalid(problems)) => {
             err!("{}", problems.render());
@@ -142,7 +166,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         (Ok(()), Ok(place)) => (Ok(()), place),
         (Err(e), _) | (Ok(()), Err(e)) => (Err(e), None),
     };
-    let policy = checked.and_then(|()| args.approvals.apply(Policy::allow_all(), BUILTIN_TOOLS));
+    let checked = match checked {
+        Ok(()) => with_workflow_servers(&flow, &mut servers).await,
+        Err(e) => Err(e),
+    };
+    let mcp_tools = mcp::tool_names(&servers);
+    let all_tools: Vec<&str> = BUILTIN_TOOLS
+        .iter()
+        .copied()
+        .chain(mcp_tools.iter().map(String::as_str))
+        .collect();
+    let policy = checked.and_then(|()| args.approvals.apply(Policy::allow_all(), &all_tools));
     let policy = match policy {
         Ok(policy) => policy,
         Err(message) => {
@@ -159,7 +193,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let model = load_model(&flow, &args).await?;
     let cwd = std::env::current_dir().context("reading the working directory")?;
-    let tools = Arc::new(builtin_tools(&cwd)?);
+    let mut tools = builtin_tools(&cwd)?;
+    mcp::register(&mut tools, &servers)?;
+    let tools = Arc::new(tools);
     let bar = progress_bar();
     let policy = policy.with_approver(approve::approver(&bar));
     let mut runner = WorkflowRunner::new(flow, model)
@@ -229,6 +265,61 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(EXIT_INTERRUPTED))
         }
     }
+}
+
+/// Connects the servers of the workflow's `mcp:` section (after `servers`, those of the
+/// flags) and checks that every MCP tool an agent or the policy names is offered.
+async fn with_workflow_servers(
+    flow: &Workflow,
+    servers: &mut Vec<agentry_tools::McpServer>,
+) -> Result<(), String> {
+    let configs: Vec<_> = flow.mcp.iter().map(|s| s.config()).collect();
+    if let Some(taken) = configs
+        .iter()
+        .find(|c| servers.iter().any(|s| s.name() == c.name))
+    {
+        return Err(format!(
+            "--mcp {}: the workflow's `mcp:` has a server of that name",
+            taken.name
+        ));
+    }
+    let connected = mcp::connect_all(configs)
+        .await
+        .map_err(|e| format!("{e:#}"))?;
+    servers.extend(connected);
+    let offered = mcp::tool_names(servers);
+    let policy_names = [&flow.policy.approve, &flow.policy.act_on_untrusted]
+        .into_iter()
+        .filter_map(|names| match names {
+            workflow::ToolNames::Named(names) => Some(names),
+            workflow::ToolNames::All => None,
+        })
+        .flatten();
+    let named = flow
+        .agents
+        .iter()
+        .flat_map(|a| &a.tools)
+        .chain(policy_names);
+    for name in named {
+        let Some((server, _)) = name.name.split_once("__") else {
+            continue;
+        };
+        if !offered.contains(&name.name) {
+            let tools: Vec<&str> = offered
+                .iter()
+                .filter(|t| t.starts_with(&format!("{server}__")))
+                .map(String::as_str)
+                .collect();
+            return Err(format!(
+                "{}:{}: MCP server `{server}` offers no tool `{}`; its tools: {}",
+                flow.source.name(),
+                name.span.line,
+                name.name,
+                tools.join(", ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `NAME=VALUE` pairs as JSON values (text, or JSON for numbers, lists, objects; the

@@ -12,7 +12,8 @@
 //!   validation against the schema, a timeout, panic catching and an output budget.
 //!   Every failure comes back as a [`ToolFailure`] observation for the model.
 //! - [`builtin`]: `calculator`, `clock`, `http_get`, `read_file` / `list_dir` /
-//!   `write_file`. [`mcp`]: tools of MCP servers started over stdio.
+//!   `write_file`. [`mcp`]: tools of MCP servers started over stdio, kept at arm's length
+//!   (time limits, bounds, a cleared environment, untrusted descriptions and output).
 //!
 //! ```
 //! use agentry_tools::{Policy, ToolCall, ToolError, ToolRegistry, TypedTool, ToolContext};
@@ -71,7 +72,7 @@ mod tool;
 pub use call::{ApprovedCall, ToolCall};
 pub use error::{RegistryError, ToolError};
 pub use hold::{Approvals, HoldReason, ToolSet, hold};
-pub use mcp::{McpError, McpServer};
+pub use mcp::{McpError, McpLimits, McpServer, McpServerConfig};
 pub use output::truncate_to_budget;
 pub use policy::{Approval, Approver, Policy};
 pub use registry::{DEFAULT_OUTPUT_BUDGET, DEFAULT_TIMEOUT, ToolFailure, ToolRegistry, ToolResult};

@@ -101,6 +101,11 @@ pub struct ToolSpec {
     /// in memory, say). See [`ToolSpec::output_is_untrusted`].
     #[serde(default)]
     pub untrusted_output: bool,
+    /// Whether the description was written outside the project (an MCP server's): a
+    /// prompt shows it fenced as untrusted text, as data about the tool and never as
+    /// instructions.
+    #[serde(default)]
+    pub untrusted_description: bool,
 }
 
 fn idempotent_by_default() -> bool {
@@ -119,6 +124,7 @@ impl ToolSpec {
             timeout: None,
             idempotent: true,
             untrusted_output: false,
+            untrusted_description: false,
         }
     }
 

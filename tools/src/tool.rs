@@ -122,6 +122,7 @@ impl<T: TypedTool> Tool for T {
             timeout: self.timeout(),
             idempotent: self.idempotent(),
             untrusted_output: self.untrusted_output(),
+            untrusted_description: false,
         }
     }
 

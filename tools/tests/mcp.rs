@@ -2,20 +2,25 @@
 //! tools, register them, and call them through the registry with the real protocol.
 
 use agentry_tools::{
-    Capabilities, McpServer, Policy, ToolCall, ToolFailure, ToolRegistry, ToolSet,
+    Capabilities, McpServer, McpServerConfig, Policy, ToolCall, ToolFailure, ToolRegistry, ToolSet,
 };
 use serde_json::json;
 
-async fn connect() -> McpServer {
-    let command = tokio::process::Command::new(env!("CARGO_BIN_EXE_agentry-mcp-test-server"));
-    McpServer::spawn("test", command)
+fn config() -> McpServerConfig {
+    McpServerConfig::new("test", env!("CARGO_BIN_EXE_agentry-mcp-test-server"))
+}
+
+async fn connect(config: McpServerConfig) -> McpServer {
+    McpServer::connect(config)
         .await
         .expect("the test MCP server starts")
 }
 
 #[tokio::test]
 async fn mcp_round_trip_lists_and_calls_tools() {
-    let server = connect().await.with_capabilities(Capabilities::NONE);
+    let mut config = config();
+    config.capabilities = Capabilities::NONE;
+    let server = connect(config).await;
     let mut remote: Vec<String> = server
         .remote_tools()
         .iter()
@@ -81,7 +86,7 @@ async fn mcp_round_trip_lists_and_calls_tools() {
 
 #[tokio::test]
 async fn mcp_tools_declare_every_capability_by_default() {
-    let server = connect().await;
+    let server = connect(config()).await;
     let mut registry = ToolRegistry::new();
     registry
         .register_all(server.tools())
@@ -127,7 +132,7 @@ async fn mcp_tools_declare_every_capability_by_default() {
 
 #[tokio::test]
 async fn a_read_only_server_runs_without_approval_and_its_output_is_untrusted() {
-    let server = connect().await.read_only();
+    let server = connect(config().read_only()).await;
     let mut registry = ToolRegistry::new();
     registry
         .register_all(server.tools())
@@ -147,13 +152,15 @@ async fn a_read_only_server_runs_without_approval_and_its_output_is_untrusted() 
 
 #[tokio::test]
 async fn a_bad_server_command_is_an_error() {
-    let command = tokio::process::Command::new("/nonexistent/agentry-mcp-server");
-    let error = McpServer::spawn("missing", command)
-        .await
-        .err()
-        .map(|e| e.to_string());
+    let error = McpServer::connect(McpServerConfig::new(
+        "missing",
+        "/nonexistent/agentry-mcp-server",
+    ))
+    .await
+    .err()
+    .map(|e| e.to_string());
     assert!(error.is_some_and(|e| e.contains("cannot start MCP server `missing`")));
-    let error = McpServer::spawn("bad name", tokio::process::Command::new("true"))
+    let error = McpServer::connect(McpServerConfig::new("bad name", "true"))
         .await
         .err()
         .map(|e| e.to_string());

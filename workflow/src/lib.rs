@@ -70,8 +70,8 @@ pub use run::{
 };
 pub use source::{SourceText, Span};
 pub use spec::{
-    AgentSpec, InputSpec, InputType, MemoryLocation, MemorySpec, ModelChoice, Name, OutputSpec,
-    PolicySpec, SamplingSpec, Step, StepKind, Template, ToolNames, Workflow,
+    AgentSpec, InputSpec, InputType, McpServerSpec, MemoryLocation, MemorySpec, ModelChoice, Name,
+    OutputSpec, PolicySpec, SamplingSpec, Step, StepKind, Template, ToolNames, Workflow,
 };
 
 /// A workflow file that cannot be used.

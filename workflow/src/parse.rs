@@ -23,6 +23,7 @@ const TOP_KEYS: &[&str] = &[
     "model",
     "memory",
     "policy",
+    "mcp",
     "inputs",
     "agents",
     "steps",
@@ -72,6 +73,7 @@ const COMMON_STEP_KEYS: &[&str] = &["id", "if", "else"];
 pub const STRATEGY_NAMES: &[&str] = Strategy::NAMES;
 
 /// Reads the whole file; the problems found are in `reader.problems`.
+mod mcp;
 mod steps;
 mod strategy;
 
@@ -122,6 +124,10 @@ pub(crate) fn workflow(
         .get_node("policy")
         .and_then(|n| policy(reader, n))
         .unwrap_or_default();
+    let mcp = map
+        .get_node("mcp")
+        .map(|n| mcp::mcp(reader, n))
+        .unwrap_or_default();
     let inputs = map
         .get_node("inputs")
         .map(|n| inputs(reader, n))
@@ -168,6 +174,7 @@ pub(crate) fn workflow(
         }),
         memory,
         policy,
+        mcp,
         inputs,
         agents,
         steps,

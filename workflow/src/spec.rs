@@ -24,6 +24,8 @@ pub struct Workflow {
     pub memory: Option<MemorySpec>,
     /// Which calls with side effects run without asking (`policy:`; nothing by default).
     pub policy: PolicySpec,
+    /// MCP servers whose tools (`NAME__TOOL`) agents may list (`mcp:`; none by default).
+    pub mcp: Vec<McpServerSpec>,
     /// Typed inputs, in file order.
     pub inputs: Vec<InputSpec>,
     /// Agents, in file order.
@@ -45,6 +47,42 @@ impl Workflow {
     /// The input named `name`.
     pub fn input(&self, name: &str) -> Option<&InputSpec> {
         self.inputs.iter().find(|i| i.name == name)
+    }
+}
+
+/// One server of the `mcp:` section: started as `command args...` over stdio, with
+/// `env` on top of a minimal base environment (see [`agentry_tools::mcp`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct McpServerSpec {
+    /// Its name, the prefix of its tools' names (`NAME__TOOL`).
+    pub name: String,
+    /// The program to start.
+    pub command: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Environment variables it gets (nothing else of this process's environment but
+    /// `PATH`, `HOME`, the locale and a few more).
+    pub env: std::collections::BTreeMap<String, String>,
+    /// `read_only: true`: its tools have no side effects and run without approval.
+    pub read_only: bool,
+    /// `trust_read_only_hints: true`: a tool the server annotates read-only runs without
+    /// approval.
+    pub trust_read_only_hints: bool,
+    /// Where its name is written.
+    pub span: Span,
+}
+
+impl McpServerSpec {
+    /// The client configuration of this server (default limits).
+    pub fn config(&self) -> agentry_tools::McpServerConfig {
+        let mut config = agentry_tools::McpServerConfig::new(&self.name, &self.command)
+            .args(self.args.iter().cloned());
+        config.env = self.env.clone();
+        if self.read_only {
+            config = config.read_only();
+        }
+        config.trust_read_only_hints = self.trust_read_only_hints;
+        config
     }
 }
 

@@ -138,6 +138,29 @@ impl<'w> Checker<'w> {
         if self.tools.contains(&name) {
             return;
         }
+        // A server's tools are known once it runs; the run checks that this one exists.
+        if let Some((server, tool)) = name.split_once("__") {
+            if self.workflow.mcp.iter().any(|s| s.name == server) && !tool.is_empty() {
+                return;
+            }
+            let declared: Vec<&str> = self.workflow.mcp.iter().map(|s| s.name.as_str()).collect();
+            let help = if declared.is_empty() {
+                format!(
+                    "declare the server under `mcp:` (e.g. `mcp: {{ {server}: {{ command: ... }} }}`)"
+                )
+            } else {
+                format!("MCP servers declared under `mcp:`: {}", declared.join(", "))
+            };
+            self.problems.push(
+                Diagnostic::at(
+                    span,
+                    format!("unknown tool `{name}`: no MCP server `{server}`"),
+                    "no such server",
+                )
+                .with_help(help),
+            );
+            return;
+        }
         let mut d = Diagnostic::at(span, format!("unknown tool `{name}`"), "no such tool");
         d = match closest(name, self.tools.iter().copied()) {
             Some(best) => d.with_help(format!("did you mean `{best}`?")),

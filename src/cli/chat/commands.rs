@@ -44,6 +44,10 @@ pub enum Command {
     Model,
     /// `/run TASK`: a tool-using run (thoughts, tool calls and approvals shown).
     Run(String),
+    /// `/mcp`: the MCP servers, whether each runs, and their tools.
+    Mcp,
+    /// `/mcp reconnect NAME`: start the MCP server NAME again.
+    McpReconnect(String),
     /// `/exit`: leave.
     Exit,
 }
@@ -119,6 +123,11 @@ pub const HELP: &[(&str, &str)] = &[
         "/run TASK",
         "a run with tools: thoughts and tool calls shown, risky calls need your approval",
     ),
+    (
+        "/mcp",
+        "the MCP servers (--mcp), whether each runs, and their tools",
+    ),
+    ("/mcp reconnect NAME", "start the MCP server NAME again"),
     ("/exit", "leave (also Ctrl-D)"),
 ];
 
@@ -162,6 +171,17 @@ pub fn parse(input: &str) -> Result<Input, CommandError> {
         "load" => Command::Load(arg.ok_or(CommandError::Usage("/load FILE"))?.into()),
         "model" => none(Command::Model, "/model")?,
         "run" => Command::Run(arg.ok_or(CommandError::Usage("/run TASK"))?),
+        "mcp" => match arg
+            .as_deref()
+            .map(str::split_whitespace)
+            .map(Iterator::collect::<Vec<_>>)
+        {
+            None => Command::Mcp,
+            Some(words) => match words.as_slice() {
+                ["reconnect", name] => Command::McpReconnect((*name).to_owned()),
+                _ => return Err(CommandError::Usage("/mcp [reconnect NAME]")),
+            },
+        },
         "exit" | "quit" => none(Command::Exit, "/exit")?,
         _ => return Err(CommandError::Unknown(name.to_owned())),
     };
@@ -264,6 +284,19 @@ mod tests {
         assert_eq!(command("/help"), Command::Help);
         assert_eq!(command("/?"), Command::Help);
         assert_eq!(command("/tools"), Command::Tools);
+        assert_eq!(command("/mcp"), Command::Mcp);
+        assert_eq!(
+            command("/mcp reconnect time"),
+            Command::McpReconnect("time".into())
+        );
+        assert_eq!(
+            error("/mcp restart time"),
+            CommandError::Usage("/mcp [reconnect NAME]")
+        );
+        assert_eq!(
+            error("/mcp reconnect"),
+            CommandError::Usage("/mcp [reconnect NAME]")
+        );
         assert_eq!(command("/reset"), Command::Reset);
         assert_eq!(command("/model"), Command::Model);
         assert_eq!(command("/exit"), Command::Exit);
@@ -434,7 +467,7 @@ mod tests {
     fn every_command_is_in_the_help() {
         for name in [
             "help", "tools", "memory", "remember", "forget", "strategy", "set", "reset", "save",
-            "load", "model", "run", "exit",
+            "mcp", "load", "model", "run", "exit",
         ] {
             assert!(
                 HELP.iter()

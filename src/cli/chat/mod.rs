@@ -84,13 +84,18 @@ pub struct ChatArgs {
     /// .agentry/chat_history].
     #[arg(long, value_name = "FILE")]
     history: Option<PathBuf>,
+    /// An MCP server whose tools (`NAME__TOOL`) the agent may call, started as
+    /// `NAME=COMMAND ARG...` over stdio (repeatable). You approve each call.
+    #[arg(long = "mcp", value_name = "NAME=COMMAND")]
+    mcp: Vec<String>,
     #[command(flatten)]
     templates: TemplatesArgs,
 }
 
 /// Runs the REPL until the user leaves.
 pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
-    let tools = Toolset::new(args.files.as_deref())?;
+    let servers = super::mcp::connect_all(super::mcp::from_flags(&args.mcp)?).await?;
+    let tools = Toolset::new(args.files.as_deref())?.with_mcp(&servers)?;
     let templates = args.templates.load().context("--templates")?;
     let persona = args.agent.as_deref().map(persona).transpose()?;
     // The model: --model, else the --agent workflow's, else the default; a workflow's
@@ -178,6 +183,7 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
         approvals,
         Some(args.memory.place().to_string()),
     )
+    .with_mcp(servers)
     .run()
     .await?;
     Ok(ExitCode::SUCCESS)

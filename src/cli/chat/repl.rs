@@ -17,6 +17,7 @@ use super::commands::{self, Command, HELP, Input};
 use super::input::{Composer, LineReader, Read};
 use super::render::{Printer, TurnKind, one_line, shorten};
 use super::session::Session;
+use crate::cli::terminal_text::sanitize;
 
 /// The REPL: a session, the terminal, and the approval requests of the session's agent.
 pub struct Repl {
@@ -25,6 +26,7 @@ pub struct Repl {
     printer: Printer<Stdout>,
     approvals: mpsc::Receiver<ApprovalRequest>,
     memory_place: Option<String>,
+    mcp: Vec<agentry_tools::McpServer>,
 }
 
 impl Repl {
@@ -44,7 +46,14 @@ impl Repl {
             printer,
             approvals,
             memory_place,
+            mcp: Vec::new(),
         }
+    }
+
+    /// With the MCP servers of `--mcp` (for `/mcp`); their tools are already the agent's.
+    pub fn with_mcp(mut self, servers: Vec<agentry_tools::McpServer>) -> Self {
+        self.mcp = servers;
+        self
     }
 
     /// Runs until `/exit`, Ctrl-D or the end of input.
@@ -131,7 +140,8 @@ impl Repl {
                     } else {
                         format!(" [{}]", flags.join(", "))
                     };
-                    let about = spec.description.lines().next().unwrap_or_default();
+                    // An MCP server writes its own descriptions: no terminal escapes from them.
+                    let about = sanitize(spec.description.lines().next().unwrap_or_default());
                     printer.line(&format!("  {}{flags}  {about}", spec.name))?;
                 }
             }
@@ -218,6 +228,47 @@ impl Repl {
                 ))?;
             }
             Command::Run(task) => self.turn(TurnKind::Run, task).await?,
+            Command::Mcp => {
+                let printer = &mut self.printer;
+                if self.mcp.is_empty() {
+                    printer.line("No MCP servers: start the chat with --mcp NAME=COMMAND.")?;
+                }
+                for server in &self.mcp {
+                    let config = server.config();
+                    let state = if server.is_running() {
+                        "running".to_owned()
+                    } else {
+                        format!("not running: /mcp reconnect {}", server.name())
+                    };
+                    let command =
+                        sanitize(&format!("{} {}", config.command, config.args.join(" ")))
+                            .into_owned();
+                    printer.line(&format!(
+                        "{} ({}): {state}",
+                        server.name(),
+                        command.trim_end()
+                    ))?;
+                    for tool in server.tools() {
+                        let spec = tool.spec();
+                        let about = sanitize(spec.description.lines().next().unwrap_or_default());
+                        printer.line(&format!("  {}  {}", spec.name, shorten(&about)))?;
+                    }
+                }
+            }
+            Command::McpReconnect(name) => match self.mcp.iter().find(|s| s.name() == name) {
+                None => {
+                    let names: Vec<&str> = self.mcp.iter().map(|s| s.name()).collect();
+                    self.printer.line(&format!(
+                        "No MCP server `{}` (servers: {}).",
+                        sanitize(&name),
+                        names.join(", ")
+                    ))?;
+                }
+                Some(server) => match server.reconnect().await {
+                    Ok(()) => self.printer.line(&format!("{name}: running again."))?,
+                    Err(e) => self.printer.line(&sanitize(&format!("{name}: {e}")))?,
+                },
+            },
             Command::Exit => {}
         }
         Ok(())

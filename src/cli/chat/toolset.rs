@@ -49,6 +49,31 @@ impl Toolset {
         })
     }
 
+    /// With the tools of MCP `servers`; the policy grants what they declare, so a call to
+    /// one with side effects (every call, unless the server is read-only) waits for
+    /// approval.
+    ///
+    /// # Errors
+    /// A tool name already taken.
+    pub fn with_mcp(mut self, servers: &[agentry_tools::McpServer]) -> anyhow::Result<Self> {
+        if servers.is_empty() {
+            return Ok(self);
+        }
+        let registry = Arc::get_mut(&mut self.registry)
+            .context("MCP tools are added before the toolset is shared")?;
+        crate::cli::mcp::register(registry, servers)?;
+        for server in servers {
+            let caps = server.config().capabilities;
+            self.capabilities = Capabilities {
+                network: self.capabilities.network || caps.network,
+                read_files: self.capabilities.read_files || caps.read_files,
+                write_files: self.capabilities.write_files || caps.write_files,
+                run_processes: self.capabilities.run_processes || caps.run_processes,
+            };
+        }
+        Ok(self)
+    }
+
     /// The policy: every tool here, their capabilities, and `approver` for the calls
     /// that need approval.
     pub fn policy(&self, approver: Arc<dyn Approver>) -> Policy {

@@ -2,36 +2,32 @@
 //! tools rendered by the chat template, only the calls constrained) and the reading of
 //! a reply (free text is the answer, calls are made).
 
+use agentry_prompts::Guard;
 use agentry_tools::ToolSpec;
 use serde_json::Value;
 
-use super::AgentRun;
 use super::step::{self, Step, is_free_text, self_contained};
+use super::{AgentRun, prompt};
 use crate::model::{
     Constraint, FinishReason, GenerateRequest, ModelInput, Sampling, ToolCallSyntax,
     tool_definition,
 };
 
-/// What native steps send about the tools, made once per configuration: the
-/// definitions the chat template renders (`tools`) and the JSON Schema of one call,
-/// parameters self-contained (`$ref`s inlined once, not at every step).
+/// What native steps send about the tools, made once per configuration: each tool's
+/// parameters self-contained (`$ref`s inlined once, not at every step) and the JSON
+/// Schema of one call.
 #[derive(Debug)]
 pub(super) struct NativeTools {
-    definitions: Vec<Value>,
+    parameters: Vec<Value>,
     call_schema: Value,
 }
 
 impl NativeTools {
-    /// The definitions and call schema of `tools` in `syntax`.
+    /// The parameters and call schema of `tools` in `syntax`.
     pub(super) fn of(syntax: ToolCallSyntax, tools: &[ToolSpec]) -> Self {
         let parameters: Vec<Value> = tools
             .iter()
             .map(|spec| self_contained(&spec.parameters))
-            .collect();
-        let definitions = tools
-            .iter()
-            .zip(&parameters)
-            .map(|(spec, schema)| tool_definition(&spec.name, &spec.description, schema))
             .collect();
         let call_schema = syntax.call_schema(
             tools
@@ -40,9 +36,22 @@ impl NativeTools {
                 .map(|(spec, schema)| (spec.name.as_str(), schema)),
         );
         Self {
-            definitions,
+            parameters,
             call_schema,
         }
+    }
+
+    /// The tool definitions the chat template renders (`tools`) for `tools` (those this
+    /// was made from), untrusted descriptions fenced by the run's `guard` (left out
+    /// without one).
+    fn definitions(&self, tools: &[ToolSpec], guard: Option<&Guard>) -> Vec<Value> {
+        tools
+            .iter()
+            .zip(&self.parameters)
+            .map(|(spec, schema)| {
+                tool_definition(&spec.name, &prompt::description(guard, spec), schema)
+            })
+            .collect()
     }
 }
 
@@ -103,7 +112,7 @@ impl AgentRun {
         } else {
             ModelInput::WithTools {
                 messages: self.messages.clone(),
-                tools: native.definitions.clone(),
+                tools: native.definitions(tools, self.guard().ok().as_ref()),
             }
         };
         GenerateRequest::new(prompt)

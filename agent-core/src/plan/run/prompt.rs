@@ -6,6 +6,7 @@ use agentry_prompts::{
     ChatMessage, Guard, Prompt as Sections, PromptError, RenderedPrompt, Templates, names,
     untrusted,
 };
+use agentry_tools::ToolSpec;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -33,13 +34,14 @@ pub(crate) fn system_head(
             "untrusted": [],
         }),
     )?;
+    let head_guard = Guard::from_marker(HEAD_MARKER)?;
     let tools: Vec<Value> = config
         .tools
         .iter()
         .map(|spec| {
             json!({
                 "name": spec.name,
-                "description": spec.description,
+                "description": description(Some(&head_guard), spec),
                 "schema": self_contained(&spec.parameters),
             })
         })
@@ -81,8 +83,17 @@ pub(crate) fn with_guard_notice(
     guarded: bool,
     guard: &Guard,
 ) -> Result<String, PromptError> {
+    // Untrusted tool descriptions in the head were fenced with a placeholder marker; the
+    // run's own takes its place (fenced text cannot hold these tags: the guard breaks
+    // every `<<DATA-` in it).
+    let head = head
+        .replace(
+            &format!("<<{HEAD_MARKER} "),
+            &format!("<<{} ", guard.marker()),
+        )
+        .replace(&format!("<</{HEAD_MARKER}>>"), &guard.close_tag());
     if !guarded {
-        return Ok(head.to_owned());
+        return Ok(head);
     }
     let notice = templates.render(
         names::GUARD_NOTICE,
@@ -90,7 +101,25 @@ pub(crate) fn with_guard_notice(
             marker: guard.marker(),
         },
     )?;
-    Ok(join(&[head, notice.as_str()]))
+    Ok(join(&[head.as_str(), notice.as_str()]))
+}
+
+/// The marker of the fences in a system head, replaced by each run's own in
+/// [`with_guard_notice`].
+const HEAD_MARKER: &str = "DATA-0000000000000000";
+
+/// A tool's description as a prompt shows it: as written when it is the project's own,
+/// fenced by `guard` as untrusted text when it came from outside (an MCP server's), and
+/// left out when there is no guard to fence it.
+pub(crate) fn description(guard: Option<&Guard>, spec: &ToolSpec) -> String {
+    match (spec.untrusted_description, guard) {
+        (false, _) => spec.description.clone(),
+        (true, Some(guard)) => guard.fence(&untrusted(
+            format!("description of tool {}", spec.name),
+            spec.description.as_str(),
+        )),
+        (true, None) => String::new(),
+    }
 }
 
 /// The context of `guard_notice`.

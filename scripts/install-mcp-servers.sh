@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs the third-party MCP servers the tests use, each pinned, into a Python
+# virtual environment under the cache (never the system's Python):
+#   mcp-server-time   (PyPI)   ~/.cache/agentry/mcp-servers/venv/bin/mcp-server-time
+# Idempotent: when the pinned versions are installed it prints so and touches
+# nothing (no network), so it is safe offline after the first install.
+# AGENTRY_MCP_SERVERS overrides the folder. Prints one line saying what it did.
+set -euo pipefail
+
+dir="${AGENTRY_MCP_SERVERS:-${XDG_CACHE_HOME:-$HOME/.cache}/agentry/mcp-servers}"
+venv="$dir/venv"
+pins=("mcp-server-time==2026.10.19")
+
+# True when every pin is installed in the venv, asked of its own pip (offline).
+pinned() {
+  [ -x "$venv/bin/python" ] || return 1
+  local pin name version
+  for pin in "${pins[@]}"; do
+    name="${pin%%==*}"
+    version="${pin##*==}"
+    [ "$("$venv/bin/python" -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p')" = "$version" ] || return 1
+  done
+}
+
+if pinned; then
+  echo "install-mcp-servers: nothing to install (${pins[*]} in $venv)"
+  exit 0
+fi
+
+python=""
+for candidate in python3 python; do
+  if command -v "$candidate" >/dev/null 2>&1 \
+     && "$candidate" -c 'import sys, venv; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+    python="$candidate"
+    break
+  fi
+done
+if [ -z "$python" ]; then
+  echo "install-mcp-servers: needs Python 3.10 or newer with venv (e.g. apt-get install python3-venv)" >&2
+  exit 1
+fi
+
+mkdir -p "$dir"
+if [ ! -x "$venv/bin/python" ]; then
+  "$python" -m venv "$venv"
+fi
+if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${pins[@]}"; then
+  echo "install-mcp-servers: pip could not install ${pins[*]} (offline?); run again with network" >&2
+  exit 1
+fi
+pinned || { echo "install-mcp-servers: pip reported success but the pins are not installed" >&2; exit 1; }
+echo "install-mcp-servers: installed ${pins[*]} in $venv"

@@ -1,0 +1,133 @@
+//! How to reach an MCP server ([`McpServerConfig`]) and the limits its client keeps
+//! ([`McpLimits`]).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::spec::Capabilities;
+
+/// The limits an MCP client keeps against a slow or hostile server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct McpLimits {
+    /// Time to start the process and complete the `initialize` handshake (default 30 s).
+    pub connect: Duration,
+    /// Time for each `tools/list` page (default 30 s).
+    pub list: Duration,
+    /// Time for each `tools/call` (default 60 s).
+    pub call: Duration,
+    /// Most `tools/list` pages read (default 100); a server that keeps sending a
+    /// cursor past that is refused.
+    pub max_pages: usize,
+    /// Most JSON values in one tool's argument schema once its `$ref`s are inlined
+    /// (default 20 000); a larger tool is refused at load.
+    pub max_schema_values: usize,
+}
+
+impl Default for McpLimits {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(30),
+            list: Duration::from_secs(30),
+            call: Duration::from_secs(60),
+            max_pages: 100,
+            max_schema_values: 20_000,
+        }
+    }
+}
+
+/// How to start an MCP server over stdio, and how far to trust it.
+///
+/// The child process gets only [`McpServerConfig::env`] plus a minimal base taken from
+/// this process ([`BASE_ENV`](super::BASE_ENV): `PATH`, `HOME`, `LANG`, ...), never
+/// the rest of the parent's environment (API keys and tokens stay here).
+#[derive(Debug, Clone, PartialEq)]
+pub struct McpServerConfig {
+    /// The server's name, the prefix of its tools' names (`<name>__<tool>`).
+    pub name: String,
+    /// The program to start.
+    pub command: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Environment variables set for it, on top of the minimal base.
+    pub env: BTreeMap<String, String>,
+    /// Its working directory (default: this process's).
+    pub cwd: Option<PathBuf>,
+    /// What its tools may do (default: everything, so every call waits for approval
+    /// unless pre-approved).
+    pub capabilities: Capabilities,
+    /// Whether a tool the server annotates `readOnlyHint: true` is taken at its word and
+    /// runs without capabilities (default: no, a server's annotations are its own claim).
+    pub trust_read_only_hints: bool,
+    /// The client's limits.
+    pub limits: McpLimits,
+}
+
+impl McpServerConfig {
+    /// A server `name` started as `command` with no arguments, default trust and limits.
+    pub fn new(name: impl Into<String>, command: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            command: command.into(),
+            args: Vec::new(),
+            env: BTreeMap::new(),
+            cwd: None,
+            capabilities: Capabilities::ALL,
+            trust_read_only_hints: false,
+            limits: McpLimits::default(),
+        }
+    }
+
+    /// With these arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args = args.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// With `key=value` in the child's environment.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.insert(key.into(), value.into());
+        self
+    }
+
+    /// With these limits.
+    pub fn limits(mut self, limits: McpLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Declares every tool of the server read-only: no capability, so calls run without
+    /// approval (their output is still untrusted text).
+    pub fn read_only(mut self) -> Self {
+        self.capabilities = Capabilities::NONE;
+        self
+    }
+
+    /// Takes the server's `readOnlyHint` annotations at their word.
+    pub fn trust_read_only_hints(mut self) -> Self {
+        self.trust_read_only_hints = true;
+        self
+    }
+
+    /// Parses `NAME=COMMAND ARG...` (the CLI's `--mcp`): the command line is split on
+    /// whitespace; no quoting.
+    ///
+    /// # Errors
+    /// A message naming what is missing.
+    pub fn parse_cli(spec: &str) -> Result<Self, String> {
+        let Some((name, command_line)) = spec.split_once('=') else {
+            return Err(format!(
+                "`{spec}` is not NAME=COMMAND (e.g. time=uvx mcp-server-time)"
+            ));
+        };
+        let mut words = command_line.split_whitespace();
+        let Some(command) = words.next() else {
+            return Err(format!("`{spec}` names no command after `=`"));
+        };
+        Ok(Self::new(name.trim(), command).args(words))
+    }
+}

@@ -1,0 +1,366 @@
+//! MCP client: start an MCP server as a child process (stdio transport, `rmcp`), list
+//! its tools, and expose each as a [`Tool`] named `<server>__<tool>`.
+//!
+//! The separator `__` keeps names valid for OpenAI (`^[a-zA-Z0-9_-]+$`) and for a JSON
+//! Schema `const`; characters of a server's tool name outside that set become `_`, and
+//! the original name is used on the wire. Two tools whose names become the same are an
+//! error at load.
+//!
+//! A server is code no one here wrote, so the client keeps it at arm's length:
+//! - it starts with only the environment its configuration sets plus [`BASE_ENV`];
+//! - connecting (process start and `initialize`), each `tools/list` page and each call
+//!   have a time limit, the listing a bound on pages, and each tool's argument schema a
+//!   bound on its size once `$ref`s are inlined ([`McpLimits`]);
+//! - what its tools do is unknown, so they declare every capability (calls wait for
+//!   approval) unless the configuration says otherwise ([`McpServerConfig::read_only`],
+//!   or [`McpServerConfig::trust_read_only_hints`] for the server's own annotations);
+//! - its output is untrusted text, and so is its tool descriptions'
+//!   ([`ToolSpec::untrusted_description`](crate::ToolSpec::untrusted_description));
+//! - a server that exits makes its calls fail as observations, and
+//!   [`McpServer::reconnect`] starts it again.
+
+mod config;
+mod env;
+mod names;
+mod tool;
+
+use std::sync::{Arc, Mutex};
+
+use rmcp::ServiceExt;
+use rmcp::model::PaginatedRequestParams;
+use rmcp::service::{RoleClient, RunningService};
+use rmcp::transport::TokioChildProcess;
+use serde_json::Value;
+
+pub use config::{McpLimits, McpServerConfig};
+pub use env::BASE_ENV;
+
+use crate::schema::inline_refs_bounded;
+use crate::spec::{Capabilities, ToolSpec, is_valid_tool_name};
+use crate::tool::Tool;
+
+/// The separator between server name and tool name.
+pub const SEPARATOR: &str = "__";
+
+/// Why an MCP server could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum McpError {
+    /// The server name is not usable as a tool-name prefix.
+    #[error("invalid MCP server name `{0}`: use 1 to 32 of a-z, A-Z, 0-9, `_` and `-`")]
+    InvalidName(String),
+    /// The server process could not be started.
+    #[error("cannot start MCP server `{server}` (`{command}`): {source}")]
+    Spawn {
+        /// The server's name.
+        server: String,
+        /// The program.
+        command: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The MCP handshake failed.
+    #[error("MCP server `{server}` did not complete the handshake: {message}")]
+    Handshake {
+        /// The server's name.
+        server: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The server did not answer within its time limit.
+    #[error("MCP server `{server}` did not answer {what} within {limit:?}")]
+    Timeout {
+        /// The server's name.
+        server: String,
+        /// What it was asked (`initialize`, `tools/list`).
+        what: &'static str,
+        /// The limit.
+        limit: std::time::Duration,
+    },
+    /// Listing the server's tools failed.
+    #[error("cannot list the tools of MCP server `{server}`: {message}")]
+    ListTools {
+        /// The server's name.
+        server: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The server kept sending a `tools/list` cursor past the page bound.
+    #[error(
+        "MCP server `{server}` sent more than {limit} pages of `tools/list` \
+         (an endless cursor?); refused"
+    )]
+    TooManyPages {
+        /// The server's name.
+        server: String,
+        /// The bound.
+        limit: usize,
+    },
+    /// A tool's argument schema is too large once inlined.
+    #[error("tool `{tool}` of MCP server `{server}` is refused: {source}")]
+    SchemaTooLarge {
+        /// The server's name.
+        server: String,
+        /// The tool's name on the server.
+        tool: String,
+        /// The bound that was reached.
+        source: crate::schema::SchemaTooLarge,
+    },
+    /// Two of the server's tools have the same name once sanitised.
+    #[error(
+        "MCP server `{server}` offers tools `{first}` and `{second}`, which both become \
+         `{name}`; rename one on the server"
+    )]
+    NameCollision {
+        /// The server's name.
+        server: String,
+        /// One tool's name on the server.
+        first: String,
+        /// The other tool's name on the server.
+        second: String,
+        /// The name both become.
+        name: String,
+    },
+}
+
+type Client = RunningService<RoleClient, ()>;
+
+/// The live connection to one server, shared by its tools so that a reconnection
+/// reaches them all.
+struct Connection {
+    config: McpServerConfig,
+    client: Mutex<Arc<Client>>,
+}
+
+impl Connection {
+    fn client(&self) -> Arc<Client> {
+        match self.client.lock() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn replace(&self, client: Client) {
+        let old = match self.client.lock() {
+            Ok(mut guard) => std::mem::replace(&mut *guard, Arc::new(client)),
+            Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), Arc::new(client)),
+        };
+        old.cancellation_token().cancel();
+    }
+}
+
+/// A connected MCP server and the tools it offers.
+pub struct McpServer {
+    connection: Arc<Connection>,
+    remote: Vec<rmcp::model::Tool>,
+    tools: Vec<Arc<dyn Tool>>,
+}
+
+impl std::fmt::Debug for McpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpServer")
+            .field("config", &self.connection.config)
+            .field(
+                "tools",
+                &self.remote.iter().map(|t| &t.name).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl McpServer {
+    /// Starts the server `config` describes, performs the handshake, lists its tools and
+    /// checks them (names, schema sizes), each step within [`McpServerConfig::limits`].
+    ///
+    /// # Errors
+    /// An invalid name, a process that cannot start, a failed or slow handshake or
+    /// listing, too many pages, a tool schema too large, two tools with one name.
+    pub async fn connect(config: McpServerConfig) -> Result<Self, McpError> {
+        if config.name.len() > 32 || !is_valid_tool_name(&config.name) {
+            return Err(McpError::InvalidName(config.name));
+        }
+        let client = start(&config).await?;
+        let remote = list_tools(&config, &client).await?;
+        let connection = Arc::new(Connection {
+            config,
+            client: Mutex::new(Arc::new(client)),
+        });
+        let tools = build_tools(&connection, &remote)?;
+        Ok(Self {
+            connection,
+            remote,
+            tools,
+        })
+    }
+
+    /// The server's name (the prefix of its tools' names).
+    pub fn name(&self) -> &str {
+        &self.connection.config.name
+    }
+
+    /// The configuration it was started from.
+    pub fn config(&self) -> &McpServerConfig {
+        &self.connection.config
+    }
+
+    /// The tools as the server listed them.
+    pub fn remote_tools(&self) -> &[rmcp::model::Tool] {
+        &self.remote
+    }
+
+    /// The server's tools as [`Tool`]s named `<server>__<tool>`. Tools whose prefixed
+    /// name would exceed 64 characters are left out (with a warning).
+    pub fn tools(&self) -> Vec<Arc<dyn Tool>> {
+        self.tools.clone()
+    }
+
+    /// Whether the server's connection is up (false once its process has exited).
+    pub fn is_running(&self) -> bool {
+        is_up(&self.connection.client())
+    }
+
+    /// Starts the server again (after it died, or to pick up a new build): the tools
+    /// from [`McpServer::tools`] use the new process. The tool list is not re-read; the
+    /// tools keep the names and schemas they were loaded with.
+    ///
+    /// # Errors
+    /// As [`McpServer::connect`] for starting and the handshake.
+    pub async fn reconnect(&self) -> Result<(), McpError> {
+        let client = start(&self.connection.config).await?;
+        self.connection.replace(client);
+        Ok(())
+    }
+
+    /// Stops the server connection (the child process is ended). Tools obtained from
+    /// [`McpServer::tools`] fail with an observation afterwards.
+    pub fn close(&self) {
+        self.connection.client().cancellation_token().cancel();
+    }
+}
+
+fn is_up(client: &Client) -> bool {
+    !client.is_closed() && !client.peer().is_transport_closed()
+}
+
+/// Starts the process with a cleared environment and performs the handshake.
+async fn start(config: &McpServerConfig) -> Result<Client, McpError> {
+    let mut command = tokio::process::Command::new(&config.command);
+    command
+        .args(&config.args)
+        .env_clear()
+        .envs(env::child_env(&config.env))
+        .kill_on_drop(true);
+    if let Some(cwd) = &config.cwd {
+        command.current_dir(cwd);
+    }
+    let transport = TokioChildProcess::new(command).map_err(|source| McpError::Spawn {
+        server: config.name.clone(),
+        command: config.command.clone(),
+        source,
+    })?;
+    let limit = config.limits.connect;
+    match tokio::time::timeout(limit, ().serve(transport)).await {
+        Err(_) => Err(McpError::Timeout {
+            server: config.name.clone(),
+            what: "`initialize`",
+            limit,
+        }),
+        Ok(Err(e)) => Err(McpError::Handshake {
+            server: config.name.clone(),
+            message: e.to_string(),
+        }),
+        Ok(Ok(client)) => Ok(client),
+    }
+}
+
+/// Reads every page of `tools/list`, each within the time limit, at most
+/// [`McpLimits::max_pages`] of them.
+async fn list_tools(
+    config: &McpServerConfig,
+    client: &Client,
+) -> Result<Vec<rmcp::model::Tool>, McpError> {
+    let limits = &config.limits;
+    let mut tools = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..limits.max_pages {
+        let params = cursor
+            .take()
+            .map(|c| PaginatedRequestParams::default().with_cursor(Some(c)));
+        let page = match tokio::time::timeout(limits.list, client.list_tools(params)).await {
+            Err(_) => {
+                return Err(McpError::Timeout {
+                    server: config.name.clone(),
+                    what: "`tools/list`",
+                    limit: limits.list,
+                });
+            }
+            Ok(Err(e)) => {
+                return Err(McpError::ListTools {
+                    server: config.name.clone(),
+                    message: e.to_string(),
+                });
+            }
+            Ok(Ok(page)) => page,
+        };
+        tools.extend(page.tools);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(tools),
+        }
+    }
+    Err(McpError::TooManyPages {
+        server: config.name.clone(),
+        limit: limits.max_pages,
+    })
+}
+
+/// The registry's tools for `remote`: names checked for collisions, schemas inlined
+/// within the size bound, capabilities from the configuration (and the server's
+/// read-only hints where trusted).
+fn build_tools(
+    connection: &Arc<Connection>,
+    remote: &[rmcp::model::Tool],
+) -> Result<Vec<Arc<dyn Tool>>, McpError> {
+    let config = &connection.config;
+    let local = names::local_names(&config.name, remote)?;
+    let mut tools: Vec<Arc<dyn Tool>> = Vec::new();
+    for (tool, name) in remote.iter().zip(local) {
+        if !is_valid_tool_name(&name) {
+            tracing::warn!(server = %config.name, tool = %tool.name, "MCP tool name too long; skipped");
+            continue;
+        }
+        let schema = Value::Object((*tool.input_schema).clone());
+        let parameters =
+            inline_refs_bounded(&schema, config.limits.max_schema_values).map_err(|source| {
+                McpError::SchemaTooLarge {
+                    server: config.name.clone(),
+                    tool: tool.name.to_string(),
+                    source,
+                }
+            })?;
+        let mut spec = ToolSpec::new(
+            name,
+            tool.description.as_deref().unwrap_or_default(),
+            parameters,
+        );
+        let hinted_read_only = tool
+            .annotations
+            .as_ref()
+            .and_then(|a| a.read_only_hint)
+            .unwrap_or(false);
+        spec.capabilities = if config.trust_read_only_hints && hinted_read_only {
+            Capabilities::NONE
+        } else {
+            config.capabilities
+        };
+        spec.timeout = Some(config.limits.call);
+        // What a server returns, and what it says of its tools, is text from outside.
+        spec.untrusted_output = true;
+        spec.untrusted_description = true;
+        tools.push(Arc::new(tool::McpTool::new(
+            tool.name.to_string(),
+            spec,
+            connection.clone(),
+        )));
+    }
+    Ok(tools)
+}

@@ -1,0 +1,186 @@
+//! The `mcp:` section: MCP servers whose tools the agents may use, each named (the
+//! prefix of its tools, `NAME__TOOL`) and started as a command over stdio.
+
+use std::collections::BTreeMap;
+
+use marked_yaml::Node;
+
+use crate::diagnostic::Diagnostic;
+use crate::spec::McpServerSpec;
+use crate::yaml::Reader;
+
+const SERVER_KEYS: &[&str] = &[
+    "command",
+    "args",
+    "env",
+    "read_only",
+    "trust_read_only_hints",
+];
+
+/// The servers of an `mcp:` mapping, in file order.
+pub(crate) fn mcp(reader: &mut Reader<'_>, node: &Node) -> Vec<McpServerSpec> {
+    let Some(map) = reader.mapping(node, "`mcp`") else {
+        return Vec::new();
+    };
+    let mut servers = Vec::new();
+    for (key, value) in map.iter() {
+        let name = key.as_str().to_string();
+        let span = reader.key_span(key);
+        let what = format!("MCP server `{name}`");
+        if !is_server_name(&name) {
+            reader.error(
+                Diagnostic::at(
+                    span,
+                    format!("`{name}` is not a valid MCP server name"),
+                    "1 to 32 of a-z, A-Z, 0-9, `_` and `-`, without `__`",
+                )
+                .with_help("its tools are named `NAME__TOOL`, e.g. `time__get_current_time`"),
+            );
+        }
+        let Some(m) = reader.mapping(value, &what) else {
+            continue;
+        };
+        reader.known_keys_or(m, SERVER_KEYS, &what, |key| {
+            (key == "url").then(|| {
+                "MCP over streamable HTTP is not supported yet: start the server as a \
+                 `command:` (stdio)"
+                    .to_owned()
+            })
+        });
+        let server_span = reader.span(value);
+        let command = reader
+            .required_or(
+                m,
+                server_span,
+                "command",
+                &what,
+                "add e.g. `command: uvx` and `args: [mcp-server-time]`",
+            )
+            .and_then(|n| reader.string(n, &format!("the command of {what}")));
+        let args = m
+            .get_node("args")
+            .map(|n| reader.strings(n, &format!("the args of {what}")))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(arg, _)| arg)
+            .collect();
+        let env = m
+            .get_node("env")
+            .map(|n| env(reader, n, &what))
+            .unwrap_or_default();
+        let read_only = flag(reader, m.get_node("read_only"), &what, "read_only");
+        let trust_read_only_hints = flag(
+            reader,
+            m.get_node("trust_read_only_hints"),
+            &what,
+            "trust_read_only_hints",
+        );
+        if let Some(command) = command {
+            servers.push(McpServerSpec {
+                name,
+                command,
+                args,
+                env,
+                read_only,
+                trust_read_only_hints,
+                span,
+            });
+        }
+    }
+    servers
+}
+
+/// Whether `name` can prefix tool names: 1 to 32 of `[a-zA-Z0-9_-]`, no `__` (the
+/// separator) and no trailing `_`.
+pub(crate) fn is_server_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && !name.contains("__")
+        && !name.ends_with('_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// `env:`, a mapping of variable names to text.
+fn env(reader: &mut Reader<'_>, node: &Node, what: &str) -> BTreeMap<String, String> {
+    let Some(map) = reader.mapping(node, &format!("the env of {what}")) else {
+        return BTreeMap::new();
+    };
+    let mut out = BTreeMap::new();
+    for (key, value) in map.iter() {
+        let name = key.as_str().to_string();
+        if name.is_empty() || name.contains('=') || name.contains('\0') {
+            let span = reader.key_span(key);
+            reader.error(Diagnostic::at(
+                span,
+                format!("`{name}` is not an environment variable name"),
+                "no `=` or NUL, not empty",
+            ));
+            continue;
+        }
+        let text = match value {
+            Node::Scalar(s) => Some(s.as_str().to_string()),
+            _ => reader.string(value, &format!("`{name}` in the env of {what}")),
+        };
+        if let Some(text) = text {
+            out.insert(name, text);
+        }
+    }
+    out
+}
+
+/// A `true`/`false` setting (absent: false).
+fn flag(reader: &mut Reader<'_>, node: Option<&Node>, what: &str, key: &str) -> bool {
+    let Some(node) = node else { return false };
+    if let Node::Scalar(s) = node
+        && let Some(value) = s.as_bool()
+    {
+        return value;
+    }
+    let span = reader.span(node);
+    reader.error(Diagnostic::at(
+        span,
+        format!("`{key}` of {what} must be `true` or `false`"),
+        "expected true or false",
+    ));
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use agentry_tools::Capabilities;
+
+    const FLOW: &str = "name: f\nmodel: m\nmcp:\n  time:\n    command: mcp-server-time\n    \
+        args: [--local-timezone, Etc/UTC]\n    env: { TZ: Etc/UTC, N: 3 }\n    \
+        trust_read_only_hints: true\n  disk:\n    command: /bin/disk-server\n    read_only: true\n\
+        agents:\n  a: { tools: [time__get_current_time, disk__read] }\n\
+        steps:\n  - id: s\n    agent: a\n    task: t\n";
+
+    #[test]
+    fn servers_become_client_configurations() {
+        let flow = crate::parse("f.yaml", FLOW, &[]).expect("valid");
+        let names: Vec<&str> = flow.mcp.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["time", "disk"]);
+        let time = flow.mcp[0].config();
+        assert_eq!(time.command, "mcp-server-time");
+        assert_eq!(time.args, ["--local-timezone", "Etc/UTC"]);
+        assert_eq!(time.env.get("TZ").map(String::as_str), Some("Etc/UTC"));
+        assert_eq!(time.env.get("N").map(String::as_str), Some("3"));
+        assert!(time.trust_read_only_hints);
+        assert_eq!(time.capabilities, Capabilities::ALL);
+        let disk = flow.mcp[1].config();
+        assert_eq!(disk.capabilities, Capabilities::NONE);
+        assert!(!disk.trust_read_only_hints);
+    }
+
+    #[test]
+    fn server_names_must_prefix_tool_names() {
+        assert!(super::is_server_name("time"));
+        assert!(super::is_server_name("my-server_2"));
+        assert!(!super::is_server_name("a__b"));
+        assert!(!super::is_server_name("trailing_"));
+        assert!(!super::is_server_name("has.dot"));
+        assert!(!super::is_server_name(&"x".repeat(33)));
+    }
+}
