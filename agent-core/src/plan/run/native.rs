@@ -58,10 +58,11 @@ impl NativeTools {
 /// GBNF of a reply that cannot open a call in `syntax`: the first character can start no
 /// opener (`<` for Hermes' `<tool_call>` and Llama's `<|python_tag|>`, `{` for Llama's
 /// bare JSON call, `[` for Mistral's `[TOOL_CALLS]`); Hermes' calls can open anywhere, so
-/// its answer holds no `<` at all.
+/// its answer holds no `<` at all, and it cannot start like an untagged call (`{`, a list
+/// or a Markdown fence): small models asked to answer write their call again as text.
 pub(super) fn answer_only_grammar(syntax: ToolCallSyntax) -> &'static str {
     match syntax {
-        ToolCallSyntax::Hermes => r#"root ::= [^<]+"#,
+        ToolCallSyntax::Hermes => r#"root ::= [ \t\n]* [^<{[` \t\n] [^<]*"#,
         ToolCallSyntax::Llama3Json => r#"root ::= [^{<] [^\x00]*"#,
         ToolCallSyntax::Mistral => r#"root ::= [^\[] [^\x00]*"#,
     }
