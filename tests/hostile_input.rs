@@ -387,3 +387,33 @@ outputs:
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("larger than the limit"), "{stderr}");
 }
+
+/// `agentry memory import` of a FIFO (or a device) is refused at once with exit 2 and an
+/// error naming the file and its kind; opening a FIFO with no writer once blocked for
+/// ever (#17 item 5); `/dev/zero` is refused as a device before a line is read. (A line
+/// past the line cap is refused naming the line: `memory/tests/transfer.rs`.)
+#[test]
+fn memory_import_refuses_a_fifo_and_a_device_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("backup.jsonl");
+    mkfifo(&fifo);
+    let mut cmd = agentry();
+    cmd.args(["memory", "import"])
+        .arg(&fifo)
+        .args(["--memory", "m"])
+        .current_dir(dir.path());
+    let out = output_within(cmd, "memory import of a FIFO");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("a FIFO, not a regular file"), "{stderr}");
+    assert!(stderr.contains(&fifo.display().to_string()), "{stderr}");
+
+    let mut cmd = agentry();
+    cmd.args(["memory", "import", "/dev/zero", "--memory", "m"])
+        .current_dir(dir.path());
+    let out = output_within(cmd, "memory import of /dev/zero");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("character device"), "{stderr}");
+    assert!(!dir.path().join("m").exists(), "nothing is written");
+}

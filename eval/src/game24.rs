@@ -54,8 +54,8 @@ pub fn load(data_dir: &Path, category: &str) -> Result<Vec<Puzzle>, EvalError> {
         }
     };
     let path = data_dir.join("game24").join("24.csv");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| EvalError::io("read", "Game of 24 puzzles", &path, e))?;
+    let text =
+        crate::data_file::read_text(&path, "Game of 24 puzzles", crate::MAX_DATA_FILE_BYTES)?;
     let mut puzzles = Vec::new();
     for (index, line) in text.lines().enumerate().skip(1) {
         let row = index - 1;

@@ -54,8 +54,7 @@ pub fn load(data_dir: &Path, category: &str) -> Result<Vec<Problem>, EvalError> 
         });
     }
     let path = data_dir.join("gsm8k").join("test.jsonl");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| EvalError::io("read", "GSM8K problems", &path, e))?;
+    let text = crate::data_file::read_text(&path, "GSM8K problems", crate::MAX_DATA_FILE_BYTES)?;
     let mut problems = Vec::new();
     for (index, line) in text.lines().enumerate() {
         if line.trim().is_empty() {

@@ -50,6 +50,7 @@
 pub mod bfcl;
 mod call;
 mod config;
+mod data_file;
 pub mod drive;
 mod error;
 pub mod game24;
@@ -64,6 +65,7 @@ mod verdict;
 
 pub use call::Call;
 pub use config::{CONFIG_NAMES, Config, Suite};
+pub use data_file::{MAX_CHECKED_FILE_BYTES, MAX_DATA_FILE_BYTES, MAX_TASK_FILE_BYTES};
 pub use error::EvalError;
 pub use rational::Rational;
 pub use report::{Report, Row, wilson_interval};

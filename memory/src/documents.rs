@@ -28,48 +28,25 @@ use crate::store::{
 /// unbounded number of chunks and embeddings.
 pub const MAX_DOCUMENT_BYTES: usize = 16 << 20;
 
-/// Reads the document at `path`: a regular file (a FIFO, socket or device
-/// is refused without waiting on it: the file is opened non-blocking and the
-/// opened handle checked), at most [`MAX_DOCUMENT_BYTES`] of it, as UTF-8.
+/// Reads the document at `path` through [`agentry_prompts::file`]: a regular file (a
+/// FIFO, socket or device is refused without waiting on it), at most
+/// [`MAX_DOCUMENT_BYTES`] of it, as UTF-8.
 fn read_document(path: &Path) -> Result<String> {
-    use std::io::Read;
-    let io = |source| MemoryError::Io {
-        action: "read",
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
-    }
-    let file = options.open(path).map_err(io)?;
-    if !file.metadata().map_err(io)?.is_file() {
-        return Err(MemoryError::Invalid {
-            what: "document",
-            reason: format!("{} is not a regular file", path.display()),
-        });
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_DOCUMENT_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() > MAX_DOCUMENT_BYTES {
-        return Err(MemoryError::Invalid {
-            what: "document",
-            reason: format!(
-                "{} is larger than {MAX_DOCUMENT_BYTES} bytes; at most that is ingested (split it)",
-                path.display()
-            ),
-        });
-    }
-    String::from_utf8(bytes).map_err(|_| {
-        io(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "stream did not contain valid UTF-8",
-        ))
+    agentry_prompts::file::read_capped_text(path, MAX_DOCUMENT_BYTES as u64).map_err(|source| {
+        match source.kind() {
+            // Not a regular file, over the cap, not UTF-8: the document, not the disk.
+            std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => {
+                MemoryError::Invalid {
+                    what: "document",
+                    reason: format!("{source}; at most {MAX_DOCUMENT_BYTES} bytes of UTF-8 text in a regular file are ingested"),
+                }
+            }
+            _ => MemoryError::Io {
+                action: "read",
+                path: path.to_path_buf(),
+                source,
+            },
+        }
     })
 }
 

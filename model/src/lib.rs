@@ -51,7 +51,6 @@
 pub mod complete;
 pub mod constraint;
 pub mod error;
-pub mod file;
 pub mod stream;
 pub mod tool_call;
 pub mod types;
@@ -60,6 +59,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+/// Reading files a user or a file names: regular files only, non-blocking, capped (the
+/// implementation lives in `agentry-prompts`, the lowest crate that reads user files).
+pub use agentry_prompts::file;
 pub use error::ModelError;
 pub use stream::CompletionStream;
 pub use tool_call::{ParsedReply, ToolCallError, ToolCallSyntax, tool_definition};

@@ -48,6 +48,7 @@
 pub mod budget;
 mod builtin;
 mod error;
+pub mod file;
 pub mod guard;
 mod message;
 mod prompt;
@@ -58,4 +59,4 @@ pub use error::PromptError;
 pub use guard::{Guard, Signal, SignalKind, Untrusted, scan, untrusted};
 pub use message::{ChatMessage, Role};
 pub use prompt::{Example, Prompt, RenderedPrompt, UntrustedSignal};
-pub use templates::{TEMPLATE_EXTENSION, TemplateOrigin, Templates};
+pub use templates::{MAX_TEMPLATE_BYTES, TEMPLATE_EXTENSION, TemplateOrigin, Templates};

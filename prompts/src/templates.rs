@@ -13,6 +13,10 @@ use crate::builtin::BUILTIN;
 /// File extension of template files in an override folder.
 pub const TEMPLATE_EXTENSION: &str = "jinja";
 
+/// Largest template file read from an override folder, in bytes (1 MiB; the
+/// built-ins are a few KiB): a larger one is an error naming the file and the limit.
+pub const MAX_TEMPLATE_BYTES: u64 = 1 << 20;
+
 /// Where a template in a [`Templates`] set came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TemplateOrigin {
@@ -70,8 +74,9 @@ impl Templates {
 
     /// Adds every `*.jinja` file of `dir` (not recursive); a file named like a
     /// built-in (`chain_of_thought.jinja`) replaces it, any other adds a new
-    /// template named by its file stem. A file that does not compile is an
-    /// error naming the file.
+    /// template named by its file stem. A file that does not compile, is over
+    /// [`MAX_TEMPLATE_BYTES`] or turns out not to be a regular file when opened
+    /// is an error naming the file.
     pub fn with_override_dir(mut self, dir: impl AsRef<Path>) -> Result<Self, PromptError> {
         let dir = dir.as_ref();
         let io_error = |path: &Path, source| PromptError::OverrideDir {
@@ -93,7 +98,8 @@ impl Templates {
                 .and_then(|s| s.to_str())
                 .ok_or_else(|| PromptError::OverrideName { path: path.clone() })?
                 .to_string();
-            let source = std::fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
+            let source = crate::file::read_capped_text(&path, MAX_TEMPLATE_BYTES)
+                .map_err(|e| io_error(&path, e))?;
             self.env
                 .add_template_owned(name.clone(), source)
                 .map_err(|e| PromptError::Template {

@@ -529,6 +529,37 @@ fn broken_or_missing_override_folders_are_errors_naming_the_path() {
     );
 }
 
+/// A template file over [`agentry_prompts::MAX_TEMPLATE_BYTES`] is refused with an error
+/// naming the file and the limit, not read whole (#17 item 5).
+#[test]
+fn an_override_template_over_the_cap_is_an_error_naming_file_and_limit() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let big = dir.path().join("huge.jinja");
+    let cap = agentry_prompts::MAX_TEMPLATE_BYTES as usize;
+    std::fs::write(&big, "x".repeat(cap + 1)).unwrap_or_else(|e| panic!("{e}"));
+    let error = Templates::new()
+        .with_override_dir(dir.path())
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        matches!(error, PromptError::OverrideDir { .. }),
+        "{error:?}"
+    );
+    let text = error.to_string();
+    assert!(text.contains(&big.display().to_string()), "{text}");
+    assert!(text.contains(&format!("limit of {cap} bytes")), "{text}");
+
+    // At the cap it is read.
+    std::fs::write(&big, "x".repeat(cap)).unwrap_or_else(|e| panic!("{e}"));
+    let templates = Templates::new()
+        .with_override_dir(dir.path())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let rendered = templates
+        .render("huge", json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(rendered.len(), cap);
+}
+
 #[test]
 fn prompts_round_trip_through_serde() {
     let prompt = full_prompt();

@@ -229,7 +229,9 @@ async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let mut input: Box<dyn std::io::BufRead> = if args.file.as_os_str() == "-" {
         Box::new(BufReader::new(std::io::stdin()))
     } else {
-        match std::fs::File::open(&args.file) {
+        // A regular file only, opened non-blocking: a FIFO or device named here is refused
+        // at once instead of hanging the import (lines are capped by the reader).
+        match agentry_model::file::open_regular(&args.file) {
             Ok(f) => Box::new(BufReader::new(f)),
             Err(e) => {
                 errln!("error: cannot read {name}: {e}");

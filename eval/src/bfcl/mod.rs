@@ -103,7 +103,7 @@ struct AnswerRow {
 }
 
 fn read(path: &Path, what: &'static str) -> Result<String, EvalError> {
-    std::fs::read_to_string(path).map_err(|e| EvalError::io("read", what, path, e))
+    crate::data_file::read_text(path, what, crate::MAX_DATA_FILE_BYTES)
 }
 
 /// Reads `DIR/bfcl/BFCL_v4_CATEGORY.json` and, except for `irrelevance`,

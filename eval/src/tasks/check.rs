@@ -70,8 +70,13 @@ pub fn check(task: &Task, calls: &[Call], answer: Option<&str>, folder: &Path) -
                 .exists()
                 .then(|| format!("file `{path}` exists")),
             Check::FileContains { path, text } => {
-                match std::fs::read_to_string(folder.join(path)) {
-                    Err(_) => Some(format!("file `{path}` cannot be read")),
+                let file = folder.join(path);
+                match crate::data_file::read_text(
+                    &file,
+                    "checked file",
+                    crate::MAX_CHECKED_FILE_BYTES,
+                ) {
+                    Err(e) => Some(format!("file `{path}` cannot be read: {e}")),
                     Ok(content) if content.to_lowercase().contains(&text.to_lowercase()) => None,
                     Ok(_) => Some(format!("file `{path}` does not contain `{text}`")),
                 }
@@ -230,5 +235,33 @@ mod tests {
         );
         assert!(!v.correct);
         assert!(v.why.contains("`calculator` was called"), "{}", v.why);
+    }
+
+    /// A `file_contains` check on a FIFO the agent left in its folder fails at once, where
+    /// reading it once hung the evaluation (#17 item 5).
+    #[cfg(unix)]
+    #[test]
+    fn file_contains_on_a_fifo_fails_at_once() {
+        let folder = dir();
+        let status = std::process::Command::new("mkfifo")
+            .arg(folder.path().join("out.txt"))
+            .status()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(status.success());
+        let t = task(vec![Check::FileContains {
+            path: "out.txt".into(),
+            text: "done".into(),
+        }]);
+        let path = folder.path().to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(check(&t, &[], None, &path));
+        });
+        let v = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("the check did not end"));
+        assert!(!v.correct);
+        assert!(v.why.contains("file `out.txt` cannot be read"), "{}", v.why);
+        assert!(v.why.contains("a FIFO, not a regular file"), "{}", v.why);
     }
 }

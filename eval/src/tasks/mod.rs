@@ -233,13 +233,12 @@ fn check_paths(check: &Check) -> Vec<&str> {
     }
 }
 
-/// Reads a task file.
+/// Reads a task file: a regular file of at most [`crate::MAX_TASK_FILE_BYTES`].
 ///
 /// # Errors
 /// As [`parse`], or the file cannot be read.
 pub fn load_file(path: &Path) -> Result<Vec<Task>, EvalError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| EvalError::io("read", "task file", path, e))?;
+    let text = crate::data_file::read_text(path, "task file", crate::MAX_TASK_FILE_BYTES)?;
     parse(&path.display().to_string(), &text)
 }
 

@@ -32,6 +32,9 @@ const REMEMBERED_IMPORTANCE: f32 = 0.8;
 const MEMORY_HITS: usize = 5;
 /// The `format` field of a saved conversation.
 const SAVED_FORMAT: &str = "agentry-chat/1";
+/// Largest conversation file `/load` reads, in bytes (16 MiB): far above any context
+/// window, and a bound on what a wrong path can make the REPL read.
+pub const MAX_SAVED_CONVERSATION_BYTES: u64 = 16 << 20;
 
 /// What the session sets on every agent it builds.
 #[derive(Debug, Clone, PartialEq)]
@@ -195,22 +198,10 @@ impl Session {
     /// When the file cannot be read or is not a saved conversation; the conversation is
     /// then unchanged.
     pub async fn load(&self, path: &Path) -> anyhow::Result<usize> {
-        let text = tokio::fs::read_to_string(path)
+        let owned = path.to_path_buf();
+        let saved = tokio::task::spawn_blocking(move || read_saved(&owned))
             .await
-            .with_context(|| format!("reading {}", path.display()))?;
-        let saved: SavedConversation = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "{} is not a conversation saved by /save (expected {{\"format\", \"model\", \"messages\": [{{\"role\", \"content\"}}]}})",
-                path.display()
-            )
-        })?;
-        if saved.format != SAVED_FORMAT {
-            anyhow::bail!(
-                "{}: format `{}` is not `{SAVED_FORMAT}`",
-                path.display(),
-                saved.format
-            );
-        }
+            .with_context(|| format!("reading {}", path.display()))??;
         Ok(self.agent.restore_conversation(saved.messages).await?)
     }
 
@@ -305,9 +296,75 @@ fn build(
         .context("building the agent")
 }
 
+/// The conversation saved in `path`: a regular file (a FIFO or device is refused at once,
+/// never waited on) of at most [`MAX_SAVED_CONVERSATION_BYTES`], written by `/save`.
+///
+/// # Errors
+/// The file cannot be read, is not a regular file, is over the cap (the error names the
+/// path and the limit), or is not a saved conversation of this format.
+fn read_saved(path: &Path) -> anyhow::Result<SavedConversation> {
+    let text = agentry_model::file::read_capped_text(path, MAX_SAVED_CONVERSATION_BYTES)
+        .with_context(|| format!("reading the saved conversation {}", path.display()))?;
+    let saved: SavedConversation = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a conversation saved by /save (expected {{\"format\", \"model\", \"messages\": [{{\"role\", \"content\"}}]}})",
+            path.display()
+        )
+    })?;
+    if saved.format != SAVED_FORMAT {
+        anyhow::bail!(
+            "{}: format `{}` is not `{SAVED_FORMAT}`",
+            path.display(),
+            saved.format
+        );
+    }
+    Ok(saved)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `/load` of a FIFO (no writer) is refused at once, where reading it once hung the
+    /// REPL; a file over [`MAX_SAVED_CONVERSATION_BYTES`] is refused naming the limit; a
+    /// saved conversation still loads (#17 item 5).
+    #[cfg(unix)]
+    #[test]
+    fn loading_a_fifo_or_an_oversized_file_is_refused_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("chat.json");
+        let c = std::ffi::CString::new(fifo.to_str().expect("utf-8")).expect("path");
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let owned = fifo.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(read_saved(&owned).map(|_| ()).map_err(|e| format!("{e:#}")));
+        });
+        let error = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("reading a FIFO ends")
+            .expect_err("a FIFO is refused");
+        assert!(error.contains("a FIFO, not a regular file"), "{error}");
+        assert!(error.contains(&fifo.display().to_string()), "{error}");
+
+        let big = dir.path().join("big.json");
+        let file = std::fs::File::create(&big).expect("create");
+        file.set_len(MAX_SAVED_CONVERSATION_BYTES + 1)
+            .expect("grow");
+        let error = format!("{:#}", read_saved(&big).map(|_| ()).expect_err("too big"));
+        assert!(
+            error.contains(&format!("limit of {MAX_SAVED_CONVERSATION_BYTES} bytes")),
+            "{error}"
+        );
+
+        let good = dir.path().join("good.json");
+        std::fs::write(
+            &good,
+            format!(r#"{{"format": "{SAVED_FORMAT}", "model": "m", "messages": []}}"#),
+        )
+        .expect("write");
+        assert!(read_saved(&good).expect("loads").messages.is_empty());
+    }
 
     #[test]
     fn settings_apply_one_value_each() {
