@@ -130,7 +130,11 @@ pub fn tool_calls_grammar(
         grammar: format!("{call}\n{rules}agentry-ws ::= [ \\t\\n]{{0,4}}\n"),
         root: TOOL_CALLS_ROOT,
         triggers: match syntax {
-            ToolCallSyntax::Hermes if bare_calls => vec!["(<tool_call>)".into(), bare],
+            ToolCallSyntax::Hermes if bare_calls => {
+                let mut triggers = vec!["(<tool_call>)".to_owned(), bare];
+                triggers.extend(calls_after_text_trigger(call_schema));
+                triggers
+            }
             ToolCallSyntax::Hermes => vec!["(<tool_call>)".into()],
             ToolCallSyntax::Llama3Json => vec![bare],
             ToolCallSyntax::Mistral => vec![r"(\[TOOL_CALLS\])".into()],
@@ -140,6 +144,35 @@ pub fn tool_calls_grammar(
             ToolCallSyntax::Hermes | ToolCallSyntax::Mistral => vec![syntax.opener().to_owned()],
         },
     })
+}
+
+/// The trigger of untagged calls after some text (searched anywhere): a line that opens
+/// a call to one of the call schema's tools by name, maybe fenced, in a list, or with a
+/// doubled brace, as in "I will read it.\n```json\n{"name": "read_file", ..". Naming the
+/// tools keeps an answer that merely holds a JSON object with a `name` free. `None`
+/// when the schema names no tool.
+fn calls_after_text_trigger(call_schema: &serde_json::Value) -> Option<String> {
+    let names = agentry_model::call_names(call_schema);
+    if names.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = names.iter().map(|name| regex_escape(name)).collect();
+    Some(format!(
+        r#"\n[ \t]*(?:```(?:json)?\s*)?\[?\s*\{{?(\{{\s*"name"\s*:\s*"(?:{})")"#,
+        names.join("|")
+    ))
+}
+
+/// `text` with the characters special in an ECMAScript regular expression escaped.
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if r"\^$.|?*+()[]{}".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A grammar whose only sentences are `options`.
@@ -214,7 +247,8 @@ mod tests {
             hermes.triggers,
             [
                 "(<tool_call>)",
-                r#"^\s*(?:```(?:json)?\s*)?\[?\s*\{?(\{\s*"name")[\s\S]*$"#
+                r#"^\s*(?:```(?:json)?\s*)?\[?\s*\{?(\{\s*"name")[\s\S]*$"#,
+                r#"\n[ \t]*(?:```(?:json)?\s*)?\[?\s*\{?(\{\s*"name"\s*:\s*"(?:clock)")"#
             ]
         );
         assert!(
@@ -225,6 +259,12 @@ mod tests {
             hermes.grammar
         );
         assert!(hermes.grammar.contains("root ::="), "{}", hermes.grammar);
+        let two_tools = serde_json::json!({"anyOf": [schema.clone(), {"properties": {"name": {"const": "read.file"}}}]});
+        let after_text = tool_calls_grammar(ToolCallSyntax::Hermes, &two_tools, 1, true).unwrap();
+        assert_eq!(
+            after_text.triggers[2],
+            r#"\n[ \t]*(?:```(?:json)?\s*)?\[?\s*\{?(\{\s*"name"\s*:\s*"(?:clock|read\.file)")"#
+        );
         let tagged_only = tool_calls_grammar(ToolCallSyntax::Hermes, &schema, 1, false).unwrap();
         assert_eq!(tagged_only.triggers, ["(<tool_call>)"]);
         assert!(

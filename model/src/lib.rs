@@ -64,7 +64,7 @@ use async_trait::async_trait;
 pub use agentry_prompts::file;
 pub use error::ModelError;
 pub use stream::CompletionStream;
-pub use tool_call::{ParsedReply, ToolCallError, ToolCallSyntax, tool_definition};
+pub use tool_call::{ParsedReply, ToolCallError, ToolCallSyntax, call_names, tool_definition};
 pub use types::{
     CandidateScore, Completion, Constraint, FinishReason, GenerateRequest, ModelInfo, ModelInput,
     Sampling, ScoreRequest, SessionId, StreamEvent, Timings, Usage,

@@ -213,13 +213,19 @@ fn parse_hermes(reply: &str) -> Result<ParsedReply, ToolCallError> {
         rest = &after[end + CLOSE.len()..];
     }
     text.push_str(rest);
-    if calls.is_empty()
-        && let Some(bare) = bare_calls(text.trim())
-    {
-        return Ok(ParsedReply {
-            text: String::new(),
-            calls: bare,
-        });
+    if calls.is_empty() {
+        if let Some(bare) = bare_calls(text.trim()) {
+            return Ok(ParsedReply {
+                text: String::new(),
+                calls: bare,
+            });
+        }
+        if let Some((before, bare)) = calls_after_text(&text) {
+            return Ok(ParsedReply {
+                text: before.trim().to_owned(),
+                calls: bare,
+            });
+        }
     }
     Ok(ParsedReply {
         text: text.trim().to_owned(),
@@ -241,6 +247,35 @@ fn bare_calls(text: &str) -> Option<Vec<(String, Value)>> {
         rest = skip_call_separators(after);
     }
     (!calls.is_empty()).then_some(calls)
+}
+
+/// Untagged calls that end a reply after some text, starting on a line of their own:
+/// "I will read it.\n```json\n{"name": ..}\n```" (small models often explain a call
+/// before writing it, or put a line of their own before it). The text before them and
+/// the calls; `None` unless everything from that line on is calls.
+fn calls_after_text(text: &str) -> Option<(&str, Vec<(String, Value)>)> {
+    text.match_indices('\n').find_map(|(at, _)| {
+        let line = &text[at + 1..];
+        let body = skip_call_separators(line).strip_prefix('{')?;
+        let body = body.strip_prefix('{').unwrap_or(body);
+        if !body.trim_start().starts_with("\"name\"") {
+            return None;
+        }
+        bare_calls(line.trim()).map(|calls| (&text[..at], calls))
+    })
+}
+
+/// The tool names a call schema made by [`ToolCallSyntax::call_schema`] allows, in order.
+pub fn call_names(call_schema: &Value) -> Vec<&str> {
+    fn name(branch: &Value) -> Option<&str> {
+        branch
+            .pointer("/properties/name/const")
+            .and_then(Value::as_str)
+    }
+    match call_schema.get("anyOf").and_then(Value::as_array) {
+        Some(branches) => branches.iter().filter_map(name).collect(),
+        None => name(call_schema).into_iter().collect(),
+    }
 }
 
 /// `text` past whitespace, commas, list brackets and Markdown fences.
@@ -434,6 +469,30 @@ mod tests {
             assert_eq!(parsed.calls, two, "{several}");
             assert_eq!(parsed.text, "", "{several}");
         }
+        // A call on its own lines after some text is a call; the text is its thought.
+        let want = vec![("clock".to_owned(), json!({"tz": "UTC"}))];
+        for explained in [
+            "I will use the clock.\n\n```json\n{\n  \"name\": \"clock\",\n  \"arguments\": {\"tz\": \"UTC\"}\n}\n```",
+            "I will use the clock:\n{\"name\": \"clock\", \"arguments\": {\"tz\": \"UTC\"}}",
+            "<DATA-1234>\n{\"name\": \"clock\", \"arguments\": {\"tz\": \"UTC\"}}",
+        ] {
+            let parsed = ToolCallSyntax::Hermes.parse(explained).unwrap();
+            assert_eq!(parsed.calls, want, "{explained}");
+            assert!(
+                !parsed.text.is_empty() && !parsed.text.contains("clock\","),
+                "{explained}"
+            );
+        }
+        // ... but not when prose follows it, or the object is no call.
+        for prose in [
+            "I will use the clock.\n```json\n{\"name\": \"clock\", \"arguments\": {}}\n```\nIt returns the time.",
+            "Here is Ada:\n{\"name\": \"Ada\", \"age\": 36}",
+            "I would write {\"name\": \"clock\", \"arguments\": {}} here.",
+        ] {
+            let parsed = ToolCallSyntax::Hermes.parse(prose).unwrap();
+            assert!(parsed.calls.is_empty(), "{prose}");
+            assert_eq!(parsed.text, prose, "{prose}");
+        }
         // A call followed by prose is prose: the whole reply is the answer.
         let prose = ToolCallSyntax::Hermes
             .parse("{\"name\": \"clock\", \"arguments\": {}}\nThat is the call I would make.")
@@ -507,7 +566,9 @@ mod tests {
         assert_eq!(one["properties"]["name"]["const"], "clock");
         assert_eq!(one["properties"]["parameters"], params);
         assert_eq!(one["required"], json!(["name", "parameters"]));
+        assert_eq!(call_names(&one), ["clock"]);
         let two = ToolCallSyntax::Hermes.call_schema([("clock", &params), ("noop", &json!({}))]);
+        assert_eq!(call_names(&two), ["clock", "noop"]);
         assert_eq!(two["anyOf"][1]["properties"]["name"]["const"], "noop");
         assert!(two["anyOf"][1]["properties"]["arguments"].is_object());
     }

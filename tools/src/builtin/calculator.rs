@@ -20,7 +20,8 @@ const MAX_EXPRESSION_BYTES: usize = 1024;
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 pub struct CalculatorArgs {
     /// The arithmetic expression to evaluate, written with the numbers of the question.
-    /// Operators: `+ - * / % ^`; functions: sqrt, cbrt, abs, exp, ln, log10, log2, sin,
+    /// Operators: `+ - * / % ^` (`%` after a number that no operand follows is a percent:
+    /// `15% * 260`; between operands it is the remainder); functions: sqrt, cbrt, abs, exp, ln, log10, log2, sin,
     /// cos, tan, asin, acos, atan, floor, ceil, round, min(a, b), max(a, b), pow(a, b);
     /// constants: pi, e.
     // No worked example here: small models paste an example's numbers into their calls
@@ -97,9 +98,17 @@ pub fn evaluate(expression: &str) -> Result<f64, ToolError> {
     let context = MATH
         .as_ref()
         .map_err(|message| ToolError::failed(message.clone()))?;
-    let source = integers_as_floats(expression);
-    let value = evalexpr::eval_number_with_context(&source, context)
-        .map_err(|e| ToolError::failed(format!("cannot evaluate `{expression}`: {e}")))?;
+    let source = integers_as_floats(&percents_as_fractions(expression));
+    let value = evalexpr::eval_number_with_context(&source, context).map_err(|e| {
+        let hint = match &e {
+            EvalexprError::VariableIdentifierNotFound(name) => format!(
+                "`{name}` is not a number the calculator knows; write the numbers themselves \
+                 (when they are in a file or on a page, read it first)"
+            ),
+            other => other.to_string(),
+        };
+        ToolError::failed(format!("cannot evaluate `{expression}`: {hint}"))
+    })?;
     if value.is_finite() {
         Ok(value)
     } else {
@@ -107,6 +116,51 @@ pub fn evaluate(expression: &str) -> Result<f64, ToolError> {
             "`{expression}` has no finite value (division by zero or overflow?)"
         )))
     }
+}
+
+/// Rewrites a number followed by `%` that nothing follows as an operand (`15% * 260`,
+/// `20%`, `15% of 260`) as that fraction (`(15/100) * 260`): people and models write
+/// percentages so. `%` between two operands (`10 % 4`) stays the remainder.
+fn percents_as_fractions(expression: &str) -> String {
+    let mut out = String::with_capacity(expression.len() + 16);
+    let mut rest = expression;
+    while let Some(at) = rest.find('%') {
+        let (before, after) = (&rest[..at], &rest[at + 1..]);
+        let number_len = before
+            .trim_end()
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .count();
+        let number_start = before.trim_end().len() - number_len;
+        let preceded_by_word = before[..number_start]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let next = after.trim_start();
+        let of = next
+            .strip_prefix("of")
+            .filter(|tail| !tail.starts_with(|c: char| c.is_alphanumeric() || c == '_'));
+        let postfix = next.is_empty()
+            || next.starts_with([')', '+', '-', '*', '/', '^', ','])
+            || of.is_some();
+        if number_len == 0 || preceded_by_word || !postfix {
+            out.push_str(&rest[..=at]);
+            rest = after;
+            continue;
+        }
+        out.push_str(&before[..number_start]);
+        out.push_str(&format!("({}/100)", &before.trim_end()[number_start..]));
+        match of {
+            Some(tail) => {
+                out.push_str(" * ");
+                rest = tail.trim_start();
+            }
+            None => rest = after,
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Rewrites integer literals as float literals (`7` → `7.0`), so that `/` divides
@@ -222,7 +276,26 @@ mod tests {
         assert_eq!(evaluate("7 / 2").ok(), Some(3.5));
         assert_eq!(evaluate("2^10 - 1e3").ok(), Some(24.0));
         assert_eq!(evaluate("10 % 4").ok(), Some(2.0));
+        assert_eq!(evaluate("10%4").ok(), Some(2.0));
+        assert_eq!(evaluate("(10) % 4").ok(), Some(2.0));
         assert_eq!(evaluate("max(1, 2.5) + min(3, -1)").ok(), Some(1.5));
+    }
+
+    #[test]
+    fn a_percent_that_no_operand_follows_is_a_fraction() {
+        for (expression, value) in [
+            ("15% * 260", 39.0),
+            ("260 * 15%", 39.0),
+            ("15 % of 260", 39.0),
+            ("12.5%", 0.125),
+            ("100 - 20%*100", 80.0),
+            ("(50%)", 0.5),
+        ] {
+            assert_eq!(evaluate(expression).ok(), Some(value), "{expression}");
+        }
+        assert_eq!(percents_as_fractions("15% of 260"), "(15/100) * 260");
+        assert_eq!(percents_as_fractions("x2% + 1"), "x2% + 1");
+        assert!(evaluate("15% often").is_err());
     }
 
     #[test]
@@ -251,6 +324,14 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(message.contains("no finite value"), "{message}");
+        let unknown = evaluate("a * b")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            unknown.contains("`a` is not a number") && unknown.contains("read it first"),
+            "{unknown}"
+        );
     }
 
     #[test]

@@ -189,6 +189,10 @@ pub struct AgentRun {
     /// that only repeated answered calls.
     #[serde(default)]
     answer_next: bool,
+    /// Whether a native answer that announced a call it did not make was sent back once
+    /// ([`native::unmade_call`]); a second such answer is taken as the answer.
+    #[serde(default)]
+    unmade_call_sent_back: bool,
     /// Where the untrusted text in the run came from (tools whose output is untrusted,
     /// recalled memories, a templated task), each once; while it is not empty, calls with
     /// side effects wait for approval even when pre-approved.
@@ -262,6 +266,7 @@ impl AgentRun {
             reasoning: None,
             answered_calls: Vec::new(),
             answer_next: false,
+            unmade_call_sent_back: false,
             untrusted: Vec::new(),
             events: Vec::new(),
             templates,
@@ -440,7 +445,10 @@ impl AgentRun {
         let verdict = match parsed {
             Err(problem) => Err(problem),
             Ok(None) => Ok(None),
-            Ok(Some(step)) => match self.answer_problem(&step) {
+            Ok(Some(step)) => match self
+                .answer_problem(&step)
+                .or_else(|| self.unmade_call_problem(&step))
+            {
                 Some(problem) => Err(problem),
                 None => Ok(Some(step)),
             },
@@ -748,6 +756,25 @@ impl AgentRun {
         }
         self.schema_problem(answer)
             .map(|errors| format!("\"final_answer\" does not match the answer schema: {errors}"))
+    }
+
+    /// The problem of a native free-text answer that announces a call it does not make
+    /// ("I will use the `read_file` function.", or a made-up tool result), the first time
+    /// in the run and when the step could call: the model is asked again.
+    fn unmade_call_problem(&mut self, step: &Step) -> Option<String> {
+        let Step::Answer { answer, .. } = step else {
+            return None;
+        };
+        if self.unmade_call_sent_back
+            || self.must_answer()
+            || !matches!(self.config.step_format, StepFormat::Native(_))
+        {
+            return None;
+        }
+        let names = self.config.tools.iter().map(|tool| tool.name.as_str());
+        let problem = native::unmade_call(answer.as_str()?, names)?;
+        self.unmade_call_sent_back = true;
+        Some(problem)
     }
 
     /// What is wrong with `answer` against the answer schema; `None` when it matches.

@@ -205,6 +205,38 @@ fn answer_from_text(text: &str, typed: bool) -> Result<Step, String> {
     })
 }
 
+/// What is wrong with a free-text answer that announces a call instead of making it:
+/// it names one of the tools `names` as code (`` `read_file` ``) or as "NAME tool" /
+/// "NAME function", or it writes a tool result or tool markup itself (`<tool_response>`,
+/// `<function`, `<tools>`), as small models do when they describe a call ("To read it, I
+/// will use the `read_file` function.") and stop. `None` for any other answer.
+pub(super) fn unmade_call<'a>(
+    text: &str,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    const MARKUP: [&str; 4] = ["<tool_response>", "<tool_call", "<function", "<tools>"];
+    if let Some(markup) = MARKUP.iter().find(|markup| text.contains(*markup)) {
+        return Some(format!(
+            "it writes `{markup}` itself instead of calling a tool; tool results come only \
+             from calls you make"
+        ));
+    }
+    let lower = text.to_lowercase();
+    names.into_iter().find_map(|name| {
+        let named = lower.contains(&format!("`{}`", name.to_lowercase()))
+            || [" tool", " function"].iter().any(|kind| {
+                lower.contains(&format!("{}{kind}", name.to_lowercase()))
+                    && name.contains(['_', '-', '.'])
+            });
+        named.then(|| {
+            format!(
+                "it names the tool `{name}` but makes no call. To use it, write the call now; \
+                 if you need no tool, answer the user without naming tools"
+            )
+        })
+    })
+}
+
 /// The note asking for the answer under its schema after a prose reply.
 pub(super) const ANSWER_AS_JSON: &str =
     "Now give your final answer as JSON matching the answer schema, and nothing else.";

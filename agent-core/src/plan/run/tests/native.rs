@@ -159,6 +159,62 @@ fn an_unclosed_call_is_shown_to_the_model_and_the_step_retried() {
 }
 
 #[test]
+fn an_answer_that_announces_a_call_it_does_not_make_is_sent_back_once() {
+    let mut run = native(config().with_answer_schema(json!({"type": "string"})));
+    reply(
+        &mut run,
+        "To add them, I will use the `calculator` function with the numbers.",
+    );
+    let retry = expect_generate(&run);
+    let note = last_user(&retry);
+    assert!(
+        note.contains("names the tool `calculator` but makes no call"),
+        "{note}"
+    );
+    assert!(matches!(retry.constraint, Constraint::ToolCalls { .. }));
+    // The second time the answer is taken as it is.
+    reply(&mut run, "I would use the `calculator` function.");
+    assert_eq!(
+        expect_done(&run).answer,
+        Some(json!("I would use the `calculator` function."))
+    );
+}
+
+#[test]
+fn an_answer_that_makes_up_a_tool_result_is_sent_back() {
+    let mut run = native(config().with_answer_schema(json!({"type": "string"})));
+    reply(
+        &mut run,
+        "Reading it.\n<tool_response>\n{\"content\": \"made up\"}\n</tool_response>",
+    );
+    let note = last_user(&expect_generate(&run));
+    assert!(note.contains("writes `<tool_response>` itself"), "{note}");
+}
+
+#[test]
+fn an_answer_that_names_no_tool_is_taken_at_once() {
+    for answer in [
+        "Bonjour !",
+        "You could work it out with a calculator, but 2 + 2 is 4.",
+    ] {
+        let mut run = native(config().with_answer_schema(json!({"type": "string"})));
+        reply(&mut run, answer);
+        assert_eq!(expect_done(&run).answer, Some(json!(answer)), "{answer}");
+    }
+}
+
+#[test]
+fn a_call_written_after_some_text_is_made() {
+    let mut run = native(config().with_answer_schema(json!({"type": "string"})));
+    reply(
+        &mut run,
+        "To get the time I will use the clock.\n\n```json\n{\"name\": \"clock\", \"arguments\": {\"tz\": \"UTC\"}}\n```",
+    );
+    let calls = expect_calls(&run);
+    assert_eq!(calls[0].name, "clock");
+}
+
+#[test]
 fn a_json_answer_that_can_start_with_name_turns_bare_calls_off() {
     let person =
         json!({"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]});
