@@ -59,10 +59,11 @@ impl NativeTools {
 /// opener (`<` for Hermes' `<tool_call>` and Llama's `<|python_tag|>`, `{` for Llama's
 /// bare JSON call, `[` for Mistral's `[TOOL_CALLS]`); Hermes' calls can open anywhere, so
 /// its answer holds no `<` at all, and it cannot start like an untagged call (`{`, a list
-/// or a Markdown fence): small models asked to answer write their call again as text.
+/// or a Markdown fence) or with a quoting mark before one (`>`, `|`, `\`): small models
+/// asked to answer write their call again as text (qwen2.5-coder-0.5b wrote `>{"name"..`).
 pub(super) fn answer_only_grammar(syntax: ToolCallSyntax) -> &'static str {
     match syntax {
-        ToolCallSyntax::Hermes => r#"root ::= [ \t\n]* [^<{[` \t\n] [^<]*"#,
+        ToolCallSyntax::Hermes => r#"root ::= [ \t\n]* [^<>{[`|\\ \t\n] [^<]*"#,
         ToolCallSyntax::Llama3Json => r#"root ::= [^{<] [^\x00]*"#,
         ToolCallSyntax::Mistral => r#"root ::= [^\[] [^\x00]*"#,
     }
@@ -207,14 +208,21 @@ fn answer_from_text(text: &str, typed: bool) -> Result<Step, String> {
 
 /// What is wrong with a free-text answer that announces a call instead of making it:
 /// it names one of the tools `names` as code (`` `read_file` ``) or as "NAME tool" /
-/// "NAME function", or it writes a tool result or tool markup itself (`<tool_response>`,
-/// `<function`, `<tools>`), as small models do when they describe a call ("To read it, I
+/// "NAME function", or it writes a tool result, tool markup or a data fence itself
+/// (`<tool_response>`, `<function`, `<tools>`, `<<DATA-`), as small models do when they describe a call ("To read it, I
 /// will use the `read_file` function.") and stop. `None` for any other answer.
 pub(super) fn unmade_call<'a>(
     text: &str,
     names: impl IntoIterator<Item = &'a str>,
 ) -> Option<String> {
-    const MARKUP: [&str; 4] = ["<tool_response>", "<tool_call", "<function", "<tools>"];
+    const MARKUP: [&str; 6] = [
+        "<tool_response>",
+        "<tool_call",
+        "<function",
+        "<tools>",
+        "<<DATA-",
+        "<</DATA-",
+    ];
     if let Some(markup) = MARKUP.iter().find(|markup| text.contains(*markup)) {
         return Some(format!(
             "it writes `{markup}` itself instead of calling a tool; tool results come only \

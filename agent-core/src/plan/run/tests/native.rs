@@ -137,7 +137,7 @@ fn the_last_step_may_only_answer_and_cannot_open_a_call() {
     let last = expect_generate(&run);
     assert_eq!(
         last.constraint,
-        Constraint::Grammar(r"root ::= [ \t\n]* [^<{[` \t\n] [^<]*".into())
+        Constraint::Grammar(r"root ::= [ \t\n]* [^<>{[`|\\ \t\n] [^<]*".into())
     );
 }
 
