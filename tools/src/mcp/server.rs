@@ -105,15 +105,21 @@ impl McpToolServer {
         self
     }
 
-    /// Serves one client over stdin and stdout until stdin closes.
+    /// Serves one client over stdin and stdout until stdin closes (also before the
+    /// client sent anything, which is no error).
     ///
     /// # Errors
     /// The session could not start or failed.
     pub async fn serve_stdio(self) -> Result<(), McpServeError> {
-        let running = self
-            .serve(rmcp::transport::stdio())
-            .await
-            .map_err(|e| McpServeError::Start(e.to_string()))?;
+        let running = match self.serve(rmcp::transport::stdio()).await {
+            Ok(running) => running,
+            // Stdin closed before a client said anything: nothing to serve, no failure.
+            Err(rmcp::service::ServerInitializeError::ConnectionClosed(why)) => {
+                tracing::info!("stdin closed before initialize ({why})");
+                return Ok(());
+            }
+            Err(e) => return Err(McpServeError::Start(e.to_string())),
+        };
         running
             .waiting()
             .await
