@@ -449,3 +449,45 @@ fn the_server_exits_cleanly_when_stdin_closes_and_refuses_bad_flags() {
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn an_agent_served_as_a_one_step_workflow_answers_on_the_real_model() {
+    // An agent as a tool: a workflow of one agent step; its model loads on the first call.
+    const ASK: &str = r#"name: ask
+description: Answers a question in one short sentence.
+model: qwen2.5-coder-0.5b
+inputs:
+  question: { type: string }
+agents:
+  helper:
+    role: You answer questions in one short sentence.
+    sampling: { temperature: 0, max_tokens: 32 }
+    max_steps: 1
+steps:
+  - id: answer
+    agent: helper
+    task: "{{ inputs.question }}"
+outputs:
+  answer: "{{ steps.answer.output }}"
+"#;
+    let dir = workspace();
+    std::fs::write(dir.path().join("ask.yaml"), ASK).expect("write");
+    let plan = json!({"mode": "auto", "elicit": null, "actions": [
+        call("ask", json!({"question": "What is the capital city of France?"})),
+    ]});
+    let report = sdk_client(dir.path(), plan, &["--workflow", "ask.yaml"]);
+    let result = &report["results"][0];
+    assert_eq!(result["isError"], false, "{report}");
+    let answer = result["structured"]["answer"].as_str().expect("an answer");
+    assert!(answer.to_lowercase().contains("paris"), "{answer}");
+    let messages: Vec<&str> = report["progress"]
+        .as_array()
+        .expect("progress")
+        .iter()
+        .filter_map(|p| p["message"].as_str())
+        .collect();
+    assert!(
+        messages.contains(&"step answer (agent) started"),
+        "{messages:?}"
+    );
+}

@@ -32,6 +32,8 @@ use super::toolbox::{BUILTIN_TOOLS, builtin_tools};
 
 /// Exit code: bad flags, a workflow that does not validate, a server that cannot start.
 const EXIT_INVALID: u8 = 2;
+/// Most bytes of a result's text; a longer one is cut, ending in `…[truncated N bytes]`.
+const OUTPUT_BUDGET: usize = 256 * 1024;
 /// Time limit of one call of a workflow tool.
 const WORKFLOW_TIMEOUT: Duration = Duration::from_secs(3600);
 
@@ -98,7 +100,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_INVALID));
     }
     let builtins = builtin_tools(&root)?;
-    let mut offered = ToolRegistry::new();
+    // A host reads whole files and workflow outputs: a larger budget than a small model's.
+    let mut offered = ToolRegistry::new().with_output_budget(OUTPUT_BUDGET);
     for name in &wanted {
         if let Some(tool) = builtins.get(name) {
             offered.register_arc(tool)?;

@@ -40,6 +40,8 @@ use crate::tool::{Progress, ProgressSink};
 const APPROVAL_KEY: &str = "approve";
 /// At most this many approval questions wait for their answer (older ones are dropped).
 const MAX_PENDING: usize = 256;
+/// How long the client's user may take to answer an `elicitation/create` question.
+const ELICITATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 /// How long a finished call's last progress reports may take to go out.
 const PROGRESS_FLUSH: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -182,7 +184,7 @@ impl McpToolServer {
         let Some(tool) = self
             .tools
             .get(&name)
-            .filter(|_| self.policy.allows_name(&name))
+            .filter(|tool| self.policy.permits(&tool.spec()))
         else {
             let names: Vec<String> = self
                 .tools
@@ -301,7 +303,11 @@ impl McpToolServer {
             );
             return Decision::Ask(InputRequiredResult::new(Some(questions), Some(state)));
         }
-        match context.peer.create_elicitation(params).await {
+        let asked = context
+            .peer
+            .create_elicitation_with_timeout(params, Some(ELICITATION_TIMEOUT))
+            .await;
+        match asked {
             Ok(result) => decided(name, result.action),
             Err(e) => refused(&format!("asking the client failed ({e})")),
         }
