@@ -13,6 +13,7 @@ mod eval;
 mod generate;
 mod ingest;
 mod mcp;
+mod mcp_serve;
 mod memory;
 mod memory_dir;
 mod models;
@@ -42,6 +43,9 @@ pub enum Command {
         after_help = "Examples:\n  agentry chat\n  agentry chat --model ./model.gguf --ctx 8192 --threads 4\n  agentry chat --memory /data/agentry-memory --files ./notes\n  agentry chat --agent examples/workflows/research-brief.yaml#researcher\n\nIn the chat: /help lists the commands; a line ending in \\ continues; \"\"\" starts and ends a block;\nCtrl-C stops a reply, Ctrl-D or /exit leaves. History: chat_history next to the memory folder."
     )]
     Chat(chat::ChatArgs),
+    /// agentry as an MCP server: tools and workflows for MCP clients (`mcp serve`).
+    #[command(subcommand)]
+    Mcp(mcp_serve::McpCommand),
     /// List, download and locate models (cached under $AGENTRY_HOME).
     #[command(subcommand)]
     Models(models::ModelsCommand),
@@ -121,6 +125,7 @@ pub fn init_logging(verbose: u8) {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Chat(args) => chat::run(args).await,
+        Command::Mcp(cmd) => mcp_serve::run(cmd).await,
         Command::Models(cmd) => models::run(cmd).await,
         Command::Doctor(args) => doctor::run(args).await,
         Command::Eval(args) => eval::run(args).await,

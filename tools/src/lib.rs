@@ -77,4 +77,4 @@ pub use output::truncate_to_budget;
 pub use policy::{Approval, Approver, Policy};
 pub use registry::{DEFAULT_OUTPUT_BUDGET, DEFAULT_TIMEOUT, ToolFailure, ToolRegistry, ToolResult};
 pub use spec::{Capabilities, ToolSpec, is_valid_tool_name};
-pub use tool::{FnTool, Tool, ToolContext, ToolOutput, TypedTool};
+pub use tool::{FnTool, Progress, ProgressSink, Tool, ToolContext, ToolOutput, TypedTool};

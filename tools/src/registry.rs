@@ -17,7 +17,7 @@ use crate::error::{RegistryError, ToolError};
 use crate::output::truncate_to_budget;
 use crate::policy::{Approval, Policy};
 use crate::spec::{ToolSpec, is_valid_tool_name};
-use crate::tool::{Tool, ToolContext, ToolOutput};
+use crate::tool::{ProgressSink, Tool, ToolContext, ToolOutput};
 
 /// Default time limit of one call.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -317,7 +317,11 @@ impl ToolRegistry {
     /// approver first, and not made without one. Every failure comes back as a
     /// [`ToolFailure`] in the result; this never panics and never returns an error.
     pub async fn call(&self, call: &ToolCall, policy: &Policy) -> ToolResult {
-        self.result(call, self.run_call(call, policy, Some(&[])).await)
+        self.result(
+            call,
+            self.run_call(call, policy, Some(&[]), ProgressSink::default())
+                .await,
+        )
     }
 
     /// As [`ToolRegistry::call`] for a call made after untrusted text entered the run
@@ -330,13 +334,43 @@ impl ToolRegistry {
         policy: &Policy,
         sources: &[String],
     ) -> ToolResult {
-        self.result(call, self.run_call(call, policy, Some(sources)).await)
+        self.result(
+            call,
+            self.run_call(call, policy, Some(sources), ProgressSink::default())
+                .await,
+        )
     }
 
     /// Runs one call whose approval the caller has decided ([`ApprovedCall`]): the policy's
     /// approver is not asked again; everything else is checked as by [`ToolRegistry::call`].
     pub async fn call_approved(&self, call: &ApprovedCall, policy: &Policy) -> ToolResult {
-        self.result(call, self.run_call(call, policy, None).await)
+        self.result(
+            call,
+            self.run_call(call, policy, None, ProgressSink::default())
+                .await,
+        )
+    }
+
+    /// As [`ToolRegistry::call_approved`], the tool reporting its progress to `progress`
+    /// ([`ToolContext::progress`]).
+    pub async fn call_approved_with_progress(
+        &self,
+        call: &ApprovedCall,
+        policy: &Policy,
+        progress: ProgressSink,
+    ) -> ToolResult {
+        self.result(call, self.run_call(call, policy, None, progress).await)
+    }
+
+    /// Checks `args` against the argument schema of the tool named `name`: `None` when
+    /// they fit (or no such tool is registered), else the failure a call would give.
+    pub fn check_args(&self, name: &str, args: &Value) -> Option<ToolFailure> {
+        let entry = self.tools.get(name)?;
+        let errors = validation_errors(&entry.validator, args);
+        (!errors.is_empty()).then(|| ToolFailure::InvalidArguments {
+            name: name.to_owned(),
+            errors,
+        })
     }
 
     /// Runs `calls` concurrently, at most `concurrency` at a time (0 counts as 1), and
@@ -391,6 +425,7 @@ impl ToolRegistry {
         call: &ToolCall,
         policy: &Policy,
         untrusted: Option<&[String]>,
+        progress: ProgressSink,
     ) -> Result<ToolOutput, ToolFailure> {
         let name = call.name.clone();
         let Some(entry) = self.tools.get(&call.name) else {
@@ -412,19 +447,7 @@ impl ToolRegistry {
                 missing: missing.into_iter().map(str::to_owned).collect(),
             });
         }
-        let errors: Vec<String> = entry
-            .validator
-            .iter_errors(&call.args)
-            .take(MAX_VALIDATION_MESSAGES)
-            .map(|error| {
-                let path = error.instance_path().to_string();
-                if path.is_empty() {
-                    error.to_string()
-                } else {
-                    format!("at `{path}`: {error}")
-                }
-            })
-            .collect();
+        let errors = validation_errors(&entry.validator, &call.args);
         if !errors.is_empty() {
             return Err(ToolFailure::InvalidArguments { name, errors });
         }
@@ -443,6 +466,7 @@ impl ToolRegistry {
         let ctx = ToolContext {
             call_id: call.id.clone(),
             granted: policy.capabilities,
+            progress,
         };
         let timeout = entry.spec.timeout.unwrap_or(self.default_timeout);
         let running = AssertUnwindSafe(entry.tool.call(call.args.clone(), &ctx)).catch_unwind();
@@ -475,6 +499,22 @@ impl ToolRegistry {
             ToolOutput::text(truncate_to_budget(&rendered, self.output_budget))
         }
     }
+}
+
+/// The first validation messages of `args` against `validator` (empty: valid).
+fn validation_errors(validator: &jsonschema::Validator, args: &Value) -> Vec<String> {
+    validator
+        .iter_errors(args)
+        .take(MAX_VALIDATION_MESSAGES)
+        .map(|error| {
+            let path = error.instance_path().to_string();
+            if path.is_empty() {
+                error.to_string()
+            } else {
+                format!("at `{path}`: {error}")
+            }
+        })
+        .collect()
 }
 
 fn failure_from(name: String, error: ToolError) -> ToolFailure {

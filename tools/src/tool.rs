@@ -1,7 +1,9 @@
 //! The [`Tool`] trait, its typed form [`TypedTool`], and [`FnTool`] (a tool from an async fn).
 
+use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -21,7 +23,79 @@ pub struct ToolContext {
     pub call_id: String,
     /// The capabilities the policy granted for this call.
     pub granted: Capabilities,
+    /// Where a long-running tool says how far it got (see [`ProgressSink`]).
+    pub progress: ProgressSink,
 }
+
+/// How far a long-running call got: `done` of `total` (when known), and what it is doing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// Work done so far (grows with every report).
+    pub done: f64,
+    /// All the work, when known.
+    pub total: Option<f64>,
+    /// What is happening now, for a person.
+    pub message: String,
+}
+
+/// Where a tool reports [`Progress`] (an MCP client's progress notifications, say). The
+/// default sink drops every report, so a tool may report whether or not anyone listens.
+///
+/// ```
+/// use agentry_tools::{Progress, ProgressSink};
+/// use std::sync::{Arc, Mutex};
+///
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let log = seen.clone();
+/// let sink = ProgressSink::new(move |p: Progress| log.lock().unwrap().push(p.message));
+/// sink.report(1.0, Some(2.0), "step one");
+/// ProgressSink::default().report(1.0, None, "nobody hears this");
+/// assert_eq!(*seen.lock().unwrap(), vec!["step one".to_string()]);
+/// ```
+#[derive(Clone, Default)]
+pub struct ProgressSink(Option<Arc<dyn Fn(Progress) + Send + Sync>>);
+
+impl ProgressSink {
+    /// A sink that hands every report to `report`.
+    pub fn new(report: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        Self(Some(Arc::new(report)))
+    }
+
+    /// Whether anyone listens (a tool may skip building costly messages otherwise).
+    pub fn is_listening(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Reports `done` of `total` with `message`.
+    pub fn report(&self, done: f64, total: Option<f64>, message: impl Into<String>) {
+        if let Some(report) = &self.0 {
+            report(Progress {
+                done,
+                total,
+                message: message.into(),
+            });
+        }
+    }
+}
+
+impl fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "ProgressSink(listening)"
+        } else {
+            "ProgressSink(none)"
+        })
+    }
+}
+
+/// Sinks compare equal: where progress goes is not part of a call's identity.
+impl PartialEq for ProgressSink {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for ProgressSink {}
 
 /// The successful result of a tool: a JSON value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -18,10 +18,13 @@
 //!   ([`ToolSpec::untrusted_description`](crate::ToolSpec::untrusted_description));
 //! - a server that exits makes its calls fail as observations, and
 //!   [`McpServer::reconnect`] starts it again.
+//!
+//! The other direction, [`McpToolServer`], offers a registry's tools to MCP clients.
 
 mod config;
 mod env;
 mod names;
+mod server;
 mod tool;
 
 use std::sync::{Arc, Mutex};
@@ -34,6 +37,7 @@ use serde_json::Value;
 
 pub use config::{McpLimits, McpServerConfig};
 pub use env::BASE_ENV;
+pub use server::{McpServeError, McpToolServer};
 
 use crate::schema::inline_refs_bounded;
 use crate::spec::{Capabilities, ToolSpec, is_valid_tool_name};
