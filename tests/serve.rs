@@ -24,9 +24,15 @@ async fn post(base: &str, path: &str, body: &Value) -> (u16, Value) {
 
 fn assert_error_shape(body: &Value, kind: &str) {
     let error = &body["error"];
-    assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
     assert_eq!(error["type"], kind, "{body}");
-    assert!(error.get("param").is_some() && error.get("code").is_some(), "{body}");
+    assert!(
+        error.get("param").is_some() && error.get("code").is_some(),
+        "{body}"
+    );
 }
 
 /// The data lines of an SSE body.
@@ -130,8 +136,10 @@ async fn serve_answers_chat_streams_samples_schemas_and_embeddings_on_smollm2() 
     // Streamed, with usage.
     let response = client()
         .post(format!("{base}/v1/chat/completions"))
-        .json(&json!({"model": "smollm2-135m", "messages": question, "max_tokens": 16,
-            "temperature": 0, "stream": true, "stream_options": {"include_usage": true}}))
+        .json(
+            &json!({"model": "smollm2-135m", "messages": question, "max_tokens": 16,
+            "temperature": 0, "stream": true, "stream_options": {"include_usage": true}}),
+        )
         .send()
         .await
         .unwrap();
@@ -148,19 +156,28 @@ async fn serve_answers_chat_streams_samples_schemas_and_embeddings_on_smollm2() 
         .iter()
         .map(|d| serde_json::from_str(d).unwrap())
         .collect();
-    assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk"));
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c["object"] == "chat.completion.chunk")
+    );
     let text: String = chunks
         .iter()
         .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
         .collect();
     assert!(!text.trim().is_empty(), "{data:?}");
     assert!(
-        chunks.iter().any(|c| c["choices"][0]["finish_reason"].is_string()),
+        chunks
+            .iter()
+            .any(|c| c["choices"][0]["finish_reason"].is_string()),
         "{data:?}"
     );
     let last = chunks.last().unwrap();
     assert_eq!(last["choices"], json!([]), "{last}");
-    assert!(last["usage"]["completion_tokens"].as_u64().unwrap() >= 1, "{last}");
+    assert!(
+        last["usage"]["completion_tokens"].as_u64().unwrap() >= 1,
+        "{last}"
+    );
 
     // JSON Schema: the reply parses and validates.
     let schema = json!({
@@ -178,8 +195,13 @@ async fn serve_answers_chat_streams_samples_schemas_and_embeddings_on_smollm2() 
     )
     .await;
     assert_eq!(status, 200, "{structured}");
-    assert_eq!(structured["choices"][0]["finish_reason"], "stop", "{structured}");
-    let content = structured["choices"][0]["message"]["content"].as_str().unwrap();
+    assert_eq!(
+        structured["choices"][0]["finish_reason"], "stop",
+        "{structured}"
+    );
+    let content = structured["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap();
     let value: Value = serde_json::from_str(content).expect("the reply is JSON");
     assert!(
         jsonschema::validator_for(&schema).unwrap().is_valid(&value),
@@ -246,7 +268,11 @@ async fn serve_refuses_in_openai_error_shape() {
     // 401 without or with a wrong key; /health stays open.
     let open = client().get(format!("{base}/health")).send().await.unwrap();
     assert_eq!(open.status().as_u16(), 200);
-    let response = client().get(format!("{base}/v1/models")).send().await.unwrap();
+    let response = client()
+        .get(format!("{base}/v1/models"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 401);
     assert_error_shape(&response.json().await.unwrap(), "authentication_error");
     let response = client()
@@ -272,15 +298,34 @@ async fn serve_refuses_in_openai_error_shape() {
     assert_eq!(response.status().as_u16(), 400);
     let body: Value = response.json().await.unwrap();
     assert_error_shape(&body, "invalid_request_error");
-    assert!(body["error"]["message"].as_str().unwrap().contains("line 2"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 2"),
+        "{body}"
+    );
     let cases = [
-        (json!({"model": "smollm2-135m", "messages": [{"role": 5, "content": "x"}]}), "messages[0].role"),
-        (json!({"model": "smollm2-135m", "messages": hello, "n": 3}), "n"),
-        (json!({"model": "smollm2-135m", "messages": hello, "max_tokens": 100000}), "max_tokens"),
+        (
+            json!({"model": "smollm2-135m", "messages": [{"role": 5, "content": "x"}]}),
+            "messages[0].role",
+        ),
+        (
+            json!({"model": "smollm2-135m", "messages": hello, "n": 3}),
+            "n",
+        ),
+        (
+            json!({"model": "smollm2-135m", "messages": hello, "max_tokens": 100000}),
+            "max_tokens",
+        ),
         (json!({"model": "smollm2-135m", "messages": []}), "messages"),
     ];
     for (body, param) in cases {
-        let response = authed(client().post(&chat)).json(&body).send().await.unwrap();
+        let response = authed(client().post(&chat))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status().as_u16(), 400, "{body}");
         let error: Value = response.json().await.unwrap();
         assert_error_shape(&error, "invalid_request_error");
@@ -289,7 +334,11 @@ async fn serve_refuses_in_openai_error_shape() {
     let remote = json!({"model": "smollm2-135m", "messages": hello, "max_tokens": 8,
         "response_format": {"type": "json_schema", "json_schema": {"name": "x",
             "schema": {"$ref": "https://example.com/schema.json"}}}});
-    let response = authed(client().post(&chat)).json(&remote).send().await.unwrap();
+    let response = authed(client().post(&chat))
+        .json(&remote)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 400);
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["code"], "invalid_constraint", "{error}");
@@ -301,7 +350,13 @@ async fn serve_refuses_in_openai_error_shape() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 404);
     let error: Value = response.json().await.unwrap();
-    assert!(error["error"]["message"].as_str().unwrap().contains("smollm2-135m"), "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("smollm2-135m"),
+        "{error}"
+    );
 
     // 413: a body over the limit.
     let big = "x".repeat(100_000);
@@ -315,8 +370,10 @@ async fn serve_refuses_in_openai_error_shape() {
 
     // 503: with a queue of one, a second request while a stream is open.
     let streaming = authed(client().post(&chat))
-        .json(&json!({"model": "smollm2-135m", "messages": hello, "max_tokens": 400,
-            "temperature": 1.0, "stream": true}))
+        .json(
+            &json!({"model": "smollm2-135m", "messages": hello, "max_tokens": 400,
+            "temperature": 1.0, "stream": true}),
+        )
         .send()
         .await
         .unwrap();
@@ -343,6 +400,9 @@ async fn serve_refuses_in_openai_error_shape() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    assert!(freed, "the queue place was not freed after the stream was dropped");
+    assert!(
+        freed,
+        "the queue place was not freed after the stream was dropped"
+    );
     assert!(server.stop());
 }

@@ -28,7 +28,10 @@ fn python() -> Result<PathBuf, String> {
         .output()
         .map_err(|e| format!("{}: {e}", python.display()))?;
     if !check.status.success() {
-        return Err(format!("the venv {} has no `openai` package", dir.display()));
+        return Err(format!(
+            "the venv {} has no `openai` package",
+            dir.display()
+        ));
     }
     Ok(python)
 }
@@ -49,7 +52,8 @@ fn the_official_openai_python_client_drives_agentry_serve() {
         &["--api-key-env", "SERVE_TEST_KEY"],
         &[("SERVE_TEST_KEY", "sk-test-123")],
     );
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/serve_support/openai_client.py");
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/serve_support/openai_client.py");
     let output = Command::new(python)
         .arg(script)
         .arg(format!("{}/v1", server.base))

@@ -24,7 +24,10 @@ use crate::{ServedAgent, Shared};
 pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| {
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge(format!("the request body is too large: {}", rejection.body_text()))
+            ApiError::TooLarge(format!(
+                "the request body is too large: {}",
+                rejection.body_text()
+            ))
         } else {
             ApiError::BadRequest {
                 message: format!("cannot read the request body: {}", rejection.body_text()),
@@ -181,7 +184,9 @@ fn chunk(id: &str, model: &str, choices: Value, usage: Option<Value>) -> Event {
 /// Server-sent events fed by a task through `rx`.
 fn sse(rx: mpsc::Receiver<Event>) -> Response {
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|event| (Ok::<_, Infallible>(event), rx))
+        rx.recv()
+            .await
+            .map(|event| (Ok::<_, Infallible>(event), rx))
     });
     Sse::new(stream).into_response()
 }
@@ -231,7 +236,13 @@ pub(crate) async fn completions(
             .map(|c| reply_message(&id, c, &prepared.shape))
             .collect();
         let usage = include_usage.then(|| usage(&completions));
-        return Ok(whole_as_stream(id, state.model_name.clone(), messages, usage, permit));
+        return Ok(whole_as_stream(
+            id,
+            state.model_name.clone(),
+            messages,
+            usage,
+            permit,
+        ));
     }
     let n = prepared.request.n;
     let mut events = state.model.stream(prepared.request).await?;
@@ -240,7 +251,11 @@ pub(crate) async fn completions(
     let first = match events.next_event().await {
         Some(Ok(event)) => event,
         Some(Err(error)) => return Err(error.into()),
-        None => return Err(ApiError::Internal("the model ended the stream at once".into())),
+        None => {
+            return Err(ApiError::Internal(
+                "the model ended the stream at once".into(),
+            ));
+        }
     };
     let (tx, rx) = mpsc::channel::<Event>(64);
     let model = state.model_name.clone();
@@ -249,7 +264,11 @@ pub(crate) async fn completions(
         let roles: Vec<Value> = (0..n)
             .map(|index| json!({"index": index, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}))
             .collect();
-        if tx.send(chunk(&id, &model, Value::Array(roles), None)).await.is_err() {
+        if tx
+            .send(chunk(&id, &model, Value::Array(roles), None))
+            .await
+            .is_err()
+        {
             return;
         }
         let mut next = Some(Ok(first));
@@ -267,7 +286,11 @@ pub(crate) async fn completions(
                         .enumerate()
                         .map(|(index, c)| json!({"index": index, "delta": {}, "finish_reason": finish_name(c.finish_reason)}))
                         .collect();
-                    if tx.send(chunk(&id, &model, Value::Array(finals), None)).await.is_err() {
+                    if tx
+                        .send(chunk(&id, &model, Value::Array(finals), None))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                     if include_usage {
@@ -347,7 +370,10 @@ async fn agent_reply(
     req: ChatRequest,
 ) -> Result<Response, ApiError> {
     if req.n.unwrap_or(1) != 1 {
-        return Err(ApiError::bad("n", "an agent gives one answer: `n` must be 1"));
+        return Err(ApiError::bad(
+            "n",
+            "an agent gives one answer: `n` must be 1",
+        ));
     }
     if req.tools.as_ref().is_some_and(|t| !t.is_empty()) {
         return Err(ApiError::bad(
@@ -380,7 +406,11 @@ async fn agent_reply(
         other => other.to_string(),
     };
     let total = output.outcome.usage;
-    let usage = usage_json(total.prompt_tokens, total.cached_tokens, total.completion_tokens);
+    let usage = usage_json(
+        total.prompt_tokens,
+        total.cached_tokens,
+        total.completion_tokens,
+    );
     let message = (json!({"role": "assistant", "content": answer}), "stop");
     if req.stream.unwrap_or(false) {
         let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);

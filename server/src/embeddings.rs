@@ -88,7 +88,10 @@ pub(crate) async fn embeddings(
         .map(|(index, vector)| {
             let embedding = if base64 {
                 Value::String(encode_base64(
-                    &vector.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>(),
+                    &vector
+                        .iter()
+                        .flat_map(|x| x.to_le_bytes())
+                        .collect::<Vec<u8>>(),
                 ))
             } else {
                 json!(vector)
@@ -107,8 +110,7 @@ pub(crate) async fn embeddings(
 /// Standard base64 with padding (what OpenAI's `encoding_format: base64` returns: the
 /// vector's little-endian `f32`s).
 fn encode_base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for group in bytes.chunks(3) {
         let b = [

@@ -165,7 +165,10 @@ impl Server {
             .route("/v1/chat/completions", post(chat::completions))
             .route("/v1/embeddings", post(embeddings::embeddings))
             .fallback(not_found)
-            .layer(axum::middleware::from_fn_with_state(shared.clone(), authorize))
+            .layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                authorize,
+            ))
             .layer(DefaultBodyLimit::max(max_body))
             .with_state(shared)
     }

@@ -85,9 +85,7 @@ pub fn messages(
             other => {
                 return Err(ApiError::bad(
                     format!("messages[{at}].role"),
-                    format!(
-                        "unknown role `{other}` (system, developer, user, assistant or tool)"
-                    ),
+                    format!("unknown role `{other}` (system, developer, user, assistant or tool)"),
                 ));
             }
         };
@@ -137,7 +135,10 @@ pub fn sampling(req: &ChatRequest, config: &ServerConfig) -> Result<Sampling, Ap
     };
     if let Some(t) = req.temperature {
         if !(0.0..=2.0).contains(&t) {
-            return Err(ApiError::bad("temperature", "`temperature` must be in [0, 2]"));
+            return Err(ApiError::bad(
+                "temperature",
+                "`temperature` must be in [0, 2]",
+            ));
         }
         sampling.temperature = t;
     }
@@ -263,7 +264,10 @@ pub fn prepare(
     if n == 0 || n > config.max_n as u64 {
         return Err(ApiError::bad(
             "n",
-            format!("`n` must be between 1 and {} (this server's limit)", config.max_n),
+            format!(
+                "`n` must be between 1 and {} (this server's limit)",
+                config.max_n
+            ),
         ));
     }
     let sampling = sampling(req, config)?;
@@ -276,7 +280,10 @@ pub fn prepare(
     let use_tools = !tools.is_empty() && !matches!(choice, Choice::None);
     if !use_tools {
         if matches!(choice, Choice::Required | Choice::Named(_)) {
-            return Err(ApiError::bad("tool_choice", "tool_choice asks for a call but `tools` is empty"));
+            return Err(ApiError::bad(
+                "tool_choice",
+                "tool_choice asks for a call but `tools` is empty",
+            ));
         }
         let request = GenerateRequest {
             prompt: ModelInput::Messages(chat),
@@ -302,7 +309,10 @@ pub fn prepare(
         if tool.kind != "function" {
             return Err(ApiError::bad(
                 format!("tools[{k}].type"),
-                format!("tools of type `{}` are not supported (function only)", tool.kind),
+                format!(
+                    "tools of type `{}` are not supported (function only)",
+                    tool.kind
+                ),
             ));
         }
         let parameters = tool
@@ -317,7 +327,11 @@ pub fn prepare(
             ));
         }
         let description = tool.function.description.clone().unwrap_or_default();
-        definitions.push(tool_definition(&tool.function.name, &description, &parameters));
+        definitions.push(tool_definition(
+            &tool.function.name,
+            &description,
+            &parameters,
+        ));
         schemas.push((tool.function.name.clone(), parameters));
     }
     let (constraint, shape) = match &choice {
@@ -339,7 +353,9 @@ pub fn prepare(
             )
         }
         Choice::Required => (
-            Constraint::JsonSchema(syntax.call_schema(schemas.iter().map(|(n, p)| (n.as_str(), p)))),
+            Constraint::JsonSchema(
+                syntax.call_schema(schemas.iter().map(|(n, p)| (n.as_str(), p))),
+            ),
             ReplyShape::OneCall(syntax),
         ),
         Choice::Auto | Choice::None => {
@@ -418,7 +434,10 @@ mod tests {
         let prepared = prepare_json(body, None).unwrap();
         let messages = prepared.request.prompt.messages().unwrap().to_vec();
         assert_eq!(messages[1].content, "2+2?");
-        let calls = ToolCallSyntax::Hermes.parse(&messages[2].content).unwrap().calls;
+        let calls = ToolCallSyntax::Hermes
+            .parse(&messages[2].content)
+            .unwrap()
+            .calls;
         assert_eq!(calls, vec![("calc".to_owned(), json!({"x": "2+2"}))]);
         assert_eq!(messages[3].role, Role::Tool);
         assert!(matches!(prepared.shape, ReplyShape::Text));
@@ -428,17 +447,27 @@ mod tests {
     fn tools_become_a_call_constraint_and_a_note_when_the_template_has_none() {
         let tools = json!([{"type": "function", "function": {"name": "get_weather",
             "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]);
-        let body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "tools": tools});
+        let body =
+            json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "tools": tools});
         let prepared = prepare_json(body.clone(), None).unwrap();
-        assert!(matches!(prepared.request.constraint, Constraint::ToolCalls { .. }));
+        assert!(matches!(
+            prepared.request.constraint,
+            Constraint::ToolCalls { .. }
+        ));
         let first = &prepared.request.prompt.messages().unwrap()[0];
         assert!(first.role == Role::System && first.content.contains("get_weather"));
         let native = prepare_json(body.clone(), Some(ToolCallSyntax::Hermes)).unwrap();
-        assert!(matches!(native.request.prompt, ModelInput::WithTools { .. }));
+        assert!(matches!(
+            native.request.prompt,
+            ModelInput::WithTools { .. }
+        ));
         let mut required = body.clone();
         required["tool_choice"] = json!("required");
         let prepared = prepare_json(required, None).unwrap();
-        assert!(matches!(prepared.request.constraint, Constraint::JsonSchema(_)));
+        assert!(matches!(
+            prepared.request.constraint,
+            Constraint::JsonSchema(_)
+        ));
         let mut unknown = body;
         unknown["tool_choice"] = json!({"type": "function", "function": {"name": "nope"}});
         let error = prepare_json(unknown, None).unwrap_err();
@@ -464,6 +493,9 @@ mod tests {
         let mut body = base;
         body["response_format"] = json!({"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}});
         let prepared = prepare_json(body, None).unwrap();
-        assert_eq!(prepared.request.constraint, Constraint::JsonSchema(json!({"type": "object"})));
+        assert_eq!(
+            prepared.request.constraint,
+            Constraint::JsonSchema(json!({"type": "object"}))
+        );
     }
 }

@@ -206,21 +206,28 @@ mod tests {
 
     #[test]
     fn a_type_error_names_the_field_and_a_syntax_error_the_place() {
-        let error = parse_body::<ChatRequest>(br#"{"model": "m", "messages": [{"role": 3}]}"#)
-            .unwrap_err();
+        let error =
+            parse_body::<ChatRequest>(br#"{"model": "m", "messages": [{"role": 3}]}"#).unwrap_err();
         let body = error.body();
         assert_eq!(body["param"], "messages[0].role", "{body}");
         assert!(
-            body["message"].as_str().unwrap().contains("messages[0].role"),
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("messages[0].role"),
             "{body}"
         );
-        let error = parse_body::<ChatRequest>(b"{\"model\": \"m\",\n \"messages\": [}").unwrap_err();
+        let error =
+            parse_body::<ChatRequest>(b"{\"model\": \"m\",\n \"messages\": [}").unwrap_err();
         let message = error.to_string();
         assert!(
             message.contains("not valid JSON") && message.contains("line 2"),
             "{message}"
         );
         let error = parse_body::<ChatRequest>(br#"{"messages": []}"#).unwrap_err();
-        assert!(error.to_string().contains("missing field `model`"), "{error}");
+        assert!(
+            error.to_string().contains("missing field `model`"),
+            "{error}"
+        );
     }
 }

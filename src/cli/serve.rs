@@ -153,7 +153,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let mut tools = ToolRegistry::new();
             for name in &spec.tools {
                 let tool = all_tools.get(&name.name).with_context(|| {
-                    format!("agent `{}`: tool `{}` is not available", spec.name, name.name)
+                    format!(
+                        "agent `{}`: tool `{}` is not available",
+                        spec.name, name.name
+                    )
                 })?;
                 tools.register_arc(tool)?;
             }
@@ -209,7 +212,9 @@ fn load_workflow(file: &Path) -> anyhow::Result<workflow::Workflow> {
             file.display(),
             problems.render().trim_end()
         ),
-        Err(error) => Err(anyhow::Error::new(error).context(format!("--workflow {}", file.display()))),
+        Err(error) => {
+            Err(anyhow::Error::new(error).context(format!("--workflow {}", file.display())))
+        }
     }
 }
 
