@@ -25,7 +25,7 @@ pub(crate) async fn embeddings(
             "this server has no embedding model (it was started without one)".into(),
         ));
     };
-    if &req.model != name {
+    if req.model != *name {
         return Err(ApiError::NotFound(format!(
             "no embedding model `{}` here; the embedding model is `{name}`",
             req.model

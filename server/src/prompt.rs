@@ -143,7 +143,7 @@ pub fn sampling(req: &ChatRequest, config: &ServerConfig) -> Result<Sampling, Ap
         sampling.temperature = t;
     }
     if let Some(p) = req.top_p {
-        if !(p > 0.0 && p <= 1.0) {
+        if p <= 0.0 || p > 1.0 {
             return Err(ApiError::bad("top_p", "`top_p` must be in (0, 1]"));
         }
         sampling.top_p = p;
