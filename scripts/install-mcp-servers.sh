@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs the third-party MCP servers the tests use, each pinned, into a Python
+# Installs the third-party MCP servers and Python clients the tests use, each pinned, into a Python
 # virtual environment under the cache (never the system's Python):
 #   mcp-server-time   (PyPI)   ~/.cache/agentry/mcp-servers/venv/bin/mcp-server-time
 #   mcp-server-git    (PyPI)   ~/.cache/agentry/mcp-servers/venv/bin/mcp-server-git
 #   mcp               (PyPI)   the official MCP SDK, the client of `agentry mcp serve` in tests
+#   openai            (PyPI)   the official OpenAI Python client, the third-party
+#                              client of `agentry serve` in tests/serve_openai_client.rs
 # Idempotent: when the pinned versions are installed it prints so and touches
 # nothing (no network), so it is safe offline after the first install.
 # AGENTRY_MCP_SERVERS overrides the folder. Prints one line saying what it did.
@@ -11,7 +13,7 @@ set -euo pipefail
 
 dir="${AGENTRY_MCP_SERVERS:-${XDG_CACHE_HOME:-$HOME/.cache}/agentry/mcp-servers}"
 venv="$dir/venv"
-pins=("mcp-server-time==2026.10.19" "mcp-server-git==2026.10.19" "mcp==2.3.0")
+pins=("mcp-server-time==2026.10.19" "mcp-server-git==2026.10.19" "mcp==2.3.0" "openai==3.63.0")
 
 # True when every pin is installed in the venv, asked of its own pip (offline).
 pinned() {

@@ -20,6 +20,7 @@ mod models;
 mod open_model;
 mod recall;
 mod run;
+mod serve;
 mod templates_dir;
 mod terminal_text;
 mod toolbox;
@@ -95,6 +96,11 @@ pub enum Command {
         after_help = "Examples:\n  agentry run examples/workflows/triage.yaml\n  agentry run brief.yaml --input topic=\"tide pools\" --json\n  agentry run brief.yaml --input 'sources=[\"a.md\",\"b.md\"]'\n  agentry run brief.yaml --resume 1764430000-1a2b3c4d\n\nExit codes: 0 done, 1 a step failed (resumable), 2 invalid file/inputs/arguments, 130 interrupted (resumable)."
     )]
     Run(run::RunArgs),
+    /// Serve the model, workflow agents and embeddings over an OpenAI-compatible HTTP API.
+    #[command(
+        after_help = "Examples:\n  agentry serve\n  agentry serve --model qwen2.5-coder-0.5b --bind 0.0.0.0:8080 --api-key-env AGENTRY_API_KEY\n  agentry serve --workflow examples/workflows/research-brief.yaml --approve-all\n\nEndpoints: GET /health, GET /v1/models, POST /v1/chat/completions, POST /v1/embeddings."
+    )]
+    Serve(serve::ServeArgs),
     /// Check workflow files without running them: every problem with file:line:col.
     #[command(
         after_help = "Examples:\n  agentry validate examples/workflows/*.yaml\n  agentry validate --short my-flow.yaml\n\nExit codes: 0 valid, 2 a file has problems."
@@ -135,6 +141,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Memory(cmd) => memory::run(cmd).await,
         Command::Recall(args) => recall::run(args).await,
         Command::Run(args) => run::run(args).await,
+        Command::Serve(args) => serve::run(args).await,
         Command::Validate(args) => validate::run(args).await,
     }
 }
