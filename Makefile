@@ -36,6 +36,6 @@ llama-server: deps
 # With a Qdrant server: QDRANT_URL when set, else ../shared/bin/qdrant started on
 # 127.0.0.1 for the run (scripts/with-qdrant.sh), else the embedded store only.
 check-tests: deps llama-server
-	bash scripts/with-qdrant.sh $(CARGO) test $(PROFILE) --workspace
+	AGENTRY_REQUIRE_OPENAI_CLIENT=1 bash scripts/with-qdrant.sh $(CARGO) test $(PROFILE) --workspace
 
 test: fmt clippy check-tests
