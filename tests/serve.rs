@@ -1,6 +1,8 @@
 //! `agentry serve` on the real SmolLM2-135M, spoken to over HTTP: health, models, chat
 //! (whole, streamed, n=2, json_schema, a follow-up turn served from the KV cache),
-//! embeddings, and the refusals (400, 401, 404, 413, 503) in OpenAI's error shape.
+//! embeddings, and the refusals (400, 401, 404, 413, 503) in OpenAI's error shape; and an
+//! agent of a workflow offered as a model on qwen2.5-coder-0.5b, its calculator run at the
+//! server.
 
 mod serve_support;
 
@@ -41,6 +43,72 @@ fn sse_data(text: &str) -> Vec<String> {
         .filter_map(|l| l.strip_prefix("data: ").or_else(|| l.strip_prefix("data:")))
         .map(|l| l.trim().to_owned())
         .collect()
+}
+
+/// A workflow whose agent has the calculator; its step is not run by `serve`, which offers
+/// the agent itself.
+const CALCULATOR_WORKFLOW: &str = r#"
+name: served-maths
+model: qwen2.5-coder-0.5b
+agents:
+  maths:
+    role: You are a precise assistant with a calculator.
+    instructions:
+      - Use the calculator for arithmetic instead of computing in your head.
+    tools: [calculator]
+    max_steps: 4
+steps:
+  - id: solve
+    agent: maths
+    task: "What is 2 + 2?"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_offered_as_a_model_runs_its_tool_server_side_and_answers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("served-maths.yaml");
+    std::fs::write(&file, CALCULATOR_WORKFLOW).expect("write the workflow");
+    let server = Served::start_on(
+        "qwen2.5-coder-0.5b",
+        &["--workflow", file.to_str().unwrap(), "--no-embeddings"],
+        &[],
+    );
+    let base = server.base.clone();
+    let models: Value = client()
+        .get(format!("{base}/v1/models"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        models["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == "maths"),
+        "{models}"
+    );
+    // Too large for a 0.5B model to multiply in its head: the right product means the
+    // calculator ran, at the server.
+    let (status, body) = post(
+        &base,
+        "/v1/chat/completions",
+        &json!({
+            "model": "maths",
+            "messages": [{"role": "user", "content": "What is 4817 * 2963? Use the calculator."}],
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["model"], "maths", "{body}");
+    let answer = body["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .replace([',', ' '], "");
+    assert!(answer.contains("14272771"), "{body}");
+    assert!(server.stop(), "the server exits cleanly");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// `agentry serve ARGS` on SmolLM2-135M, on a free port.
+/// `agentry serve ARGS` on a free port.
 pub struct Served {
     child: Child,
     /// `http://127.0.0.1:PORT`.
@@ -12,13 +12,18 @@ pub struct Served {
 }
 
 impl Served {
-    /// Starts the server and waits until it prints its address.
+    /// Starts the server on SmolLM2-135M and waits until it prints its address.
     pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Served {
+        Self::start_on("smollm2-135m", args, envs)
+    }
+
+    /// Starts the server on `model` and waits until it prints its address.
+    pub fn start_on(model: &str, args: &[&str], envs: &[(&str, &str)]) -> Served {
         let mut child = Command::new(env!("CARGO_BIN_EXE_agentry"))
             .args([
                 "serve",
                 "--model",
-                "smollm2-135m",
+                model,
                 "--bind",
                 "127.0.0.1:0",
                 "--threads",
