@@ -208,9 +208,10 @@ fn answer_from_text(text: &str, typed: bool) -> Result<Step, String> {
 
 /// What is wrong with a free-text answer that announces a call instead of making it:
 /// it names one of the tools `names` as code (`` `read_file` ``) or as "NAME tool" /
-/// "NAME function", or it writes a tool result, tool markup or a data fence itself
-/// (`<tool_response>`, `<function`, `<tools>`, `<<DATA-`), as small models do when they describe a call ("To read it, I
-/// will use the `read_file` function.") and stop. `None` for any other answer.
+/// "NAME function" (names with `_`, `-` or `.` only: "calculator tool" is plain English),
+/// or it writes a tool result, tool markup or a data fence itself (`<tool_response>`,
+/// `<function`, `<tools>`, `<<DATA-`), as small models do when they describe a call ("To
+/// read it, I will use the `read_file` function.") and stop. `None` for any other answer.
 pub(super) fn unmade_call<'a>(
     text: &str,
     names: impl IntoIterator<Item = &'a str>,
