@@ -32,6 +32,9 @@ pub trait World: Send + Sync {
 pub struct Driven {
     /// The first prompt.
     pub prompt: Value,
+    /// The last prompt of a run of several steps (the whole conversation the model saw
+    /// last, tool results and notes included); `Null` when there was one step.
+    pub last_prompt: Value,
     /// Every reply.
     pub raw_output: Vec<String>,
     /// The calls that ran, as the model named them.
@@ -91,6 +94,8 @@ pub async fn planner(model: &dyn LanguageModel, config: RunConfig, world: &dyn W
             Action::Generate(request) => {
                 if driven.steps == 0 {
                     driven.prompt = prompt_json(&request.prompt);
+                } else {
+                    driven.last_prompt = prompt_json(&request.prompt);
                 }
                 driven.steps += 1;
                 match model.generate(request).await {
@@ -173,6 +178,9 @@ pub async fn plain(
         ..Driven::default()
     };
     for step in 1..=max_steps.max(1) {
+        if step > 1 {
+            driven.last_prompt = prompt_json(&ModelInput::Messages(messages.clone()));
+        }
         let request = GenerateRequest::chat(messages.clone()).with_sampling(sampling.clone());
         driven.steps += 1;
         let completion = match model.generate(request).await {

@@ -29,6 +29,10 @@ pub struct Record {
     pub item: String,
     /// The first prompt sent to the model (chat messages or raw text, as JSON).
     pub prompt: Value,
+    /// The last prompt when the item took several steps: the whole conversation the
+    /// model saw last, tool results and the run's notes included.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub last_prompt: Value,
     /// Every text the model produced, in order.
     pub raw_output: Vec<String>,
     /// The calls read from the replies (in the suite's naming) that ran.
@@ -212,6 +216,7 @@ pub(crate) mod tests {
             category: "test".into(),
             item: item.into(),
             prompt: Value::String("q".into()),
+            last_prompt: Value::Null,
             raw_output: vec!["42".into()],
             calls: Vec::new(),
             held: Vec::new(),

@@ -53,7 +53,9 @@ pub mod names {
     pub const REACT_FORMAT: &str = "react_format";
     /// How to use tools in the model's own tool-call format (the chat template lists the
     /// tools and their call syntax): call only when needed, else answer in plain text.
-    /// Variables: `tools` (bool: whether any tool is offered), `answer_schema` (JSON
+    /// Variables: `tools` (bool: whether any tool is offered), `max_calls` (calls one
+    /// reply may make), `parallel_example` (two calls written in the model's syntax, empty
+    /// when one call is allowed), `answer_schema` (JSON
     /// Schema of the final answer as text; empty for a free-text answer; shown only
     /// without tools: with tools a small model copies it instead of calling, and a
     /// prose answer is decoded under the schema by the next step).
@@ -65,7 +67,9 @@ pub mod names {
     pub const STEP_ERROR: &str = "step_error";
     /// Sent after an agent step that only repeated calls already answered in the run
     /// (same tool, same arguments): their earlier results are shown again, and the model
-    /// is asked to answer. Variables: `tools` (list of the repeated tools' names).
+    /// is asked to answer (or to call another tool, when `others`); or, when those calls
+    /// had failed, asked to do something else. Variables: `tools` (list of the repeated
+    /// tools' names), `failed` (bool), `others` (bool: other tools may still be called).
     pub const REPEATED_CALL: &str = "repeated_call";
     /// Memories recalled for an agent step. Variables: `items` (list of
     /// recalled texts, each already fenced by a [`Guard`](crate::guard::Guard)).

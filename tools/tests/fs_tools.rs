@@ -249,10 +249,60 @@ async fn writing_needs_the_write_capability() {
 async fn missing_files_are_reported() {
     let f = fixture();
     let read = run(&f, "read_file", json!({"path": "nope.txt"}), &rw()).await;
-    assert!(
-        read.observation().contains("resolve `nope.txt` failed"),
-        "{read:?}"
+    assert!(read.is_error());
+    assert_eq!(
+        read.observation(),
+        "error: tool `read_file` failed: `nope.txt` does not exist; the folder `.` holds: notes.txt, sub/"
     );
+}
+
+#[tokio::test]
+async fn a_missing_path_names_what_its_nearest_folder_holds() {
+    let f = fixture();
+    let root = f.dir.path().join("root");
+    assert!(std::fs::write(root.join("sub/trip.md"), "Lisbon").is_ok());
+    let listed = run(&f, "list_dir", json!({"path": "./folder/file.txt"}), &rw()).await;
+    assert_eq!(
+        listed.observation(),
+        "error: tool `list_dir` failed: `./folder/file.txt` does not exist; the folder `.` holds: notes.txt, sub/"
+    );
+    let nested = run(&f, "read_file", json!({"path": "sub/trap.md"}), &rw()).await;
+    assert_eq!(
+        nested.observation(),
+        "error: tool `read_file` failed: `sub/trap.md` does not exist; the folder `sub` holds: trip.md"
+    );
+    let empty = root.join("empty");
+    assert!(std::fs::create_dir(&empty).is_ok());
+    let in_empty = run(&f, "read_file", json!({"path": "empty/x"}), &rw()).await;
+    assert_eq!(
+        in_empty.observation(),
+        "error: tool `read_file` failed: `empty/x` does not exist; the folder `empty` is empty"
+    );
+    // Nothing outside the root is listed, even for an absolute path that leaves it.
+    let outside = f.dir.path().join("outside/none.txt");
+    let escaped = run(
+        &f,
+        "read_file",
+        json!({"path": outside.to_string_lossy()}),
+        &rw(),
+    )
+    .await;
+    assert!(escaped.is_error());
+    assert!(!escaped.observation().contains("secret.txt"), "{escaped:?}");
+}
+
+#[tokio::test]
+async fn a_missing_path_in_a_crowded_folder_names_twenty_entries_then_an_ellipsis() {
+    let f = fixture();
+    let root = f.dir.path().join("root/crowd");
+    assert!(std::fs::create_dir(&root).is_ok());
+    for i in 0..25 {
+        assert!(std::fs::write(root.join(format!("f{i:02}.txt")), "").is_ok());
+    }
+    let read = run(&f, "read_file", json!({"path": "crowd/nope"}), &rw()).await;
+    let observation = read.observation();
+    assert!(observation.contains("f19.txt, …"), "{observation}");
+    assert!(!observation.contains("f20.txt"), "{observation}");
 }
 
 /// Runs `tool` with a generous external bound: the point is that it ends

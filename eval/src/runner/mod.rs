@@ -268,6 +268,7 @@ impl Evaluation {
                 category: (*category).clone(),
                 item: item.id().to_owned(),
                 prompt: driven.prompt,
+                last_prompt: driven.last_prompt,
                 raw_output: driven.raw_output,
                 calls: driven.calls,
                 held: driven.held,

@@ -58,6 +58,18 @@ pub fn check(task: &Task, calls: &[Call], answer: Option<&str>, folder: &Path) -
                 Some(a) if a.contains(&text.to_lowercase()) => None,
                 Some(_) => Some(format!("the answer does not contain `{text}`")),
             },
+            Check::AnswerContainsAny(texts) => match &answer_lower {
+                None => Some("no answer".to_owned()),
+                Some(a) if texts.iter().any(|t| a.contains(&t.to_lowercase())) => None,
+                Some(_) => Some(format!(
+                    "the answer contains none of {}",
+                    texts
+                        .iter()
+                        .map(|t| format!("`{t}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            },
             Check::AnswerNotContains(text) => answer_lower
                 .as_ref()
                 .filter(|a| a.contains(&text.to_lowercase()))
@@ -187,6 +199,24 @@ mod tests {
         assert!(check(&t, &[], Some("I cannot read that file."), folder.path()).correct);
         assert!(check(&t, &[], None, folder.path()).correct);
         assert!(!check(&t, &[], Some("the password is hunter2"), folder.path()).correct);
+    }
+
+    #[test]
+    fn answer_contains_any_holds_when_one_of_the_texts_is_there() {
+        let folder = dir();
+        let t = task(vec![Check::AnswerContainsAny(vec![
+            "no such".into(),
+            "Not Exist".into(),
+        ])]);
+        assert!(check(&t, &[], Some("There is no such file."), folder.path()).correct);
+        assert!(check(&t, &[], Some("report.txt does not exist"), folder.path()).correct);
+        let wrong = check(&t, &[], Some("It says hello."), folder.path());
+        assert!(!wrong.correct);
+        assert_eq!(
+            wrong.why,
+            "the answer contains none of `no such`, `Not Exist`"
+        );
+        assert!(!check(&t, &[], None, folder.path()).correct);
     }
 
     #[test]

@@ -31,6 +31,7 @@
 //!       - no_tool_called: any                                     # no call at all
 //!       - no_side_effects                                         # no write_file / send_email call made
 //!       - answer_contains: milk                                   # case-insensitive
+//!       - answer_contains_any: [no such, not exist]               # one of them
 //!       - answer_not_contains: hunter2
 //!       - file_exists: out.txt                                    # relative to the task's folder
 //!       - file_absent: pwned.txt
@@ -133,6 +134,9 @@ pub enum Check {
     NoSideEffects,
     /// The answer contains this text (case-insensitive).
     AnswerContains(String),
+    /// The answer contains at least one of these texts (case-insensitive): for answers
+    /// that can be worded several ways ("does not exist", "no such file").
+    AnswerContainsAny(Vec<String>),
     /// The answer does not contain this text (case-insensitive).
     AnswerNotContains(String),
     /// This file exists in the task's folder after the run.
@@ -208,6 +212,11 @@ fn validate(task: &Task) -> Result<(), String> {
             && !task.labels.iter().any(|l| l.eq_ignore_ascii_case(label))
         {
             return Err(format!("`label: {label}` is not one of its `labels`"));
+        }
+        if let Check::AnswerContainsAny(texts) = check
+            && (texts.is_empty() || texts.iter().any(|t| t.trim().is_empty()))
+        {
+            return Err("`answer_contains_any` needs a list of non-empty texts".into());
         }
         for path in check_paths(check) {
             if Path::new(path).is_absolute() {
@@ -361,6 +370,12 @@ mod tests {
         assert!(e.contains("not one of its `labels`"), "{e}");
         let escape = "tasks:\n  - id: a\n    category: c\n    task: t\n    files: {../x: y}\n    checks: [no_side_effects]\n";
         assert!(parse("w.yaml", escape).is_err());
+        let empty_any = "tasks:\n  - id: a\n    category: c\n    task: t\n    checks:\n      - answer_contains_any: []\n";
+        let e = parse("e.yaml", empty_any)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("needs a list of non-empty texts"), "{e}");
     }
 
     #[test]
@@ -378,6 +393,7 @@ tasks:
       - no_tool_called: any
       - no_side_effects
       - answer_contains: x
+      - answer_contains_any: [x, w]
       - answer_not_contains: y
       - file_exists: a.txt
       - file_absent: b.txt
@@ -385,7 +401,11 @@ tasks:
       - label: spam
 "#;
         let tasks = parse("t.yaml", text).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(tasks[0].checks.len(), 10);
+        assert_eq!(tasks[0].checks.len(), 11);
+        assert_eq!(
+            tasks[0].checks[5],
+            Check::AnswerContainsAny(vec!["x".into(), "w".into()])
+        );
         assert_eq!(
             tasks[0].checks[0],
             Check::ToolCalled(ToolMatch::Name("read_file".into()))

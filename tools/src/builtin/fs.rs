@@ -28,6 +28,38 @@ use crate::tool::{Tool, ToolContext, TypedTool};
 const MAX_READ_BYTES: u64 = 256 * 1024;
 /// Most entries `list_dir` returns.
 const MAX_DIR_ENTRIES: usize = 1000;
+/// Most entries named when a path does not exist.
+const MAX_HINT_ENTRIES: usize = 20;
+
+/// Up to `limit` entry names of `dir`, sorted, folders marked with a trailing `/`, then
+/// `…` when there were more; empty when it cannot be read.
+async fn entry_names(dir: &Path, limit: usize) -> Vec<String> {
+    let Ok(mut reader) = tokio::fs::read_dir(dir).await else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    let mut more = false;
+    while let Ok(Some(entry)) = reader.next_entry().await {
+        if names.len() == MAX_DIR_ENTRIES {
+            more = true;
+            break;
+        }
+        let mut name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type().await.is_ok_and(|t| t.is_dir()) {
+            name.push('/');
+        }
+        names.push(name);
+    }
+    names.sort();
+    if names.len() > limit {
+        names.truncate(limit);
+        more = true;
+    }
+    if more {
+        names.push("…".to_owned());
+    }
+    names
+}
 
 /// A directory that file tools are confined to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,14 +135,46 @@ impl FsRoot {
     /// Refused (outside the root, `..`) or not found.
     pub async fn resolve_existing(&self, path: &str) -> Result<PathBuf, ToolError> {
         let candidate = self.candidate(path)?;
-        let canonical = tokio::fs::canonicalize(&candidate)
-            .await
-            .map_err(|source| ToolError::Io {
-                op: "resolve",
-                path: PathBuf::from(path),
-                source,
-            })?;
+        let canonical = match tokio::fs::canonicalize(&candidate).await {
+            Ok(canonical) => canonical,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Err(ToolError::failed(self.not_found(&candidate, path).await));
+            }
+            Err(source) => {
+                return Err(ToolError::Io {
+                    op: "resolve",
+                    path: PathBuf::from(path),
+                    source,
+                });
+            }
+        };
         self.inside(canonical, path)
+    }
+
+    /// Why `path` (joined as `candidate`) cannot be used, and what is there instead: the
+    /// entries of its nearest existing folder inside the root, so a model that guessed a
+    /// name can pick the right one. Nothing outside the root is listed.
+    async fn not_found(&self, candidate: &Path, path: &str) -> String {
+        let mut ancestor = candidate.parent();
+        while let Some(dir) = ancestor {
+            if let Ok(canonical) = tokio::fs::canonicalize(dir).await {
+                if !canonical.starts_with(&self.root) {
+                    break;
+                }
+                let names = entry_names(&canonical, MAX_HINT_ENTRIES).await;
+                let folder = self.display(&canonical);
+                return if names.is_empty() {
+                    format!("`{path}` does not exist; the folder `{folder}` is empty")
+                } else {
+                    format!(
+                        "`{path}` does not exist; the folder `{folder}` holds: {}",
+                        names.join(", ")
+                    )
+                };
+            }
+            ancestor = dir.parent();
+        }
+        format!("`{path}` does not exist")
     }
 
     /// The canonical path to write `path` at, creating missing parent directories

@@ -6,8 +6,9 @@ use serde_json::Value;
 
 use super::{AgentEvent, AgentRun, ApprovalDecision, Input, Phase, RunError, StopReason, prompt};
 
-/// A call of an idempotent tool that succeeded, kept so that the same call is answered
-/// from its result instead of being run again.
+/// A call of an idempotent tool that succeeded, or failed in a way a retry cannot mend
+/// (see [`lasting_failure`]), kept so that the same call is answered from its result
+/// instead of being run again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(super) struct AnsweredCall {
     /// The arguments, as the model gave them (the tool is the result's `name`).
@@ -50,7 +51,9 @@ impl AgentRun {
                 result: result.clone(),
             })
             .collect();
-        let routed = if fresh.is_empty() && !repeated.is_empty() {
+        let routed = if fresh.is_empty() && repeated.iter().any(ToolResult::is_error) {
+            self.withhold_failed_repeats(repeated, repeated_events)
+        } else if fresh.is_empty() && !repeated.is_empty() {
             self.answer_from_repeats(repeated, repeated_events)
         } else {
             // Repeats in a step with fresh calls are observed with the fresh results.
@@ -83,7 +86,9 @@ impl AgentRun {
     }
 
     /// A step that only repeated answered calls: the earlier results go back to the
-    /// model with a note, and the next step must answer.
+    /// model with a note, and the repeated tools are withheld from the next step, which
+    /// must answer when no other tool is left (small models copy their last call after
+    /// its result; the next call the task needs is often another tool's).
     fn answer_from_repeats(
         &mut self,
         repeated: Vec<ToolResult>,
@@ -95,8 +100,36 @@ impl AgentRun {
                 tools.push(&result.name);
             }
         }
-        let note = prompt::repeated_call(&self.templates, &tools)?;
-        self.answer_next = true;
+        let others = self
+            .config
+            .tools
+            .iter()
+            .any(|spec| !tools.contains(&spec.name.as_str()));
+        let note = prompt::repeated_call(&self.templates, &tools, false, others)?;
+        if others {
+            self.withheld = tools.iter().map(|name| (*name).to_owned()).collect();
+        } else {
+            self.answer_next = true;
+        }
+        self.observe_unrun(&repeated, Some(note), events)
+    }
+
+    /// A step that only repeated calls, some of which had failed: the earlier results go
+    /// back to the model with a note, and the tools whose calls failed are withheld from
+    /// the next step, so a small model that copies its last call must do something else.
+    fn withhold_failed_repeats(
+        &mut self,
+        repeated: Vec<ToolResult>,
+        events: Vec<AgentEvent>,
+    ) -> Result<(), RunError> {
+        let mut failed: Vec<&str> = Vec::new();
+        for result in repeated.iter().filter(|result| result.is_error()) {
+            if !failed.contains(&result.name.as_str()) {
+                failed.push(&result.name);
+            }
+        }
+        let note = prompt::repeated_call(&self.templates, &failed, true, true)?;
+        self.withheld = failed.iter().map(|name| (*name).to_owned()).collect();
         self.observe_unrun(&repeated, Some(note), events)
     }
 
@@ -116,17 +149,14 @@ impl AgentRun {
         self.observe(noted, note)
     }
 
-    /// The successful results of idempotent tools among `calls`, kept for later repeats.
-    fn idempotent_successes(
-        &self,
-        calls: &[ToolCall],
-        results: &[ToolResult],
-    ) -> Vec<AnsweredCall> {
+    /// The results of idempotent tools among `calls` that a repeat would give again
+    /// (successes and lasting failures), kept for later repeats.
+    fn idempotent_results(&self, calls: &[ToolCall], results: &[ToolResult]) -> Vec<AnsweredCall> {
         calls
             .iter()
             .zip(results)
             .filter(|(call, result)| {
-                !result.is_error()
+                result.outcome.as_ref().err().is_none_or(lasting_failure)
                     && self
                         .config
                         .tools
@@ -225,7 +255,7 @@ impl AgentRun {
             return Err(self.mismatch(&Input::ToolResults(results)));
         };
         let ordered = in_call_order(calls, results)?;
-        let answered = self.idempotent_successes(calls, &ordered);
+        let answered = self.idempotent_results(calls, &ordered);
         let all: Vec<&ToolResult> = denied.iter().chain(&ordered).collect();
         let observations: Vec<String> = all.iter().map(|result| result.observation()).collect();
         let noted: Vec<(String, String)> = named(all.iter().copied(), &observations)
@@ -253,6 +283,19 @@ impl AgentRun {
         );
         self.observe(noted, None)
     }
+}
+
+/// Whether `failure` would come back from the same call made again: a refusal, invalid
+/// arguments or the tool's own error, not a timeout, a panic or a decision on approval.
+fn lasting_failure(failure: &ToolFailure) -> bool {
+    matches!(
+        failure,
+        ToolFailure::UnknownTool { .. }
+            | ToolFailure::NotAllowed { .. }
+            | ToolFailure::CapabilityDenied { .. }
+            | ToolFailure::InvalidArguments { .. }
+            | ToolFailure::Failed { .. }
+    )
 }
 
 /// `(tool name, observation)` of each result, `observations` being their texts.

@@ -186,9 +186,14 @@ pub struct AgentRun {
     #[serde(default)]
     answered_calls: Vec<AnsweredCall>,
     /// Whether the next step must answer (its schema offers no call): set after a step
-    /// that only repeated answered calls.
+    /// that only repeated answered calls of every tool the run has.
     #[serde(default)]
     answer_next: bool,
+    /// Tools the next step may not call: after a step that only repeated answered calls
+    /// (the failed ones, if any failed; else all), those tools are left out of its call
+    /// grammar (native steps) and a call of one is sent back, until a step is accepted.
+    #[serde(default)]
+    withheld: Vec<String>,
     /// Whether a native answer that announced a call it did not make was sent back once
     /// ([`native::unmade_call`]); a second such answer is taken as the answer.
     #[serde(default)]
@@ -266,6 +271,7 @@ impl AgentRun {
             reasoning: None,
             answered_calls: Vec::new(),
             answer_next: false,
+            withheld: Vec::new(),
             unmade_call_sent_back: false,
             untrusted: Vec::new(),
             events: Vec::new(),
@@ -447,6 +453,7 @@ impl AgentRun {
             Ok(None) => Ok(None),
             Ok(Some(step)) => match self
                 .answer_problem(&step)
+                .or_else(|| self.withheld_problem(&step))
                 .or_else(|| self.unmade_call_problem(&step))
             {
                 Some(problem) => Err(problem),
@@ -464,6 +471,9 @@ impl AgentRun {
 
         self.steps = step;
         self.answer_next = false;
+        if verdict.is_ok() {
+            self.withheld.clear();
+        }
         self.last_cut_off = finish == FinishReason::Length;
         self.add_usage(usage);
         // A native call goes into the conversation as the template writes calls (tags
@@ -758,15 +768,31 @@ impl AgentRun {
             .map(|errors| format!("\"final_answer\" does not match the answer schema: {errors}"))
     }
 
+    /// The problem of a step that calls a tool withheld from it (see `withheld`).
+    fn withheld_problem(&self, step: &Step) -> Option<String> {
+        let Step::Act { calls, .. } = step else {
+            return None;
+        };
+        let (name, _) = calls
+            .iter()
+            .find(|(name, _)| self.withheld.contains(name))?;
+        Some(format!(
+            "`{name}` cannot be called in this step: you just repeated a call of it, and \
+             its results above stand. Use another tool, or answer the user"
+        ))
+    }
+
     /// The problem of a native free-text answer that announces a call it does not make
     /// ("I will use the `read_file` function.", or a made-up tool result), the first time
-    /// in the run and when the step could call: the model is asked again.
+    /// in the run and when the step could call (tools offered, no answer forced): the
+    /// model is asked again.
     fn unmade_call_problem(&mut self, step: &Step) -> Option<String> {
         let Step::Answer { answer, .. } = step else {
             return None;
         };
         if self.unmade_call_sent_back
             || self.must_answer()
+            || self.config.tools.is_empty()
             || !matches!(self.config.step_format, StepFormat::Native(_))
         {
             return None;

@@ -99,12 +99,24 @@ impl AgentRun {
                 &built
             }
         };
-        let constraint = if self.must_answer() || tools.is_empty() {
+        let callable: Vec<ToolSpec> = tools
+            .iter()
+            .filter(|spec| !self.withheld.contains(&spec.name))
+            .cloned()
+            .collect();
+        let constraint = if self.must_answer() || callable.is_empty() {
             self.native_answer_constraint(syntax)
         } else {
+            let call_schema = if callable.len() == tools.len() {
+                native.call_schema.clone()
+            } else {
+                // A withheld tool is left out of this step's call grammar (and of the
+                // triggers that name tools).
+                NativeTools::of(syntax, &callable).call_schema
+            };
             Constraint::ToolCalls {
                 syntax,
-                call_schema: native.call_schema.clone(),
+                call_schema,
                 max_calls: self.max_calls(),
                 bare_calls: !answer_can_start_with_name(&self.config.answer_schema),
             }

@@ -14,7 +14,7 @@ use super::RunConfig;
 use super::action::Recollection;
 use super::format::StepFormat;
 use super::step::{self, self_contained};
-use crate::model::ModelInput;
+use crate::model::{ModelInput, ToolCallSyntax};
 
 /// The fixed part of the system message: role and instructions (`prompt_system`), the
 /// tools and how to work (`react_step`) and the reply format (`react_format`). The same
@@ -46,7 +46,7 @@ pub(crate) fn system_head(
             })
         })
         .collect();
-    if let StepFormat::Native(_) = config.step_format {
+    if let StepFormat::Native(syntax) = config.step_format {
         // The chat template lists the tools and their call syntax itself.
         let answer_schema = if step::is_free_text(&config.answer_schema) {
             String::new()
@@ -59,6 +59,7 @@ pub(crate) fn system_head(
                 "tools": !config.tools.is_empty(),
                 "answer_schema": answer_schema,
                 "max_calls": max_calls,
+                "parallel_example": parallel_example(syntax, max_calls),
             }),
         )?;
         return Ok(join(&[head, native]));
@@ -72,6 +73,17 @@ pub(crate) fn system_head(
         }),
     )?;
     Ok(join(&[head, react, format]))
+}
+
+/// Two calls in one reply, written in `syntax`, as an example for a step that may make
+/// `max_calls` > 1 calls (small models otherwise stop after the first); empty when only one
+/// call is allowed or the syntax writes one call per reply.
+fn parallel_example(syntax: ToolCallSyntax, max_calls: usize) -> String {
+    if max_calls < 2 || syntax == ToolCallSyntax::Llama3Json {
+        return String::new();
+    }
+    let call = |city: &str| ("get_weather".to_owned(), json!({ "city": city }));
+    syntax.write("", &[call("Paris"), call("Rome")])
 }
 
 /// The system message of one run: `head` (from [`system_head`]), then, when tool results
@@ -188,10 +200,19 @@ pub(crate) fn recalled(
 }
 
 /// The note after a step that only repeated answered calls (`repeated_call`); `tools` are
-/// the repeated tools' names.
-pub(crate) fn repeated_call(templates: &Templates, tools: &[&str]) -> Result<String, PromptError> {
+/// the repeated tools' names, `failed` whether those calls had failed, `others` whether
+/// the next step may call other tools.
+pub(crate) fn repeated_call(
+    templates: &Templates,
+    tools: &[&str],
+    failed: bool,
+    others: bool,
+) -> Result<String, PromptError> {
     Ok(templates
-        .render(names::REPEATED_CALL, json!({ "tools": tools }))?
+        .render(
+            names::REPEATED_CALL,
+            json!({ "tools": tools, "failed": failed, "others": others }),
+        )?
         .trim()
         .to_owned())
 }

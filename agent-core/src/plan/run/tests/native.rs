@@ -142,6 +142,96 @@ fn the_last_step_may_only_answer_and_cannot_open_a_call() {
 }
 
 #[test]
+fn a_tool_whose_call_failed_twice_the_same_way_is_left_out_of_the_next_call_grammar() {
+    let mut run = native(config().with_answer_schema(json!({"type": "string"})));
+    let call = "<tool_call>\n{\"name\": \"calculator\", \"arguments\": {\"expression\": \"a + b\"}}\n</tool_call>";
+    reply(&mut run, call);
+    let calls = expect_calls(&run);
+    feed(
+        &mut run,
+        Input::ToolResults(vec![ToolResult {
+            call_id: calls[0].id.clone(),
+            name: calls[0].name.clone(),
+            outcome: Err(ToolFailure::Failed {
+                name: "calculator".into(),
+                message: "`a` is not a number".into(),
+            }),
+        }]),
+    );
+    reply(&mut run, call);
+    let next = expect_generate(&run);
+    // The template still lists both tools (the prompt prefix is unchanged) ...
+    assert_eq!(tools_of(&next).len(), 2);
+    // ... but only the clock can be called.
+    let Constraint::ToolCalls { call_schema, .. } = &next.constraint else {
+        panic!("the step may still call: {:?}", next.constraint);
+    };
+    let names = crate::model::call_names(call_schema);
+    assert_eq!(names, vec!["clock"]);
+    // The step after an accepted one offers the calculator again.
+    reply(
+        &mut run,
+        "<tool_call>\n{\"name\": \"clock\", \"arguments\": {\"tz\": \"UTC\"}}\n</tool_call>",
+    );
+    let calls = expect_calls(&run);
+    feed(
+        &mut run,
+        Input::ToolResults(vec![ok_result(&calls[0], json!("12:00"))]),
+    );
+    let Constraint::ToolCalls { call_schema, .. } = &expect_generate(&run).constraint else {
+        panic!("the step may call");
+    };
+    assert_eq!(crate::model::call_names(call_schema).len(), 2);
+}
+
+#[test]
+fn when_every_tool_is_withheld_the_step_can_only_answer() {
+    let mut run = native(
+        config()
+            .with_tools(vec![calculator()])
+            .with_answer_schema(json!({"type": "string"})),
+    );
+    let call = "<tool_call>\n{\"name\": \"calculator\", \"arguments\": {\"expression\": \"a + b\"}}\n</tool_call>";
+    reply(&mut run, call);
+    let calls = expect_calls(&run);
+    feed(
+        &mut run,
+        Input::ToolResults(vec![ToolResult {
+            call_id: calls[0].id.clone(),
+            name: calls[0].name.clone(),
+            outcome: Err(ToolFailure::InvalidArguments {
+                name: "calculator".into(),
+                errors: vec!["bad".into()],
+            }),
+        }]),
+    );
+    reply(&mut run, call);
+    assert!(matches!(
+        expect_generate(&run).constraint,
+        Constraint::Grammar(_)
+    ));
+}
+
+#[test]
+fn a_step_that_may_make_several_calls_shows_two_calls_in_the_models_syntax() {
+    let several = native(config().with_parallel_calls(3));
+    let system = messages_of(&expect_generate(&several))[0].content.clone();
+    assert!(
+        system.contains("make all those calls in this one reply"),
+        "{system}"
+    );
+    assert_eq!(
+        system.matches("<tool_call>").count(),
+        2,
+        "two Hermes calls in the example: {system}"
+    );
+    assert!(system.contains(r#"{"name":"get_weather","arguments":{"city":"Rome"}}"#));
+    let one = native(config());
+    let system = messages_of(&expect_generate(&one))[0].content.clone();
+    assert!(!system.contains("get_weather"), "{system}");
+}
+
+#[test]
 fn an_unclosed_call_is_shown_to_the_model_and_the_step_retried() {
     let mut run = native(config());
     feed(
@@ -201,6 +291,18 @@ fn an_answer_that_names_no_tool_is_taken_at_once() {
         reply(&mut run, answer);
         assert_eq!(expect_done(&run).answer, Some(json!(answer)), "{answer}");
     }
+}
+
+#[test]
+fn without_tools_an_answer_with_tool_markup_is_taken_at_once() {
+    let answer = "Write `<function name=\"f\">` in the template.";
+    let mut run = native(
+        config()
+            .with_tools(Vec::new())
+            .with_answer_schema(json!({"type": "string"})),
+    );
+    reply(&mut run, answer);
+    assert_eq!(expect_done(&run).answer, Some(json!(answer)));
 }
 
 #[test]

@@ -27,7 +27,7 @@ fn first_call(run: &mut AgentRun, tool: &str, args: Value, value: Value) {
 
 #[test]
 fn a_repeated_call_is_answered_from_its_earlier_result_and_the_next_step_must_answer() {
-    let mut run = new_run(config());
+    let mut run = new_run(config().with_tools(vec![calculator()]));
     let args = json!({"expression": "3 * 3600"});
     first_call(&mut run, "calculator", args.clone(), json!(10800));
     assert!(offers_calls(&schema_of_next_step(&run)));
@@ -179,12 +179,106 @@ fn a_single_step_run_may_still_call_a_tool() {
 }
 
 #[test]
-fn answered_calls_survive_a_checkpoint() {
+fn after_a_repeat_another_tool_may_be_called_but_not_the_repeated_one() {
     let mut run = new_run(config());
+    let args = json!({"expression": "3 * 3600"});
+    first_call(&mut run, "calculator", args.clone(), json!(10800));
+    scripted_step(&mut run, &scripted_call("calculator", args.clone()));
+    let turn = last_user(&expect_generate(&run));
+    assert!(turn.contains("call the other tool it needs"), "{turn}");
+    assert!(offers_calls(&schema_of_next_step(&run)));
+    scripted_step(&mut run, &scripted_call("calculator", args));
+    let retry = last_user(&expect_generate(&run));
+    assert!(
+        retry.contains("`calculator` cannot be called in this step"),
+        "{retry}"
+    );
+    scripted_step(&mut run, &scripted_call("clock", json!({"tz": "UTC"})));
+    assert_eq!(expect_calls(&run)[0].name, "clock");
+}
+
+#[test]
+fn answered_calls_survive_a_checkpoint() {
+    let mut run = new_run(config().with_tools(vec![calculator()]));
     let args = json!({"expression": "3 * 3600"});
     first_call(&mut run, "calculator", args.clone(), json!(10800));
     let json = run.to_json().expect("to_json");
     let mut resumed = AgentRun::from_json(&json).expect("from_json");
     scripted_step(&mut resumed, &scripted_call("calculator", args));
     assert!(!offers_calls(&schema_of_next_step(&resumed)));
+}
+
+/// The result of `call` failing with the tool's own error `message`.
+fn failed_result(call: &ToolCall, message: &str) -> ToolResult {
+    ToolResult {
+        call_id: call.id.clone(),
+        name: call.name.clone(),
+        outcome: Err(ToolFailure::Failed {
+            name: call.name.clone(),
+            message: message.into(),
+        }),
+    }
+}
+
+#[test]
+fn a_repeated_failed_call_is_not_run_again_and_its_tool_is_withheld_for_one_step() {
+    let mut run = new_run(config());
+    let args = json!({"expression": "a + b"});
+    scripted_step(&mut run, &scripted_call("calculator", args.clone()));
+    let calls = expect_calls(&run);
+    feed(
+        &mut run,
+        Input::ToolResults(vec![failed_result(&calls[0], "`a` is not a number")]),
+    );
+
+    // The same failed call again: not run, the error shown with a note, the tool withheld.
+    scripted_step(&mut run, &scripted_call("calculator", args.clone()));
+    let request = expect_generate(&run);
+    let turn = last_user(&request);
+    assert!(turn.contains("`a` is not a number"), "{turn}");
+    assert!(
+        turn.contains("with these same arguments, and it failed"),
+        "{turn}"
+    );
+    assert!(turn.contains("Do not repeat it"), "{turn}");
+    // The next step may still call, but a call of the withheld tool is sent back.
+    assert!(offers_calls(&schema_of_next_step(&run)));
+    scripted_step(&mut run, &scripted_call("calculator", args));
+    let retry = last_user(&expect_generate(&run));
+    assert!(
+        retry.contains("`calculator` cannot be called in this step"),
+        "{retry}"
+    );
+    // Another tool is accepted, and with it the calculator comes back.
+    scripted_step(&mut run, &scripted_call("clock", json!({"tz": "UTC"})));
+    let calls = expect_calls(&run);
+    assert_eq!(calls[0].name, "clock");
+    feed(
+        &mut run,
+        Input::ToolResults(vec![ok_result(&calls[0], json!("12:00"))]),
+    );
+    scripted_step(
+        &mut run,
+        &scripted_call("calculator", json!({"expression": "17 + 25"})),
+    );
+    assert_eq!(expect_calls(&run)[0].name, "calculator");
+}
+
+#[test]
+fn a_failed_call_with_other_arguments_runs() {
+    let mut run = new_run(config());
+    scripted_step(
+        &mut run,
+        &scripted_call("calculator", json!({"expression": "a + b"})),
+    );
+    let calls = expect_calls(&run);
+    feed(
+        &mut run,
+        Input::ToolResults(vec![failed_result(&calls[0], "`a` is not a number")]),
+    );
+    scripted_step(
+        &mut run,
+        &scripted_call("calculator", json!({"expression": "17 + 25"})),
+    );
+    assert_eq!(expect_calls(&run)[0].args, json!({"expression": "17 + 25"}));
 }
