@@ -63,6 +63,7 @@ install_npm || npm_ok=1
 
 if pinned; then
   echo "install-mcp-servers: nothing to install (${pins[*]} in $venv)"
+  [ "$npm_ok" -ne 0 ] || echo "install-mcp-servers: $npm_name@$npm_version in $npm_dir"
   exit "$npm_ok"
 fi
 
