@@ -6,16 +6,21 @@
 #                  (the C++ interface some images ship) is not enough
 #   g++ / gcc      C and C++ compilers
 #   make           drives the build
+#   nodejs, npm    run @modelcontextprotocol/server-everything in the MCP tests (only
+#                  when `node` or `npm` is not on PATH already)
 # Prints one line saying what it installed, or that nothing was missing.
 # Debian/Ubuntu (apt). Elsewhere, or without root, it names the packages and
 # the command to run, and exits 1.
 set -euo pipefail
 
-# The third-party MCP servers the tests use (a Python venv under the cache): not
-# needed to build, so a failure here is reported and the system packages still
-# get checked.
-"$(dirname "$0")/install-mcp-servers.sh" \
-  || echo "install-deps: the MCP test servers are not installed; their tests will fail" >&2
+# The third-party MCP servers the tests use (a Python venv and an npm folder under the
+# cache): not needed to build, so a failure is reported and the build goes on. Run at
+# every exit, after the system packages (node and npm among them).
+mcp_servers() {
+  "$(dirname "$0")/install-mcp-servers.sh" \
+    || echo "install-deps: the MCP test servers are not installed; their tests will fail" >&2
+}
+trap mcp_servers EXIT
 
 required=(cmake libclang-dev g++ gcc make)
 
@@ -35,6 +40,11 @@ missing=()
 for pkg in "${required[@]}"; do
   installed "$pkg" || missing+=("$pkg")
 done
+# node and npm may come from elsewhere (nodesource, nvm): asked of PATH, not dpkg.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+  required+=(nodejs npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: nothing to install (${required[*]} are installed)"

@@ -1,11 +1,12 @@
-//! MCP servers for `run` and `chat`: `--mcp NAME=COMMAND ARG...` flags and a workflow's
+//! MCP servers for `run` and `chat`: `--mcp NAME=COMMAND ARG...` (or `NAME=URL`) flags and a workflow's
 //! `mcp:` section, connected before the model loads, their tools (`NAME__TOOL`) added to
 //! the run's registry.
 
 use agentry_tools::{McpServer, McpServerConfig, ToolRegistry};
 use anyhow::Context;
 
-/// The servers of `--mcp` flags (`NAME=COMMAND ARG...`, split on whitespace).
+/// The servers of `--mcp` flags (`NAME=COMMAND ARG...`, split on whitespace, or
+/// `NAME=http(s)://...`).
 ///
 /// # Errors
 /// A flag that is not `NAME=COMMAND`.

@@ -1,4 +1,6 @@
-//! `agentry mcp serve`: agentry as an MCP server over stdio. It offers the built-in tools
+//! `agentry mcp serve`: agentry as an MCP server over stdio, or over streamable HTTP with
+//! `--http ADDR` (endpoint `/mcp`, loopback by default, an optional bearer token from
+//! `--api-key-env VAR`, stopped gracefully by Ctrl-C or SIGTERM). It offers the built-in tools
 //! named by `--tools` (file tools rooted at `--root`) and each `--workflow FILE` as a tool
 //! (the workflow's inputs are its arguments, its outputs the result). Calls with side
 //! effects run only when pre-approved (`--approve`, `--approve-all`) or approved by the
@@ -14,7 +16,7 @@ use agentry_core::model::{
     ModelInfo, ScoreRequest,
 };
 use agentry_llama::LlamaConfig;
-use agentry_tools::mcp::McpToolServer;
+use agentry_tools::mcp::{HttpOptions, MCP_PATH, McpToolServer};
 use agentry_tools::{
     Capabilities, McpServer, Policy, Tool, ToolContext, ToolError, ToolOutput, ToolRegistry,
     ToolSpec,
@@ -41,9 +43,10 @@ const WORKFLOW_TIMEOUT: Duration = Duration::from_secs(3600);
 #[derive(Debug, Subcommand)]
 pub enum McpCommand {
     /// Serve tools and workflows to an MCP client (an editor, a desktop assistant) over
-    /// stdio: the protocol on stdin/stdout, logs on stderr; ends when stdin closes.
+    /// stdio (the protocol on stdin/stdout, logs on stderr; ends when stdin closes) or,
+    /// with --http ADDR, over streamable HTTP at http://ADDR/mcp until Ctrl-C or SIGTERM.
     #[command(
-        after_help = "Examples:\n  agentry mcp serve --tools read_file,list_dir --root ./notes\n  agentry mcp serve --workflow examples/workflows/triage.yaml --tools calculator\n  agentry mcp serve --tools write_file --root out --approve write_file\n\nA call with side effects (write_file, http_get, a workflow step that writes) runs only when\npre-approved with --approve TOOL / --approve-all, or approved by the client's user when the\nclient supports MCP elicitation; otherwise it is refused with a message saying so.\nExit codes: 0 the client closed the session, 1 the session failed, 2 bad flags or workflow."
+        after_help = "Examples:\n  agentry mcp serve --tools read_file,list_dir --root ./notes\n  agentry mcp serve --http 127.0.0.1:8765 --tools calculator --api-key-env MCP_TOKEN\n  agentry mcp serve --workflow examples/workflows/triage.yaml --tools calculator\n  agentry mcp serve --tools write_file --root out --approve write_file\n\nA call with side effects (write_file, http_get, a workflow step that writes) runs only when\npre-approved with --approve TOOL / --approve-all, or approved by the client's user when the\nclient supports MCP elicitation; otherwise it is refused with a message saying so.\nExit codes: 0 the client closed the session (or the HTTP server was stopped), 1 the session failed, 2 bad flags or workflow."
     )]
     Serve(ServeArgs),
 }
@@ -70,6 +73,15 @@ pub struct ServeArgs {
     /// Where the workflow tools' checkpoints are kept.
     #[arg(long, default_value = ".agentry/runs")]
     runs_dir: PathBuf,
+    /// Serve over streamable HTTP on this address (e.g. 127.0.0.1:8765; port 0 picks a
+    /// free one) at the path /mcp, instead of stdio. The address actually bound is
+    /// printed on stderr.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<std::net::SocketAddr>,
+    /// With --http: every request must carry `Authorization: Bearer TOKEN`, TOKEN being
+    /// the value of this environment variable (required for a non-loopback address).
+    #[arg(long, value_name = "VAR", requires = "http")]
+    api_key_env: Option<String>,
     #[command(flatten)]
     approvals: ApprovalArgs,
 }
@@ -97,6 +109,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     if wanted.is_empty() && args.workflows.is_empty() {
         errln!("error: nothing to serve: give --tools NAMES and/or --workflow FILE");
+        return Ok(ExitCode::from(EXIT_INVALID));
+    }
+    let api_key = match &args.api_key_env {
+        None => None,
+        Some(var) => match std::env::var(var) {
+            Ok(key) if !key.trim().is_empty() => Some(key),
+            _ => {
+                errln!("error: --api-key-env {var}: the variable is not set or empty");
+                return Ok(ExitCode::from(EXIT_INVALID));
+            }
+        },
+    };
+    if let Some(addr) = args.http
+        && !addr.ip().is_loopback()
+        && api_key.is_none()
+    {
+        errln!(
+            "error: --http {addr} is not a loopback address: give --api-key-env VAR so that \
+             clients must present a token"
+        );
         return Ok(ExitCode::from(EXIT_INVALID));
     }
     let builtins = builtin_tools(&root)?;
@@ -181,8 +213,54 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
          asks through elicitation when the client supports it, else refuses them unless \
          the server was started with --approve.",
     );
-    server.serve_stdio().await.context("agentry mcp serve")?;
+    match args.http {
+        None => server.serve_stdio().await.context("agentry mcp serve")?,
+        Some(addr) => {
+            let listener = match tokio::net::TcpListener::bind(addr).await {
+                Ok(listener) => listener,
+                Err(e) => {
+                    errln!("error: --http {addr}: cannot listen: {e}");
+                    return Ok(ExitCode::from(EXIT_INVALID));
+                }
+            };
+            let bound = listener.local_addr().context("the bound address")?;
+            errln!("agentry mcp serve: listening on http://{bound}{MCP_PATH}");
+            let options = HttpOptions {
+                any_host: !addr.ip().is_loopback(),
+                api_key,
+            };
+            server
+                .serve_http(listener, options, stop_signal())
+                .await
+                .context("agentry mcp serve --http")?;
+            errln!("agentry mcp serve: stopped");
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on Ctrl-C or (on Unix) SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!("SIGTERM cannot be caught ({e}); Ctrl-C still stops the server");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// The built-in tools `--tools` names (`all`: every one), in order, without repeats.

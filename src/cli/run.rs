@@ -68,7 +68,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "VAR", requires = "memory_url")]
     memory_api_key_env: Option<String>,
     /// An MCP server whose tools (`NAME__TOOL`) the workflow's agents may list, started
-    /// as `NAME=COMMAND ARG...` over stdio (repeatable; on top of the workflow's `mcp:`).
+    /// as `NAME=COMMAND ARG...` over stdio, or `NAME=http(s)://HOST/PATH` over streamable
+    /// HTTP (repeatable; on top of the workflow's `mcp:`).
     /// Its tools wait for approval unless `--approve`d.
     #[arg(long = "mcp", value_name = "NAME=COMMAND")]
     mcp: Vec<String>,

@@ -51,13 +51,22 @@ impl Workflow {
 }
 
 /// One server of the `mcp:` section: started as `command args...` over stdio, with
-/// `env` on top of a minimal base environment (see [`agentry_tools::mcp`]).
+/// `env` on top of a minimal base environment (see [`agentry_tools::mcp`]), or reached
+/// at `url` over streamable HTTP with `headers` and a bearer token from
+/// `bearer_token_env`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct McpServerSpec {
     /// Its name, the prefix of its tools' names (`NAME__TOOL`).
     pub name: String,
-    /// The program to start.
+    /// The program to start (empty for a server at a `url`).
     pub command: String,
+    /// Its streamable HTTP endpoint (`url:`), instead of a command.
+    pub url: Option<String>,
+    /// HTTP headers sent to the `url` (`headers:`).
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// The environment variable holding the bearer token for the `url`
+    /// (`bearer_token_env:`).
+    pub bearer_token_env: Option<String>,
     /// Its arguments.
     pub args: Vec<String>,
     /// Environment variables it gets (nothing else of this process's environment but
@@ -75,9 +84,14 @@ pub struct McpServerSpec {
 impl McpServerSpec {
     /// The client configuration of this server (default limits).
     pub fn config(&self) -> agentry_tools::McpServerConfig {
-        let mut config = agentry_tools::McpServerConfig::new(&self.name, &self.command)
-            .args(self.args.iter().cloned());
+        let mut config = match &self.url {
+            Some(url) => agentry_tools::McpServerConfig::http(&self.name, url),
+            None => agentry_tools::McpServerConfig::new(&self.name, &self.command)
+                .args(self.args.iter().cloned()),
+        };
         config.env = self.env.clone();
+        config.headers = self.headers.clone();
+        config.bearer_token_env = self.bearer_token_env.clone();
         if self.read_only {
             config = config.read_only();
         }

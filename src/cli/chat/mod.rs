@@ -85,7 +85,8 @@ pub struct ChatArgs {
     #[arg(long, value_name = "FILE")]
     history: Option<PathBuf>,
     /// An MCP server whose tools (`NAME__TOOL`) the agent may call, started as
-    /// `NAME=COMMAND ARG...` over stdio (repeatable). You approve each call.
+    /// `NAME=COMMAND ARG...` over stdio, or `NAME=http(s)://HOST/PATH` over streamable
+    /// HTTP (repeatable). You approve each call.
     #[arg(long = "mcp", value_name = "NAME=COMMAND")]
     mcp: Vec<String>,
     #[command(flatten)]

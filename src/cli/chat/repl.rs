@@ -231,7 +231,9 @@ impl Repl {
             Command::Mcp => {
                 let printer = &mut self.printer;
                 if self.mcp.is_empty() {
-                    printer.line("No MCP servers: start the chat with --mcp NAME=COMMAND.")?;
+                    printer.line(
+                        "No MCP servers: start the chat with --mcp NAME=COMMAND (or NAME=URL).",
+                    )?;
                 }
                 for server in &self.mcp {
                     let config = server.config();
@@ -240,9 +242,7 @@ impl Repl {
                     } else {
                         format!("not running: /mcp reconnect {}", server.name())
                     };
-                    let command =
-                        sanitize(&format!("{} {}", config.command, config.args.join(" ")))
-                            .into_owned();
+                    let command = sanitize(&config.describe()).into_owned();
                     printer.line(&format!(
                         "{} ({}): {state}",
                         server.name(),

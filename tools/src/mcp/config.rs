@@ -36,16 +36,19 @@ impl Default for McpLimits {
     }
 }
 
-/// How to start an MCP server over stdio, and how far to trust it.
+/// How to reach an MCP server (a child process over stdio, or a URL over streamable
+/// HTTP), and how far to trust it.
 ///
-/// The child process gets only [`McpServerConfig::env`] plus a minimal base taken from
+/// A child process gets only [`McpServerConfig::env`] plus a minimal base taken from
 /// this process ([`BASE_ENV`](super::BASE_ENV): `PATH`, `HOME`, `LANG`, ...), never
-/// the rest of the parent's environment (API keys and tokens stay here).
+/// the rest of the parent's environment (API keys and tokens stay here). A server at a
+/// [`McpServerConfig::url`] gets only [`McpServerConfig::headers`] and, when
+/// [`McpServerConfig::bearer_token_env`] names a variable, its value as a bearer token.
 #[derive(Debug, Clone, PartialEq)]
 pub struct McpServerConfig {
     /// The server's name, the prefix of its tools' names (`<name>__<tool>`).
     pub name: String,
-    /// The program to start.
+    /// The program to start (empty for a server at a [`McpServerConfig::url`]).
     pub command: String,
     /// Its arguments.
     pub args: Vec<String>,
@@ -53,6 +56,14 @@ pub struct McpServerConfig {
     pub env: BTreeMap<String, String>,
     /// Its working directory (default: this process's).
     pub cwd: Option<PathBuf>,
+    /// The server's streamable HTTP endpoint (`http://` or `https://`); when set, no
+    /// process is started.
+    pub url: Option<String>,
+    /// HTTP headers sent with every request to [`McpServerConfig::url`].
+    pub headers: BTreeMap<String, String>,
+    /// The environment variable holding a bearer token for [`McpServerConfig::url`]
+    /// (sent as `Authorization: Bearer ...`), read when connecting.
+    pub bearer_token_env: Option<String>,
     /// What its tools may do (default: everything, so every call waits for approval
     /// unless pre-approved).
     pub capabilities: Capabilities,
@@ -72,9 +83,41 @@ impl McpServerConfig {
             args: Vec::new(),
             env: BTreeMap::new(),
             cwd: None,
+            url: None,
+            headers: BTreeMap::new(),
+            bearer_token_env: None,
             capabilities: Capabilities::ALL,
             trust_read_only_hints: false,
             limits: McpLimits::default(),
+        }
+    }
+
+    /// A server `name` reached over streamable HTTP at `url`, default trust and limits.
+    pub fn http(name: impl Into<String>, url: impl Into<String>) -> Self {
+        let mut config = Self::new(name, "");
+        config.url = Some(url.into());
+        config
+    }
+
+    /// With the HTTP header `name: value` on every request (a server at a URL).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.insert(name.into(), value.into());
+        self
+    }
+
+    /// With the bearer token read from the environment variable `var` when connecting
+    /// (a server at a URL).
+    pub fn bearer_token_env(mut self, var: impl Into<String>) -> Self {
+        self.bearer_token_env = Some(var.into());
+        self
+    }
+
+    /// Where the server is, for people: its URL, or its command line.
+    pub fn describe(&self) -> String {
+        match &self.url {
+            Some(url) => url.clone(),
+            None if self.args.is_empty() => self.command.clone(),
+            None => format!("{} {}", self.command, self.args.join(" ")),
         }
     }
 
@@ -114,7 +157,8 @@ impl McpServerConfig {
     }
 
     /// Parses `NAME=COMMAND ARG...` (the CLI's `--mcp`): the command line is split on
-    /// whitespace; no quoting.
+    /// whitespace; no quoting. `NAME=http://...` or `NAME=https://...` is a server
+    /// reached over streamable HTTP.
     ///
     /// # Errors
     /// A message naming what is missing.
@@ -124,6 +168,13 @@ impl McpServerConfig {
                 "`{spec}` is not NAME=COMMAND (e.g. time=uvx mcp-server-time)"
             ));
         };
+        let target = command_line.trim();
+        if target.starts_with("http://") || target.starts_with("https://") {
+            if target.contains(char::is_whitespace) {
+                return Err(format!("`{spec}`: a URL takes no arguments"));
+            }
+            return Ok(Self::http(name.trim(), target));
+        }
         let mut words = command_line.split_whitespace();
         let Some(command) = words.next() else {
             return Err(format!("`{spec}` names no command after `=`"));

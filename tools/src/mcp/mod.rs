@@ -1,5 +1,6 @@
-//! MCP client: start an MCP server as a child process (stdio transport, `rmcp`), list
-//! its tools, and expose each as a [`Tool`] named `<server>__<tool>`.
+//! MCP client: start an MCP server as a child process (stdio transport, `rmcp`) or reach
+//! it at a URL (streamable HTTP), list its tools, and expose each as a [`Tool`] named
+//! `<server>__<tool>`.
 //!
 //! The separator `__` keeps names valid for OpenAI (`^[a-zA-Z0-9_-]+$`) and for a JSON
 //! Schema `const`; characters of a server's tool name outside that set become `_`, and
@@ -7,7 +8,8 @@
 //! error at load.
 //!
 //! A server is code no one here wrote, so the client keeps it at arm's length:
-//! - it starts with only the environment its configuration sets plus [`BASE_ENV`];
+//! - it starts with only the environment its configuration sets plus [`BASE_ENV`]; a
+//!   server at a URL gets only the configured headers and bearer token;
 //! - connecting (process start and `initialize`), each `tools/list` page and each call
 //!   have a time limit, the listing a bound on pages, and each tool's argument schema a
 //!   bound on its size once `$ref`s are inlined ([`McpLimits`]);
@@ -16,13 +18,15 @@
 //!   or [`McpServerConfig::trust_read_only_hints`] for the server's own annotations);
 //! - its output is untrusted text, and so is its tool descriptions'
 //!   ([`ToolSpec::untrusted_description`](crate::ToolSpec::untrusted_description));
-//! - a server that exits makes its calls fail as observations, and
-//!   [`McpServer::reconnect`] starts it again.
+//! - a server that exits (or stops answering at its URL) makes its calls fail as
+//!   observations, and [`McpServer::reconnect`] starts (or reaches) it again.
 //!
 //! The other direction, [`McpToolServer`], offers a registry's tools to MCP clients.
 
 mod config;
 mod env;
+mod http;
+mod http_server;
 mod names;
 mod server;
 mod tool;
@@ -37,6 +41,7 @@ use serde_json::Value;
 
 pub use config::{McpLimits, McpServerConfig};
 pub use env::BASE_ENV;
+pub use http_server::{HttpOptions, MCP_PATH};
 pub use server::{McpServeError, McpToolServer};
 
 use crate::schema::inline_refs_bounded;
@@ -52,6 +57,22 @@ pub enum McpError {
     /// The server name is not usable as a tool-name prefix.
     #[error("invalid MCP server name `{0}`: use 1 to 32 of a-z, A-Z, 0-9, `_` and `-`")]
     InvalidName(String),
+    /// The configuration cannot be used (a bad URL or header).
+    #[error("MCP server `{server}`: {message}")]
+    InvalidConfig {
+        /// The server's name.
+        server: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The environment variable of the server's bearer token is not set.
+    #[error("MCP server `{server}`: the bearer token variable `{var}` is not set")]
+    MissingToken {
+        /// The server's name.
+        server: String,
+        /// The variable.
+        var: String,
+    },
     /// The server process could not be started.
     #[error("cannot start MCP server `{server}` (`{command}`): {source}")]
     Spawn {
@@ -126,13 +147,38 @@ pub enum McpError {
     },
 }
 
-type Client = RunningService<RoleClient, ()>;
+type Client = RunningService<RoleClient, Notices>;
+
+/// The client's side of a session: it marks a server's tool list as changed when the
+/// server sends `notifications/tools/list_changed`, and wakes whoever re-reads it.
+#[derive(Clone, Default)]
+struct Notices {
+    changed: Arc<ListChanged>,
+}
+
+/// Whether a server said its tools changed since they were last listed.
+#[derive(Default)]
+struct ListChanged {
+    flag: std::sync::atomic::AtomicBool,
+    wake: tokio::sync::Notify,
+}
+
+impl rmcp::ClientHandler for Notices {
+    async fn on_tool_list_changed(&self, _context: rmcp::service::NotificationContext<RoleClient>) {
+        tracing::info!("an MCP server's tool list changed");
+        self.changed
+            .flag
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.changed.wake.notify_waiters();
+    }
+}
 
 /// The live connection to one server, shared by its tools so that a reconnection
 /// reaches them all.
 struct Connection {
     config: McpServerConfig,
     client: Mutex<Arc<Client>>,
+    notices: Notices,
 }
 
 impl Connection {
@@ -152,11 +198,22 @@ impl Connection {
     }
 }
 
-/// A connected MCP server and the tools it offers.
-pub struct McpServer {
-    connection: Arc<Connection>,
+/// The tools of a server as last listed.
+struct Listing {
     remote: Vec<rmcp::model::Tool>,
     tools: Vec<Arc<dyn Tool>>,
+}
+
+/// A connected MCP server and the tools it offers.
+///
+/// When the server sends `notifications/tools/list_changed`, its tools are listed again
+/// in the background (within the same limits and checks as at connect): [`McpServer::tools`]
+/// and [`McpServer::remote_tools`] then give the new list. A registry filled earlier
+/// keeps the tools it was given; a call to a tool the server dropped fails as an
+/// observation.
+pub struct McpServer {
+    connection: Arc<Connection>,
+    listing: Arc<Mutex<Listing>>,
 }
 
 impl std::fmt::Debug for McpServer {
@@ -165,34 +222,46 @@ impl std::fmt::Debug for McpServer {
             .field("config", &self.connection.config)
             .field(
                 "tools",
-                &self.remote.iter().map(|t| &t.name).collect::<Vec<_>>(),
+                &self
+                    .remote_tools()
+                    .iter()
+                    .map(|t| t.name.to_string())
+                    .collect::<Vec<_>>(),
             )
             .finish()
     }
 }
 
 impl McpServer {
-    /// Starts the server `config` describes, performs the handshake, lists its tools and
-    /// checks them (names, schema sizes), each step within [`McpServerConfig::limits`].
+    /// Starts the server `config` describes (or reaches its URL), performs the
+    /// handshake, lists its tools and checks them (names, schema sizes), each step within
+    /// [`McpServerConfig::limits`].
     ///
     /// # Errors
-    /// An invalid name, a process that cannot start, a failed or slow handshake or
-    /// listing, too many pages, a tool schema too large, two tools with one name.
+    /// An invalid name or configuration, a process that cannot start, a failed or slow
+    /// handshake or listing, too many pages, a tool schema too large, two tools with one
+    /// name.
     pub async fn connect(config: McpServerConfig) -> Result<Self, McpError> {
         if config.name.len() > 32 || !is_valid_tool_name(&config.name) {
             return Err(McpError::InvalidName(config.name));
         }
-        let client = start(&config).await?;
+        let notices = Notices::default();
+        let client = start(&config, notices.clone()).await?;
         let remote = list_tools(&config, &client).await?;
         let connection = Arc::new(Connection {
             config,
             client: Mutex::new(Arc::new(client)),
+            notices,
         });
         let tools = build_tools(&connection, &remote)?;
+        let listing = Arc::new(Mutex::new(Listing { remote, tools }));
+        tokio::spawn(follow_changes(
+            Arc::downgrade(&connection),
+            Arc::downgrade(&listing),
+        ));
         Ok(Self {
             connection,
-            remote,
-            tools,
+            listing,
         })
     }
 
@@ -206,15 +275,24 @@ impl McpServer {
         &self.connection.config
     }
 
-    /// The tools as the server listed them.
-    pub fn remote_tools(&self) -> &[rmcp::model::Tool] {
-        &self.remote
+    /// The tools as the server last listed them.
+    pub fn remote_tools(&self) -> Vec<rmcp::model::Tool> {
+        lock(&self.listing).remote.clone()
     }
 
-    /// The server's tools as [`Tool`]s named `<server>__<tool>`. Tools whose prefixed
-    /// name would exceed 64 characters are left out (with a warning).
+    /// The server's tools as [`Tool`]s named `<server>__<tool>`, as last listed. Tools
+    /// whose prefixed name would exceed 64 characters are left out (with a warning).
     pub fn tools(&self) -> Vec<Arc<dyn Tool>> {
-        self.tools.clone()
+        lock(&self.listing).tools.clone()
+    }
+
+    /// Lists the server's tools again now (what a `notifications/tools/list_changed`
+    /// does in the background); true when the list differs from the one before.
+    ///
+    /// # Errors
+    /// As for the listing at [`McpServer::connect`]; the old list is kept.
+    pub async fn refresh(&self) -> Result<bool, McpError> {
+        relist(&self.connection, &self.listing).await
     }
 
     /// Whether the server's connection is up (false once its process has exited).
@@ -222,14 +300,15 @@ impl McpServer {
         is_up(&self.connection.client())
     }
 
-    /// Starts the server again (after it died, or to pick up a new build): the tools
-    /// from [`McpServer::tools`] use the new process. The tool list is not re-read; the
-    /// tools keep the names and schemas they were loaded with.
+    /// Starts the server again (after it died, or to pick up a new build), or opens a
+    /// new session at its URL: the tools from [`McpServer::tools`] use the new
+    /// connection. The tool list is not re-read; the tools keep the names and schemas
+    /// they were loaded with.
     ///
     /// # Errors
     /// As [`McpServer::connect`] for starting and the handshake.
     pub async fn reconnect(&self) -> Result<(), McpError> {
-        let client = start(&self.connection.config).await?;
+        let client = start(&self.connection.config, self.connection.notices.clone()).await?;
         self.connection.replace(client);
         Ok(())
     }
@@ -241,12 +320,109 @@ impl McpServer {
     }
 }
 
+impl Drop for McpServer {
+    fn drop(&mut self) {
+        // Wakes the task following list changes, which then finds the server gone.
+        self.connection.notices.changed.wake.notify_waiters();
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Re-lists the tools each time the server says they changed, until the server is
+/// dropped.
+async fn follow_changes(
+    connection: std::sync::Weak<Connection>,
+    listing: std::sync::Weak<Mutex<Listing>>,
+) {
+    loop {
+        let Some(changed) = connection.upgrade().map(|c| c.notices.changed.clone()) else {
+            return;
+        };
+        let woken = changed.wake.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        if !changed.flag.load(std::sync::atomic::Ordering::SeqCst) {
+            woken.await;
+        }
+        let (Some(connection), Some(listing)) = (connection.upgrade(), listing.upgrade()) else {
+            return;
+        };
+        if !changed.flag.load(std::sync::atomic::Ordering::SeqCst) {
+            continue;
+        }
+        if let Err(e) = relist(&connection, &listing).await {
+            tracing::warn!(server = %connection.config.name, "re-listing tools failed: {e}");
+        }
+    }
+}
+
+/// Lists the tools again and replaces the listing when they pass the checks.
+async fn relist(connection: &Arc<Connection>, listing: &Mutex<Listing>) -> Result<bool, McpError> {
+    connection
+        .notices
+        .changed
+        .flag
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let client = connection.client();
+    let remote = list_tools(&connection.config, &client).await?;
+    let tools = build_tools(connection, &remote)?;
+    let mut current = lock(listing);
+    let differs = current.remote != remote;
+    if differs {
+        tracing::info!(
+            server = %connection.config.name,
+            tools = remote.len(),
+            "MCP server's tools listed again"
+        );
+    }
+    *current = Listing { remote, tools };
+    Ok(differs)
+}
+
 fn is_up(client: &Client) -> bool {
     !client.is_closed() && !client.peer().is_transport_closed()
 }
 
+/// Starts the process with a cleared environment (or reaches the URL) and performs the
+/// handshake within the connect limit.
+async fn start(config: &McpServerConfig, notices: Notices) -> Result<Client, McpError> {
+    match &config.url {
+        Some(url) => {
+            let transport = http::transport(config, url)?;
+            handshake(config, notices.serve(transport)).await
+        }
+        None => start_process(config, notices).await,
+    }
+}
+
+/// Waits for the handshake at most the connect limit.
+async fn handshake<E: std::fmt::Display>(
+    config: &McpServerConfig,
+    serving: impl std::future::Future<Output = Result<Client, E>>,
+) -> Result<Client, McpError> {
+    let limit = config.limits.connect;
+    match tokio::time::timeout(limit, serving).await {
+        Err(_) => Err(McpError::Timeout {
+            server: config.name.clone(),
+            what: "`initialize`",
+            limit,
+        }),
+        Ok(Err(e)) => Err(McpError::Handshake {
+            server: config.name.clone(),
+            message: e.to_string(),
+        }),
+        Ok(Ok(client)) => Ok(client),
+    }
+}
+
 /// Starts the process with a cleared environment and performs the handshake.
-async fn start(config: &McpServerConfig) -> Result<Client, McpError> {
+async fn start_process(config: &McpServerConfig, notices: Notices) -> Result<Client, McpError> {
     let mut command = tokio::process::Command::new(&config.command);
     command
         .args(&config.args)
@@ -261,19 +437,7 @@ async fn start(config: &McpServerConfig) -> Result<Client, McpError> {
         command: config.command.clone(),
         source,
     })?;
-    let limit = config.limits.connect;
-    match tokio::time::timeout(limit, ().serve(transport)).await {
-        Err(_) => Err(McpError::Timeout {
-            server: config.name.clone(),
-            what: "`initialize`",
-            limit,
-        }),
-        Ok(Err(e)) => Err(McpError::Handshake {
-            server: config.name.clone(),
-            message: e.to_string(),
-        }),
-        Ok(Ok(client)) => Ok(client),
-    }
+    handshake(config, notices.serve(transport)).await
 }
 
 /// Reads every page of `tools/list`, each within the time limit, at most

@@ -14,7 +14,12 @@
 //! - a result is text content (the output rendered as the model would see it), plus
 //!   `structuredContent` when the output is a JSON object;
 //! - a client that sends a progress token gets `notifications/progress` from tools
-//!   that report progress ([`crate::ProgressSink`]).
+//!   that report progress ([`crate::ProgressSink`]);
+//! - a client's `notifications/cancelled` for a running call stops it: the call's work
+//!   is dropped (a workflow run ends where it is) and no result is sent.
+//!
+//! It serves one client over stdio ([`McpToolServer::serve_stdio`]) or any number over
+//! streamable HTTP ([`McpToolServer::serve_http`], each session its own server state).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,6 +59,9 @@ pub enum McpServeError {
     /// The session ended with an error.
     #[error("the MCP session failed: {0}")]
     Session(String),
+    /// The HTTP server failed.
+    #[error("the MCP HTTP server failed: {0}")]
+    Http(String),
 }
 
 /// A call held for approval, waiting for the client's answer (`requestState`).
@@ -96,6 +104,19 @@ impl McpToolServer {
             policy,
             name: "agentry".into(),
             instructions: None,
+            pending: Mutex::new(VecDeque::new()),
+            next_state: AtomicU64::new(1),
+        }
+    }
+
+    /// A server with the same tools, policy and instructions, and no pending approvals
+    /// (one per HTTP session).
+    pub(super) fn fresh(&self) -> Self {
+        Self {
+            tools: self.tools.clone(),
+            policy: self.policy.clone(),
+            name: self.name.clone(),
+            instructions: self.instructions.clone(),
             pending: Mutex::new(VecDeque::new()),
             next_state: AtomicU64::new(1),
         }
@@ -212,12 +233,20 @@ impl McpToolServer {
                 Decision::Refused(message) => return error_result(message).into(),
             }
         }
-        let call = ApprovedCall::new(ToolCall::new(context.id.to_string(), name, args));
+        let call = ApprovedCall::new(ToolCall::new(context.id.to_string(), name.clone(), args));
         let (progress, sending) = progress_sink(&context);
-        let result = self
+        let running = self
             .tools
-            .call_approved_with_progress(&call, &self.policy, progress)
-            .await;
+            .call_approved_with_progress(&call, &self.policy, progress);
+        // A `notifications/cancelled` for this request cancels its token: the call's work
+        // is dropped here, and rmcp sends no response for a cancelled request.
+        let result = tokio::select! {
+            result = running => result,
+            () = context.ct.cancelled() => {
+                tracing::info!(tool = %name, "call cancelled by the client; its work is dropped");
+                return error_result(format!("the call to `{name}` was cancelled")).into();
+            }
+        };
         // The last reports go out before the result.
         if let Some(sending) = sending {
             let _ = tokio::time::timeout(PROGRESS_FLUSH, sending).await;

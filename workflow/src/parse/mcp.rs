@@ -1,5 +1,6 @@
 //! The `mcp:` section: MCP servers whose tools the agents may use, each named (the
-//! prefix of its tools, `NAME__TOOL`) and started as a command over stdio.
+//! prefix of its tools, `NAME__TOOL`) and started as a command over stdio or reached at
+//! a `url` over streamable HTTP.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,9 @@ const SERVER_KEYS: &[&str] = &[
     "env",
     "read_only",
     "trust_read_only_hints",
+    "url",
+    "headers",
+    "bearer_token_env",
 ];
 
 /// The servers of an `mcp:` mapping, in file order.
@@ -40,23 +44,49 @@ pub(crate) fn mcp(reader: &mut Reader<'_>, node: &Node) -> Vec<McpServerSpec> {
         let Some(m) = reader.mapping(value, &what) else {
             continue;
         };
-        reader.known_keys_or(m, SERVER_KEYS, &what, |key| {
-            (key == "url").then(|| {
-                "MCP over streamable HTTP is not supported yet: start the server as a \
-                 `command:` (stdio)"
-                    .to_owned()
-            })
-        });
+        reader.known_keys(m, SERVER_KEYS, &what);
         let server_span = reader.span(value);
-        let command = reader
-            .required_or(
-                m,
-                server_span,
-                "command",
-                &what,
-                "add e.g. `command: uvx` and `args: [mcp-server-time]`",
-            )
-            .and_then(|n| reader.string(n, &format!("the command of {what}")));
+        let url = m.get_node("url").and_then(|n| http_url(reader, n, &what));
+        let command = if url.is_some() || m.get_node("url").is_some() {
+            for key in ["command", "args", "env"] {
+                if let Some(node) = m.get_node(key) {
+                    let span = reader.span(node);
+                    reader.error(Diagnostic::at(
+                        span,
+                        format!("{what} has a `url`, so `{key}` has no use"),
+                        "a server is either a `command` (stdio) or a `url` (HTTP)",
+                    ));
+                }
+            }
+            url.clone()
+        } else {
+            for key in ["headers", "bearer_token_env"] {
+                if let Some(node) = m.get_node(key) {
+                    let span = reader.span(node);
+                    reader.error(Diagnostic::at(
+                        span,
+                        format!("`{key}` of {what} is for a server at a `url`"),
+                        "add `url: http://...`, or remove it",
+                    ));
+                }
+            }
+            reader
+                .required_or(
+                    m,
+                    server_span,
+                    "command",
+                    &what,
+                    "add e.g. `command: uvx` and `args: [mcp-server-time]`, or `url: http://...`",
+                )
+                .and_then(|n| reader.string(n, &format!("the command of {what}")))
+        };
+        let headers = m
+            .get_node("headers")
+            .map(|n| env(reader, n, &what))
+            .unwrap_or_default();
+        let bearer_token_env = m
+            .get_node("bearer_token_env")
+            .and_then(|n| reader.string(n, &format!("the bearer_token_env of {what}")));
         let args = m
             .get_node("args")
             .map(|n| reader.strings(n, &format!("the args of {what}")))
@@ -76,9 +106,16 @@ pub(crate) fn mcp(reader: &mut Reader<'_>, node: &Node) -> Vec<McpServerSpec> {
             "trust_read_only_hints",
         );
         if let Some(command) = command {
+            let (command, url) = match url {
+                Some(url) => (String::new(), Some(url)),
+                None => (command, None),
+            };
             servers.push(McpServerSpec {
                 name,
                 command,
+                url,
+                headers,
+                bearer_token_env,
                 args,
                 env,
                 read_only,
@@ -130,6 +167,21 @@ fn env(reader: &mut Reader<'_>, node: &Node, what: &str) -> BTreeMap<String, Str
     out
 }
 
+/// `url:`, an `http://` or `https://` URL.
+fn http_url(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<String> {
+    let text = reader.string(node, &format!("the url of {what}"))?;
+    if text.starts_with("http://") || text.starts_with("https://") {
+        return Some(text);
+    }
+    let span = reader.span(node);
+    reader.error(Diagnostic::at(
+        span,
+        format!("the url of {what} must start with http:// or https://"),
+        "e.g. `url: http://127.0.0.1:8765/mcp`",
+    ));
+    None
+}
+
 /// A `true`/`false` setting (absent: false).
 fn flag(reader: &mut Reader<'_>, node: Option<&Node>, what: &str, key: &str) -> bool {
     let Some(node) = node else { return false };
@@ -172,6 +224,50 @@ mod tests {
         let disk = flow.mcp[1].config();
         assert_eq!(disk.capabilities, Capabilities::NONE);
         assert!(!disk.trust_read_only_hints);
+    }
+
+    #[test]
+    fn a_server_at_a_url_is_reached_over_http() {
+        let flow = "name: f\nmodel: m\nmcp:\n  web:\n    url: http://127.0.0.1:8765/mcp\n    \
+            headers: { X-Team: blue }\n    bearer_token_env: WEB_TOKEN\n\
+            agents:\n  a: { tools: [web__echo] }\nsteps:\n  - id: s\n    agent: a\n    task: t\n";
+        let flow = crate::parse("f.yaml", flow, &[]).expect("valid");
+        let web = flow.mcp[0].config();
+        assert_eq!(web.url.as_deref(), Some("http://127.0.0.1:8765/mcp"));
+        assert_eq!(web.command, "");
+        assert_eq!(web.headers.get("X-Team").map(String::as_str), Some("blue"));
+        assert_eq!(web.bearer_token_env.as_deref(), Some("WEB_TOKEN"));
+    }
+
+    #[test]
+    fn a_url_server_with_a_command_or_a_bad_url_is_refused() {
+        let both = "name: f\nmodel: m\nmcp:\n  web:\n    url: http://h/mcp\n    command: x\n\
+            steps:\n  - id: s\n    tool: clock\n";
+        let problems = crate::parse("f.yaml", both, &["clock"])
+            .expect_err("invalid")
+            .to_string();
+        assert!(
+            problems.contains("has a `url`, so `command` has no use"),
+            "{problems}"
+        );
+        let ftp = "name: f\nmodel: m\nmcp:\n  web:\n    url: ftp://h/mcp\n\
+            steps:\n  - id: s\n    tool: clock\n";
+        let problems = crate::parse("f.yaml", ftp, &["clock"])
+            .expect_err("invalid")
+            .to_string();
+        assert!(
+            problems.contains("must start with http:// or https://"),
+            "{problems}"
+        );
+        let stray = "name: f\nmodel: m\nmcp:\n  t:\n    command: x\n    bearer_token_env: T\n\
+            steps:\n  - id: s\n    tool: clock\n";
+        let problems = crate::parse("f.yaml", stray, &["clock"])
+            .expect_err("invalid")
+            .to_string();
+        assert!(
+            problems.contains("is for a server at a `url`"),
+            "{problems}"
+        );
     }
 
     #[test]
