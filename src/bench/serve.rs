@@ -167,7 +167,7 @@ impl ServeBenchReport {
             ratio(ms(a.cold_ttft), ms(l.cold_ttft))
         ));
         s.push_str(&format!(
-            "| one-token request to llama-server, median ms: raw HTTP vs `OpenAiModel` | {:.2} | {:.2} | +{:.2} ms | < 1 ms |\n",
+            "| one-token request to llama-server, median ms: raw HTTP vs `OpenAiModel` | {:.2} | {:.2} | {:+.2} ms | < 1 ms |\n",
             ms(self.raw_request),
             ms(self.client_request),
             ms(self.client_request) - ms(self.raw_request)
