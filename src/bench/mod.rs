@@ -4,6 +4,9 @@
 //! - [`model`]: decode speed, KV reuse, batching and constrained decoding on a GGUF model.
 //! - [`memory`]: insert throughput, recall latency and recall@k of the embedded vector store,
 //!   and embedding throughput.
+//! - [`serve`]: `agentry serve` against `llama-server` (decode speed with 1 and many
+//!   clients, follow-up time to first token) and `OpenAiModel`'s cost per request.
 
 pub mod memory;
 pub mod model;
+pub mod serve;

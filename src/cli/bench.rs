@@ -1,9 +1,10 @@
-//! `agentry bench model|memory`: benchmarks that print markdown tables.
+//! `agentry bench model|serve|memory`: benchmarks that print markdown tables.
 
 use std::process::ExitCode;
 
 use agentry::bench::memory::{MemoryBenchOptions, VectorKind, run_memory_bench};
 use agentry::bench::model::{ModelBenchOptions, run_model_bench};
+use agentry::bench::serve::{ServeBenchOptions, default_llama_server, run_serve_bench};
 use agentry_memory::{Durability, QdrantConfig};
 use agentry_model_store::ModelStore;
 use anyhow::Context;
@@ -26,6 +27,32 @@ pub enum BenchCommand {
         /// GPU layers (needs a `cuda` build).
         #[arg(long, default_value_t = 0, value_parser = super::bounds::gpu_layers::<u32>())]
         gpu_layers: u32,
+    },
+    /// Serving speed: `agentry serve` vs llama.cpp's `llama-server -np N` on the same
+    /// model and threads (decode tok/s with 1 and N streaming clients, follow-up time to
+    /// first token), and `OpenAiModel`'s cost per request over raw HTTP.
+    #[command(
+        after_help = "Example:\n  agentry bench serve --model smollm2-135m --threads 2\n\nllama-server: --llama-server PATH, else $LLAMA_SERVER, else the one\nscripts/build-llama-server.sh caches (~/.cache/agentry/llama-server/bin)."
+    )]
+    Serve {
+        /// Model spec (both servers load its GGUF file).
+        #[arg(long, short, default_value = "smollm2-135m")]
+        model: String,
+        /// CPU threads of each server.
+        #[arg(long, default_value_t = 2, value_parser = super::bounds::threads())]
+        threads: i32,
+        /// Concurrent streaming clients (and llama-server's `-np`).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(2..=64))]
+        clients: u16,
+        /// Tokens each streaming client asks for.
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(8..=4096))]
+        tokens: u16,
+        /// Alternating rounds (the best counts).
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=20))]
+        rounds: u8,
+        /// The llama-server binary.
+        #[arg(long, value_name = "PATH")]
+        llama_server: Option<std::path::PathBuf>,
     },
     /// Memory speed: insert throughput, recall latency at 10k and 100k items
     /// (the embedded store once per durability setting), embedding throughput.
@@ -72,6 +99,37 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
                 ..ModelBenchOptions::default()
             };
             let report = run_model_bench(&path, opts).await?;
+            outln!("{}", report.to_markdown());
+        }
+        BenchCommand::Serve {
+            model,
+            threads,
+            clients,
+            tokens,
+            rounds,
+            llama_server,
+        } => {
+            let llama_server = llama_server
+                .or_else(default_llama_server)
+                .filter(|p| p.is_file())
+                .context(
+                    "no llama-server binary: pass --llama-server PATH, set LLAMA_SERVER, or run scripts/build-llama-server.sh",
+                )?;
+            let store = ModelStore::from_env().context("opening the model store")?;
+            let gguf = store.pull(&model).await?;
+            let opts = ServeBenchOptions {
+                agentry: std::env::current_exe().context("finding the agentry binary")?,
+                llama_server,
+                model,
+                gguf,
+                threads,
+                n_ctx: 2048,
+                clients: usize::from(clients),
+                decode_tokens: usize::from(tokens),
+                overhead_requests: 20,
+                rounds: usize::from(rounds),
+            };
+            let report = run_serve_bench(opts).await?;
             outln!("{}", report.to_markdown());
         }
         BenchCommand::Memory {

@@ -21,6 +21,7 @@ const TOP_KEYS: &[&str] = &[
     "name",
     "description",
     "model",
+    "models",
     "memory",
     "policy",
     "mcp",
@@ -37,6 +38,7 @@ const MODEL_KEYS: &[&str] = &[
     "url",
     "name",
     "api_key_env",
+    "lora",
 ];
 const MEMORY_KEYS: &[&str] = &[
     "store",
@@ -52,6 +54,7 @@ const AGENT_KEYS: &[&str] = &[
     "role",
     "instructions",
     "tools",
+    "model",
     "strategy",
     "sampling",
     "max_steps",
@@ -66,7 +69,7 @@ const SAMPLING_KEYS: &[&str] = &[
     "max_tokens",
     "seed",
 ];
-const STEP_KINDS: &[&str] = &["agent", "tool", "parallel", "for_each", "until"];
+const STEP_KINDS: &[&str] = &["agent", "tool", "value", "parallel", "for_each", "until"];
 const COMMON_STEP_KEYS: &[&str] = &["id", "if", "else"];
 /// The strategy names accepted in YAML ([`Strategy::NAMES`]; the short aliases `cot`, `sc`
 /// and `tot` are accepted too).
@@ -119,6 +122,10 @@ pub(crate) fn workflow(
             "add e.g. `model: smollm2-135m` (a registry name or a GGUF path)",
         )
         .and_then(|n| model(reader, n));
+    let models = map
+        .get_node("models")
+        .map(|n| models(reader, n))
+        .unwrap_or_default();
     let memory = map.get_node("memory").and_then(|n| memory(reader, n));
     let policy = map
         .get_node("policy")
@@ -170,8 +177,10 @@ pub(crate) fn workflow(
             ctx: None,
             threads: None,
             gpu_layers: None,
+            lora: None,
             span: top,
         }),
+        models,
         memory,
         policy,
         mcp,
@@ -181,6 +190,22 @@ pub(crate) fn workflow(
         outputs,
         source: source.clone(),
     })
+}
+
+/// `models:`: more models by name, each written like `model:`.
+fn models(reader: &mut Reader<'_>, node: &Node) -> std::collections::BTreeMap<String, ModelChoice> {
+    let mut out = std::collections::BTreeMap::new();
+    let Some(map) = reader.mapping(node, "`models`") else {
+        return out;
+    };
+    for (key, value) in map.iter() {
+        let name = key.as_str().to_string();
+        check_identifier(reader, &name, reader.key_span(key), "model name");
+        if let Some(choice) = model(reader, value) {
+            out.insert(name, choice);
+        }
+    }
+    out
 }
 
 fn model(reader: &mut Reader<'_>, node: &Node) -> Option<ModelChoice> {
@@ -193,6 +218,7 @@ fn model(reader: &mut Reader<'_>, node: &Node) -> Option<ModelChoice> {
             ctx: None,
             threads: None,
             gpu_layers: None,
+            lora: None,
             span,
         });
     }
@@ -257,12 +283,17 @@ fn model(reader: &mut Reader<'_>, node: &Node) -> Option<ModelChoice> {
         .get_node("gpu_layers")
         .and_then(|n| reader.integer(n, "`model.gpu_layers`", 0, 10_000))
         .map(|v| v as u32);
+    let lora = map
+        .get_node("lora")
+        .and_then(|n| reader.string(n, "`model.lora`"))
+        .map(PathBuf::from);
     Some(ModelChoice {
         spec,
         api_key_env,
         ctx,
         threads,
         gpu_layers,
+        lora,
         span,
     })
 }
@@ -570,6 +601,12 @@ fn agents(reader: &mut Reader<'_>, node: &Node) -> Vec<AgentSpec> {
             .into_iter()
             .map(|(name, span)| Name { name, span })
             .collect();
+        let model = m.get_node("model").and_then(|n| {
+            let span = reader.span(n);
+            reader
+                .string(n, &format!("the model of {what}"))
+                .map(|name| Name { name, span })
+        });
         let strategy = m
             .get_node("strategy")
             .and_then(|n| strategy(reader, n))
@@ -591,6 +628,7 @@ fn agents(reader: &mut Reader<'_>, node: &Node) -> Vec<AgentSpec> {
             role,
             instructions,
             tools,
+            model,
             strategy,
             sampling,
             max_steps,

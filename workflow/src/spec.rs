@@ -18,8 +18,11 @@ pub struct Workflow {
     pub name: String,
     /// What it does (optional).
     pub description: Option<String>,
-    /// The model every agent shares.
+    /// The model of every agent that names no other (`model:`).
     pub model: ModelChoice,
+    /// More models by name (`models:`), for agents that say `model: NAME`; a spec may
+    /// read the inputs (`{{ inputs.teacher }}`, see [`ModelChoice::render`]).
+    pub models: std::collections::BTreeMap<String, ModelChoice>,
     /// Long-term memory and documents, when the workflow uses them.
     pub memory: Option<MemorySpec>,
     /// Which calls with side effects run without asking (`policy:`; nothing by default).
@@ -47,6 +50,15 @@ impl Workflow {
     /// The input named `name`.
     pub fn input(&self, name: &str) -> Option<&InputSpec> {
         self.inputs.iter().find(|i| i.name == name)
+    }
+
+    /// The model `agent` runs on: the named one of `models:` it says, else `model:`.
+    /// `None` for an agent naming a model that is not declared.
+    pub fn model_of(&self, agent: &AgentSpec) -> Option<&ModelChoice> {
+        match &agent.model {
+            Some(name) => self.models.get(&name.name),
+            None => Some(&self.model),
+        }
     }
 }
 
@@ -115,8 +127,38 @@ pub struct ModelChoice {
     pub threads: Option<usize>,
     /// Layers offloaded to the GPU.
     pub gpu_layers: Option<u32>,
+    /// A LoRA adapter (GGUF) applied to a local model (`lora:`; a relative path is read
+    /// from the workflow file's folder).
+    pub lora: Option<PathBuf>,
     /// Where it is declared.
     pub span: Span,
+}
+
+impl ModelChoice {
+    /// The spec with its templates rendered against `inputs` (a spec may read the run's
+    /// inputs: `spec: "{{ inputs.teacher }}"`); a spec without `{{` as it is.
+    ///
+    /// # Errors
+    /// The template does not render (an unknown input, a syntax error), or renders to
+    /// an empty text.
+    pub fn render(&self, inputs: &serde_json::Map<String, Value>) -> Result<String, String> {
+        if !self.spec.contains("{{") && !self.spec.contains("{%") {
+            return Ok(self.spec.clone());
+        }
+        let env = crate::template::environment();
+        let context = serde_json::json!({ "inputs": inputs });
+        let value =
+            crate::template::evaluate(&env, &self.spec, crate::template::Mode::Text, &context)?;
+        let text = match value {
+            Value::String(text) => text,
+            other => other.to_string(),
+        };
+        let text = text.trim().to_string();
+        if text.is_empty() {
+            return Err(format!("the model spec `{}` renders to nothing", self.spec));
+        }
+        Ok(text)
+    }
 }
 
 /// A workflow's `policy` section: which tools' calls with side effects run without
@@ -329,6 +371,8 @@ pub struct AgentSpec {
     pub instructions: Vec<String>,
     /// Tools it may call.
     pub tools: Vec<Name>,
+    /// The model it runs on, a name under the workflow's `models:` (`None`: `model:`).
+    pub model: Option<Name>,
     /// How it answers.
     pub strategy: Strategy,
     /// Sampling.
@@ -421,6 +465,12 @@ pub enum StepKind {
         /// Its arguments; texts are templates.
         args: Value,
     },
+    /// A value built from templates, with no side effect (`value:`): its output is
+    /// `value` with every text rendered (a lone `{{ x }}` keeps `x`'s type).
+    Value {
+        /// The value; texts are templates.
+        value: Value,
+    },
     /// Steps run concurrently; the output maps each id to its output.
     Parallel {
         /// The concurrent steps.
@@ -466,6 +516,7 @@ impl Step {
         match self.kind {
             StepKind::Agent { .. } => "agent",
             StepKind::Tool { .. } => "tool",
+            StepKind::Value { .. } => "value",
             StepKind::Parallel { .. } => "parallel",
             StepKind::ForEach { .. } => "for_each",
             StepKind::Until { .. } => "until",
@@ -486,6 +537,7 @@ mod tests {
             role: role.map(str::to_owned),
             instructions: vec!["Be brief.".into()],
             tools: Vec::new(),
+            model: None,
             strategy: Strategy::ChainOfThought,
             sampling: SamplingSpec {
                 max_tokens: Some(64),

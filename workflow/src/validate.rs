@@ -123,6 +123,54 @@ impl<'w> Checker<'w> {
             for tool in &agent.tools {
                 self.tool(&tool.name, tool.span);
             }
+            if let Some(model) = &agent.model
+                && !self.workflow.models.contains_key(&model.name)
+            {
+                let names = self.workflow.models.keys().map(String::as_str);
+                let mut d = Diagnostic::at(
+                    model.span,
+                    format!("unknown model `{}`", model.name),
+                    "not defined under `models`",
+                );
+                d = match closest(&model.name, names) {
+                    Some(best) => d.with_help(format!("did you mean `{best}`?")),
+                    None => d.with_help(format!(
+                        "declare it under `models:` (e.g. `models: {{ {}: smollm2-135m }}`), \
+                         or drop `model:` to use the workflow's `model`",
+                        model.name
+                    )),
+                };
+                self.problems.push(d);
+            }
+        }
+        // A model spec may read the inputs (`{{ inputs.teacher }}`), nothing else.
+        let choices = std::iter::once(&self.workflow.model).chain(self.workflow.models.values());
+        for choice in choices {
+            if !choice.spec.contains("{{") && !choice.spec.contains("{%") {
+                continue;
+            }
+            let t = Template {
+                text: choice.spec.clone(),
+                span: choice.span,
+            };
+            match template::variables(&self.env, &t.text, Mode::Text) {
+                Ok(vars) => {
+                    if let Some(other) = vars.iter().find(|v| v.split('.').next() != Some("inputs"))
+                    {
+                        self.problems.push(
+                            Diagnostic::at(
+                                t.span,
+                                format!("a model spec reads `{other}`"),
+                                "only inputs are known before the models load",
+                            )
+                            .with_help("a model spec may read `inputs.NAME` only"),
+                        );
+                    } else {
+                        self.references(&t, &vars, &Scope::default(), None);
+                    }
+                }
+                Err(error) => self.template_error(&t, &error, "the model spec"),
+            }
         }
         let policy = &self.workflow.policy;
         for names in [&policy.approve, &policy.act_on_untrusted] {
@@ -204,17 +252,9 @@ impl<'w> Checker<'w> {
             }
             StepKind::Tool { tool, args } => {
                 self.tool(&tool.name, tool.span);
-                let mut texts = Vec::new();
-                strings_in(args, &mut texts);
-                for text in texts {
-                    let key = (step.id.clone(), text.to_string());
-                    let t = Template {
-                        text: text.to_string(),
-                        span: self.notes.args.get(&key).copied().unwrap_or(step.span),
-                    };
-                    self.owned_template(&t, scope, here);
-                }
+                self.value_templates(step, args, scope, here);
             }
+            StepKind::Value { value } => self.value_templates(step, value, scope, here),
             StepKind::Parallel { steps } => {
                 let before = scope.clone();
                 for inner in steps {
@@ -258,6 +298,20 @@ impl<'w> Checker<'w> {
             scope.done.extend(branch.done);
         }
         scope.done.insert(step.id.clone());
+    }
+
+    /// The texts of a tool step's `args` or a value step's `value`, each a template.
+    fn value_templates(&mut self, step: &Step, value: &Value, scope: &Scope, here: Option<&str>) {
+        let mut texts = Vec::new();
+        strings_in(value, &mut texts);
+        for text in texts {
+            let key = (step.id.clone(), text.to_string());
+            let t = Template {
+                text: text.to_string(),
+                span: self.notes.args.get(&key).copied().unwrap_or(step.span),
+            };
+            self.owned_template(&t, scope, here);
+        }
     }
 
     fn owned_template(&mut self, template: &Template, scope: &Scope, here: Option<&str>) {
@@ -552,7 +606,7 @@ fn templates_of(step: &Step, deep: bool) -> Vec<(&Template, Mode)> {
         StepKind::Agent { task, .. } => out.push((task, Mode::Text)),
         StepKind::ForEach { items, .. } => out.push((items, Mode::Expression)),
         StepKind::Until { condition, .. } => out.push((condition, Mode::Expression)),
-        StepKind::Tool { .. } | StepKind::Parallel { .. } => {}
+        StepKind::Tool { .. } | StepKind::Value { .. } | StepKind::Parallel { .. } => {}
     }
     if deep {
         for child in step.children() {
@@ -593,6 +647,52 @@ mod tests {
     }
 
     const HEAD: &str = "name: t\nmodel: m\nagents:\n  w: { role: r }\n";
+
+    #[test]
+    fn an_agent_on_an_undeclared_model_and_a_spec_reading_a_step_are_refused() {
+        let text = "name: t\nmodel: m\nmodels:\n  teacher: \"{{ steps.a.output }}\"\n  judge: m2\nagents:\n  w: { role: r, model: teachr }\nsteps:\n  - id: a\n    agent: w\n    task: hi\n";
+        let found = problems(text);
+        assert!(
+            found.iter().any(|(line, _, under, m)| *line == 7
+                && under == "teachr"
+                && m == "unknown model `teachr`"),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|(line, _, _, m)| *line == 4
+                    && m.contains("a model spec reads `steps.a.output`")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn models_value_steps_and_input_specs_are_accepted() {
+        let text = "name: t\nmodel: m\nmodels:\n  teacher: \"{{ inputs.url }}\"\n  student: { spec: s, lora: a.gguf }\ninputs:\n  url: { type: string }\nagents:\n  w: { role: r, model: teacher }\nsteps:\n  - id: a\n    agent: w\n    task: hi\n  - id: b\n    value: { said: \"{{ steps.a.output }}\", n: 1 }\n";
+        let flow = parse("w.yaml", text, TOOLS).expect("accepted");
+        assert_eq!(
+            flow.models["student"].lora.as_deref(),
+            Some(std::path::Path::new("a.gguf"))
+        );
+        let mut inputs = serde_json::Map::new();
+        inputs.insert("url".into(), "openai:http://h:1/v1#q".into());
+        assert_eq!(
+            flow.models["teacher"].render(&inputs).unwrap(),
+            "openai:http://h:1/v1#q"
+        );
+        assert_eq!(
+            flow.model_of(&flow.agents[0]).map(|m| m.spec.as_str()),
+            Some("{{ inputs.url }}")
+        );
+        // A value step reading a step that does not exist is refused like a tool's args.
+        let bad = text.replace("steps.a.output", "steps.zz.output");
+        let found = problems(&bad);
+        assert!(
+            found.iter().any(|(_, _, _, m)| m.contains("zz")),
+            "{found:?}"
+        );
+    }
 
     #[test]
     fn a_step_left_out_is_not_reported_again_where_it_is_used() {

@@ -249,7 +249,7 @@ impl FsRoot {
     }
 
     /// `canonical` relative to the root, for display (`.` for the root itself).
-    fn display(&self, canonical: &Path) -> String {
+    pub(super) fn display(&self, canonical: &Path) -> String {
         match canonical.strip_prefix(&self.root) {
             Ok(rel) if rel.as_os_str().is_empty() => ".".to_owned(),
             Ok(rel) => rel.display().to_string(),
@@ -260,7 +260,7 @@ impl FsRoot {
 
 /// A [`RegularFileError`] as a tool error: a refusal for what is not a
 /// regular file, an I/O error naming `op` and `path` otherwise.
-fn file_error(error: RegularFileError, op: &'static str, path: &str) -> ToolError {
+pub(super) fn file_error(error: RegularFileError, op: &'static str, path: &str) -> ToolError {
     match error {
         RegularFileError::NotRegular { .. } => ToolError::Refused(error.to_string()),
         RegularFileError::Io(source) => ToolError::Io {

@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Calculator, Clock, FsRoot, HttpGet, HttpGetConfig, ListDir, ReadFile, WriteFile};
+use super::{
+    Calculator, Clock, FsRoot, HttpGet, HttpGetConfig, ListDir, ReadFile, WriteFile, WriteJsonl,
+};
 use crate::{RegistryError, ToolError, ToolRegistry};
 
 /// Names of the tools in [`standard_tools`], as workflows refer to them.
@@ -13,6 +15,7 @@ pub const STANDARD_TOOLS: &[&str] = &[
     "read_file",
     "list_dir",
     "write_file",
+    "write_jsonl",
     "http_get",
 ];
 
@@ -46,7 +49,8 @@ pub fn standard_tools(root: &Path) -> Result<ToolRegistry, StandardToolsError> {
     tools.register(Clock)?;
     tools.register(ReadFile::new(fs.clone()))?;
     tools.register(ListDir::new(fs.clone()))?;
-    tools.register(WriteFile::new(fs))?;
+    tools.register(WriteFile::new(fs.clone()))?;
+    tools.register(WriteJsonl::new(fs))?;
     tools.register(HttpGet::new(HttpGetConfig::default())?)?;
     Ok(tools)
 }

@@ -60,9 +60,9 @@ fn step(reader: &mut Reader<'_>, node: &Node) -> Option<Step> {
                 Diagnostic::at(
                     id_span,
                     format!("{label} does not say what to do"),
-                    "no `agent`, `tool`, `parallel`, `for_each` or `until`",
+                    "no `agent`, `tool`, `value`, `parallel`, `for_each` or `until`",
                 )
-                .with_help("give it `agent:` and `task:`, `tool:` and `args:`, `parallel:`, `for_each:` or `until:`"),
+                .with_help("give it `agent:` and `task:`, `tool:` and `args:`, `value:`, `parallel:`, `for_each:` or `until:`"),
             );
             return None;
         }
@@ -85,6 +85,7 @@ fn step(reader: &mut Reader<'_>, node: &Node) -> Option<Step> {
     let kind_keys: &[&str] = match kind_name {
         "agent" => &["agent", "task", "output", "strategy"],
         "tool" => &["tool", "args"],
+        "value" => &["value"],
         "parallel" => &["parallel"],
         "for_each" => &["for_each", "as", "concurrency", "steps"],
         _ => &["until", "max_iterations", "steps"],
@@ -109,6 +110,11 @@ fn step(reader: &mut Reader<'_>, node: &Node) -> Option<Step> {
         && let (Some(id), Some(args)) = (&id, map.get_node("args"))
     {
         note_args(reader, id, args);
+    }
+    if kind_name == "value"
+        && let (Some(id), Some(value)) = (&id, map.get_node("value"))
+    {
+        note_args(reader, id, value);
     }
     let condition = map.get_node("if").and_then(|n| template(reader, n, "`if`"));
     let otherwise = match map.get_node("else") {
@@ -192,6 +198,9 @@ fn step(reader: &mut Reader<'_>, node: &Node) -> Option<Step> {
             };
             StepKind::Tool { tool: tool?, args }
         }
+        "value" => StepKind::Value {
+            value: to_json(map.get_node("value")?),
+        },
         "parallel" => {
             let node = map.get_node("parallel")?;
             let inner = steps(reader, node, "`parallel`");

@@ -129,12 +129,9 @@ impl Exec<'_> {
             state: self.state.clone(),
             checkpoints: self.runner.checkpoints.clone(),
         };
+        let model = self.runner.model_for(spec)?;
         let mut builder = spec
-            .configure(
-                Agent::builder()
-                    .model(self.runner.model.clone())
-                    .role(defaults::ROLE),
-            )
+            .configure(Agent::builder().model(model).role(defaults::ROLE))
             .tools(Arc::new(tools))
             .policy(self.runner.policy.clone())
             .templates(self.runner.templates.clone())
@@ -215,8 +212,9 @@ impl Exec<'_> {
             sampling: spec.sampling.apply(defaults::sampling()),
             ..ExtractOptions::default()
         };
+        let model = self.runner.model_for(spec)?;
         let extraction = extract_with(
-            self.runner.model.as_ref(),
+            model.as_ref(),
             &Label::new(labels),
             ModelInput::Messages(rendered.messages),
             &options,

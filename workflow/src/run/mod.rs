@@ -137,6 +137,8 @@ pub struct WorkflowOutcome {
 pub struct WorkflowRunner {
     workflow: Arc<Workflow>,
     model: Arc<dyn LanguageModel>,
+    /// The models of `models:`, by name.
+    models: std::collections::BTreeMap<String, Arc<dyn LanguageModel>>,
     tools: Arc<ToolRegistry>,
     policy: Policy,
     memory: Option<Arc<LongTermMemory>>,
@@ -154,6 +156,7 @@ impl WorkflowRunner {
         Self {
             workflow: Arc::new(workflow),
             model,
+            models: Default::default(),
             tools: Arc::new(ToolRegistry::new()),
             policy: Policy::default(),
             memory: None,
@@ -173,6 +176,29 @@ impl WorkflowRunner {
             .approve(&own.approve.to_set())
             .act_on_untrusted(&own.act_on_untrusted.to_set());
         self
+    }
+
+    /// The model named `name` under the workflow's `models:`, for the agents that say
+    /// `model: NAME` (a step of an agent whose model was not given fails, naming it).
+    pub fn named_model(mut self, name: impl Into<String>, model: Arc<dyn LanguageModel>) -> Self {
+        self.models.insert(name.into(), model);
+        self
+    }
+
+    /// The model `agent` runs on: its named model, else the workflow's.
+    pub(crate) fn model_for(
+        &self,
+        agent: &crate::spec::AgentSpec,
+    ) -> Result<Arc<dyn LanguageModel>, String> {
+        match &agent.model {
+            None => Ok(self.model.clone()),
+            Some(name) => self.models.get(&name.name).cloned().ok_or_else(|| {
+                format!(
+                    "agent `{}` runs on model `{}`, which was not loaded for this run",
+                    agent.name, name.name
+                )
+            }),
+        }
     }
 
     /// Long-term memory and documents for the agents (recalled before their steps).

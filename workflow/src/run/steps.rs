@@ -243,6 +243,16 @@ impl<'r> Exec<'r> {
                     let output = self.tool_step(path, &tool.name, args, untrusted).await?;
                     Ok(Performed::new(output, Map::new()))
                 }
+                StepKind::Value { value } => {
+                    let context = self.context(frame);
+                    let value = render_args(&self.env, value, &context).map_err(|message| {
+                        WorkflowRunError::Step {
+                            path: path.to_string(),
+                            message: format!("value: {message}"),
+                        }
+                    })?;
+                    Ok(Performed::new(value, Map::new()))
+                }
                 StepKind::Parallel { steps } => {
                     let branches: Vec<StepFuture<'_, Frame>> = steps
                         .iter()
