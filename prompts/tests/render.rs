@@ -216,13 +216,16 @@ fn builtin_contexts() -> Vec<(&'static str, Value)> {
         ),
         (
             names::NATIVE_TOOLS,
-            json!({"tools": true, "answer_schema": "{\"type\":\"integer\"}", "max_calls": 2}),
+            json!({"tools": true, "answer_schema": "{\"type\":\"integer\"}", "max_calls": 2, "parallel_example": "<tool_call>\n{}\n</tool_call>"}),
         ),
         (
             names::STEP_ERROR,
             json!({"error": "no JSON object", "native": false}),
         ),
-        (names::REPEATED_CALL, json!({"tools": ["calculator"]})),
+        (
+            names::REPEATED_CALL,
+            json!({"tools": ["calculator"], "failed": false, "others": true}),
+        ),
         (
             names::MEMORY_RECALL,
             json!({"items": ["<<DATA-0123456789abcdef source=\"memory:notes\">>\nx\n<</DATA-0123456789abcdef>>"]}),
