@@ -88,6 +88,25 @@ fn ok_result(call: &ToolCall, value: Value) -> ToolResult {
     }
 }
 
+fn err_result(call: &ToolCall, failure: ToolFailure) -> ToolResult {
+    ToolResult {
+        call_id: call.id.clone(),
+        name: call.name.clone(),
+        outcome: Err(failure),
+    }
+}
+
+/// The result of `call` failing with the tool's own error `message`.
+fn failed_result(call: &ToolCall, message: &str) -> ToolResult {
+    err_result(
+        call,
+        ToolFailure::Failed {
+            name: call.name.clone(),
+            message: message.into(),
+        },
+    )
+}
+
 fn feed(run: &mut AgentRun, input: Input) {
     run.feed(input)
         .unwrap_or_else(|e| panic!("feed refused at step {}: {e}", run.step()));

@@ -149,14 +149,7 @@ fn a_tool_whose_call_failed_twice_the_same_way_is_left_out_of_the_next_call_gram
     let calls = expect_calls(&run);
     feed(
         &mut run,
-        Input::ToolResults(vec![ToolResult {
-            call_id: calls[0].id.clone(),
-            name: calls[0].name.clone(),
-            outcome: Err(ToolFailure::Failed {
-                name: "calculator".into(),
-                message: "`a` is not a number".into(),
-            }),
-        }]),
+        Input::ToolResults(vec![failed_result(&calls[0], "`a` is not a number")]),
     );
     reply(&mut run, call);
     let next = expect_generate(&run);
@@ -196,14 +189,13 @@ fn when_every_tool_is_withheld_the_step_can_only_answer() {
     let calls = expect_calls(&run);
     feed(
         &mut run,
-        Input::ToolResults(vec![ToolResult {
-            call_id: calls[0].id.clone(),
-            name: calls[0].name.clone(),
-            outcome: Err(ToolFailure::InvalidArguments {
+        Input::ToolResults(vec![err_result(
+            &calls[0],
+            ToolFailure::InvalidArguments {
                 name: "calculator".into(),
                 errors: vec!["bad".into()],
-            }),
-        }]),
+            },
+        )]),
     );
     reply(&mut run, call);
     assert!(matches!(

@@ -208,18 +208,6 @@ fn answered_calls_survive_a_checkpoint() {
     assert!(!offers_calls(&schema_of_next_step(&resumed)));
 }
 
-/// The result of `call` failing with the tool's own error `message`.
-fn failed_result(call: &ToolCall, message: &str) -> ToolResult {
-    ToolResult {
-        call_id: call.id.clone(),
-        name: call.name.clone(),
-        outcome: Err(ToolFailure::Failed {
-            name: call.name.clone(),
-            message: message.into(),
-        }),
-    }
-}
-
 #[test]
 fn a_repeated_failed_call_is_not_run_again_and_its_tool_is_withheld_for_one_step() {
     let mut run = new_run(config());
