@@ -71,6 +71,10 @@ pub mod names {
     /// had failed, asked to do something else. Variables: `tools` (list of the repeated
     /// tools' names), `failed` (bool), `others` (bool: other tools may still be called).
     pub const REPEATED_CALL: &str = "repeated_call";
+    /// Sent before the step that must answer because it is the last one the run's limits
+    /// allow: no tool can be called, answer from the results. No variables (the request
+    /// is not repeated: qwen2.5-coder-0.5b answered by copying it).
+    pub const ANSWER_NOW: &str = "answer_now";
     /// Memories recalled for an agent step. Variables: `items` (list of
     /// recalled texts, each already fenced by a [`Guard`](crate::guard::Guard)).
     pub const MEMORY_RECALL: &str = "memory_recall";
@@ -150,6 +154,10 @@ pub(crate) const BUILTIN: &[(&str, &str)] = &[
     (
         names::REPEATED_CALL,
         include_str!("../templates/repeated_call.jinja"),
+    ),
+    (
+        names::ANSWER_NOW,
+        include_str!("../templates/answer_now.jinja"),
     ),
     (
         names::MEMORY_RECALL,

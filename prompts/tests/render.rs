@@ -226,6 +226,7 @@ fn builtin_contexts() -> Vec<(&'static str, Value)> {
             names::REPEATED_CALL,
             json!({"tools": ["calculator"], "failed": false, "others": true}),
         ),
+        (names::ANSWER_NOW, json!({})),
         (
             names::MEMORY_RECALL,
             json!({"items": ["<<DATA-0123456789abcdef source=\"memory:notes\">>\nx\n<</DATA-0123456789abcdef>>"]}),

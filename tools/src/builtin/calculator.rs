@@ -20,12 +20,13 @@ const MAX_EXPRESSION_BYTES: usize = 1024;
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 pub struct CalculatorArgs {
     /// The arithmetic expression to evaluate, written with the numbers of the question.
-    /// Operators: `+ - * / % ^` (`%` after a number that no operand follows is a percent:
-    /// `15% * 260`; between operands it is the remainder); functions: sqrt, cbrt, abs, exp, ln, log10, log2, sin,
-    /// cos, tan, asin, acos, atan, floor, ceil, round, min(a, b), max(a, b), pow(a, b);
-    /// constants: pi, e.
-    // No worked example here: small models paste an example's numbers into their calls
-    // (qwen2.5-coder-0.5b wrote `(24 + 17) * 4^2 / sqrt(16)` for 24 eggs times 17 boxes).
+    /// Operators: `+ - * / % ^` (`%` right after a number, with no operand after it, is a
+    /// percent; between two operands it is the remainder); functions: sqrt, cbrt, abs,
+    /// exp, ln, log10, log2, sin, cos, tan, asin, acos, atan, floor, ceil, round,
+    /// min(a, b), max(a, b), pow(a, b); constants: pi, e.
+    // No worked example here, not even of one operator: small models paste an example's
+    // numbers into their calls (qwen2.5-coder-0.5b wrote `(24 + 17) * 4^2 / sqrt(16)` for
+    // 24 eggs times 17 boxes, and `15% * 260` after reading the clock).
     pub expression: String,
 }
 
@@ -269,6 +270,22 @@ fn math_context() -> Result<Ctx, EvalexprError<DefaultNumericTypes>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_the_model_reads_holds_no_numbers_to_copy() {
+        // The parameters as the model reads them (not the `$schema` URL).
+        let schema = schemars::schema_for!(CalculatorArgs);
+        let schema = serde_json::to_string(&schema.as_value()["properties"]).unwrap_or_default();
+        let description = Calculator.description();
+        for text in [schema.as_str(), description.as_str()] {
+            // `log10` and `log2` are names, not examples.
+            let cleaned = text.replace("log10", "").replace("log2", "");
+            assert!(
+                !cleaned.chars().any(|c| c.is_ascii_digit()),
+                "a number the model could paste into its calls: {text}"
+            );
+        }
+    }
 
     #[test]
     fn arithmetic_powers_and_parentheses() {

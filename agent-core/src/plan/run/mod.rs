@@ -546,11 +546,23 @@ impl AgentRun {
         Ok(())
     }
 
-    /// Starts the next step, or ends the run when a limit is reached.
+    /// Starts the next step, or ends the run when a limit is reached. Before the last step
+    /// the limits allow, when it must answer from the results in hand, the model is told
+    /// so (`answer_now`).
     fn next_step(&mut self) {
         if let Some(stop) = self.limit_reached() {
             self.finish(stop);
-        } else if self.config.recall_top_k.is_some() {
+            return;
+        }
+        if self.must_answer() && !self.answer_next && !self.config.tools.is_empty() {
+            match prompt::answer_now(&self.templates) {
+                Ok(note) => self.pending.push(note),
+                Err(error) => self.events.push(AgentEvent::Error {
+                    message: format!("the last-step note could not be written: {error}"),
+                }),
+            }
+        }
+        if self.config.recall_top_k.is_some() {
             self.phase = Phase::Recall;
         } else {
             self.start_generation();

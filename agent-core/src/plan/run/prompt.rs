@@ -217,6 +217,14 @@ pub(crate) fn repeated_call(
         .to_owned())
 }
 
+/// The note before the last step, which must answer (`answer_now`).
+pub(crate) fn answer_now(templates: &Templates) -> Result<String, PromptError> {
+    Ok(templates
+        .render(names::ANSWER_NOW, json!({}))?
+        .trim()
+        .to_owned())
+}
+
 /// Why the last reply could not be used (`step_error`).
 pub(crate) fn step_error(
     templates: &Templates,

@@ -169,6 +169,7 @@ fn scripted_step(run: &mut AgentRun, text: &str) {
 }
 
 mod checkpoints;
+mod last_step;
 mod native;
 mod repeats;
 mod steps;
