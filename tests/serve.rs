@@ -24,6 +24,18 @@ async fn post(base: &str, path: &str, body: &Value) -> (u16, Value) {
     (status, response.json().await.expect("a JSON body"))
 }
 
+/// `GET {base}{path}`'s JSON body.
+async fn get_json(base: &str, path: &str) -> Value {
+    client()
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("a JSON body")
+}
+
 fn assert_error_shape(body: &Value, kind: &str) {
     let error = &body["error"];
     assert!(
@@ -74,14 +86,7 @@ async fn an_agent_offered_as_a_model_runs_its_tool_server_side_and_answers() {
         &[],
     );
     let base = server.base.clone();
-    let models: Value = client()
-        .get(format!("{base}/v1/models"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models: Value = get_json(&base, "/v1/models").await;
     assert!(
         models["data"]
             .as_array()
@@ -116,23 +121,9 @@ async fn serve_answers_chat_streams_samples_schemas_and_embeddings_on_smollm2() 
     let server = Served::start(&[], &[]);
     let base = server.base.clone();
 
-    let health: Value = client()
-        .get(format!("{base}/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = get_json(&base, "/health").await;
     assert_eq!(health["status"], "ok");
-    let models: Value = client()
-        .get(format!("{base}/v1/models"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models: Value = get_json(&base, "/v1/models").await;
     let ids: Vec<&str> = models["data"]
         .as_array()
         .unwrap()

@@ -95,29 +95,23 @@ pub async fn run(cmd: McpCommand) -> anyhow::Result<ExitCode> {
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let root = match args.root.canonicalize() {
         Ok(root) if root.is_dir() => root,
-        _ => {
-            errln!("error: --root {}: not a folder", args.root.display());
-            return Ok(ExitCode::from(EXIT_INVALID));
-        }
+        _ => return invalid(format!("--root {}: not a folder", args.root.display())),
     };
     let wanted = match chosen_tools(&args.tools) {
         Ok(wanted) => wanted,
-        Err(message) => {
-            errln!("error: {message}");
-            return Ok(ExitCode::from(EXIT_INVALID));
-        }
+        Err(message) => return invalid(message),
     };
     if wanted.is_empty() && args.workflows.is_empty() {
-        errln!("error: nothing to serve: give --tools NAMES and/or --workflow FILE");
-        return Ok(ExitCode::from(EXIT_INVALID));
+        return invalid("nothing to serve: give --tools NAMES and/or --workflow FILE");
     }
     let api_key = match &args.api_key_env {
         None => None,
         Some(var) => match std::env::var(var) {
             Ok(key) if !key.trim().is_empty() => Some(key),
             _ => {
-                errln!("error: --api-key-env {var}: the variable is not set or empty");
-                return Ok(ExitCode::from(EXIT_INVALID));
+                return invalid(format!(
+                    "--api-key-env {var}: the variable is not set or empty"
+                ));
             }
         },
     };
@@ -125,11 +119,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         && !addr.ip().is_loopback()
         && api_key.is_none()
     {
-        errln!(
-            "error: --http {addr} is not a loopback address: give --api-key-env VAR so that \
+        return invalid(format!(
+            "--http {addr} is not a loopback address: give --api-key-env VAR so that \
              clients must present a token"
-        );
-        return Ok(ExitCode::from(EXIT_INVALID));
+        ));
     }
     let builtins = builtin_tools(&root)?;
     // A host reads whole files and workflow outputs: a larger budget than a small model's.
@@ -147,20 +140,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let flow = match workflow::load(file, BUILTIN_TOOLS) {
             Ok(flow) => flow,
             Err(workflow::WorkflowError::Invalid(problems)) => {
+                // The problems render as whole `error:` lines of their own.
                 err!("{}", problems.render());
                 return Ok(ExitCode::from(EXIT_INVALID));
             }
-            Err(error) => {
-                errln!("error: {error}");
-                return Ok(ExitCode::from(EXIT_INVALID));
-            }
+            Err(error) => return invalid(error),
         };
         let servers = match connect_servers(&flow).await {
             Ok(servers) => servers,
-            Err(error) => {
-                errln!("error: {}: {error:#}", file.display());
-                return Ok(ExitCode::from(EXIT_INVALID));
-            }
+            Err(error) => return invalid(format!("{}: {error:#}", file.display())),
         };
         known.extend(mcp::tool_names(&servers));
         workflows.push((file.clone(), flow, servers));
@@ -169,12 +157,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     for (file, flow, servers) in workflows {
         let name = tool_name(&flow.name);
         if offered.get(&name).is_some() {
-            errln!(
-                "error: {}: the workflow `{}` would be the tool `{name}`, a name already taken",
+            return invalid(format!(
+                "{}: the workflow `{}` would be the tool `{name}`, a name already taken",
                 file.display(),
                 flow.name
-            );
-            return Ok(ExitCode::from(EXIT_INVALID));
+            ));
         }
         known.push(name.clone());
         let mut steps_tools = builtin_tools(&root)?;
@@ -195,10 +182,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
     let policy = match args.approvals.apply(Policy::allow_all(), &known_refs) {
         Ok(policy) => policy,
-        Err(message) => {
-            errln!("error: {message}");
-            return Ok(ExitCode::from(EXIT_INVALID));
-        }
+        Err(message) => return invalid(message),
     };
     for mut tool in workflow_tools {
         // The workflow's steps run under the same pre-approvals (plus the workflow's own
@@ -218,10 +202,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Some(addr) => {
             let listener = match tokio::net::TcpListener::bind(addr).await {
                 Ok(listener) => listener,
-                Err(e) => {
-                    errln!("error: --http {addr}: cannot listen: {e}");
-                    return Ok(ExitCode::from(EXIT_INVALID));
-                }
+                Err(e) => return invalid(format!("--http {addr}: cannot listen: {e}")),
             };
             let bound = listener.local_addr().context("the bound address")?;
             errln!("agentry mcp serve: listening on http://{bound}{MCP_PATH}");
@@ -230,7 +211,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 api_key,
             };
             server
-                .serve_http(listener, options, stop_signal())
+                .serve_http(listener, options, super::signal::stop_requested())
                 .await
                 .context("agentry mcp serve --http")?;
             errln!("agentry mcp serve: stopped");
@@ -239,28 +220,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Completes on Ctrl-C or (on Unix) SIGTERM.
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(e) => {
-                tracing::warn!("SIGTERM cannot be caught ({e}); Ctrl-C still stops the server");
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+/// Says `error: MESSAGE` on stderr and ends with the exit code of bad flags or a bad
+/// workflow (nothing was served).
+fn invalid(message: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
+    errln!("error: {message}");
+    Ok(ExitCode::from(EXIT_INVALID))
 }
 
 /// The built-in tools `--tools` names (`all`: every one), in order, without repeats.

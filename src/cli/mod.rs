@@ -21,6 +21,7 @@ mod open_model;
 mod recall;
 mod run;
 mod serve;
+mod signal;
 mod templates_dir;
 mod terminal_text;
 mod toolbox;

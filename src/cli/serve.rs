@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use agentry_core::agent::Agent;
 use agentry_core::defaults;
-use agentry_llama::LlamaConfig;
 use agentry_memory::embed::MINILM_SPEC;
 use agentry_memory::{Embedder, FastEmbedder};
 use agentry_server::{ServedAgent, Server, ServerConfig};
@@ -120,14 +119,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             _ => spec.clone(),
         }
     });
-    let mut config = LlamaConfig {
-        n_ctx: args.ctx,
-        gpu_layers: args.gpu_layers,
-        ..LlamaConfig::default()
-    };
-    if let Some(threads) = args.threads {
-        config.threads = threads;
-    }
+    let config = super::open_model::llama_config(args.ctx, args.gpu_layers, args.threads);
     let model = super::open_model::open_model(&spec, config, None, &origin).await?;
     let mut server = Server::new(model.clone(), model_name.clone()).config(ServerConfig {
         max_body_bytes: args.max_body_bytes,
@@ -218,26 +210,8 @@ fn load_workflow(file: &Path) -> anyhow::Result<workflow::Workflow> {
     }
 }
 
-/// Completes on Ctrl-C or SIGTERM.
+/// Completes on Ctrl-C or SIGTERM, saying that the server is shutting down.
 async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+    super::signal::stop_requested().await;
     errln!("agentry serve: shutting down (requests in flight finish first)");
 }

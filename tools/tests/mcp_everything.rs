@@ -4,6 +4,10 @@
 //! `streamableHttp` mode on a free loopback port). Its tools used here annotate
 //! themselves read-only, and the configurations take them at their word.
 
+#[allow(dead_code)]
+#[path = "support/mcp_servers.rs"]
+mod mcp_servers;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,19 +19,7 @@ use serde_json::json;
 
 /// The installed server's program; a missing install fails the test with what to run.
 fn everything() -> PathBuf {
-    let dir = std::env::var_os("AGENTRY_MCP_SERVERS")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/agentry/mcp-servers"))
-        })
-        .expect("HOME or AGENTRY_MCP_SERVERS is set");
-    let path = dir.join("npm/node_modules/.bin/mcp-server-everything");
-    assert!(
-        path.is_file(),
-        "{} is missing: run scripts/install-mcp-servers.sh (needs node and npm)",
-        path.display()
-    );
-    path
+    mcp_servers::everything()
 }
 
 fn registry_of(server: &McpServer) -> ToolRegistry {

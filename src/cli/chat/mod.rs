@@ -31,7 +31,6 @@ use agentry_core::defaults;
 use agentry_core::model::{LanguageModel, Sampling};
 use agentry_core::plan::run::Limits;
 use agentry_core::plan::strategy::Strategy;
-use agentry_llama::LlamaConfig;
 use agentry_workflow::{self as workflow, AgentSpec, ModelChoice, WorkflowError};
 use anyhow::Context;
 use clap::Args;
@@ -114,14 +113,7 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
             "the default model",
         ),
     };
-    let mut config = LlamaConfig {
-        n_ctx: args.ctx,
-        gpu_layers: args.gpu_layers,
-        ..LlamaConfig::default()
-    };
-    if let Some(threads) = args.threads {
-        config.threads = threads;
-    }
+    let config = super::open_model::llama_config(args.ctx, args.gpu_layers, args.threads);
     let model: Arc<dyn LanguageModel> =
         super::open_model::open_model(&model_spec, config, api_key_env.as_deref(), origin).await?;
     let project = args.memory.open().await?;
