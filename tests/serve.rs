@@ -299,6 +299,25 @@ async fn serve_answers_chat_streams_samples_schemas_and_embeddings_on_smollm2() 
     let near = cos(&vectors[0], &vectors[1]);
     let far = cos(&vectors[0], &vectors[2]);
     assert!(near > far + 0.3, "near {near}, far {far}");
+    // Usage counts the embedding model's own tokens ([CLS] and [SEP] included), not words.
+    let texts = [
+        "The cat sits on the mat",
+        "A cat is sitting on a rug",
+        "Quarterly revenue grew 5%",
+    ];
+    let tokenizer = agentry_memory::FastEmbedder::from_env_store()
+        .await
+        .expect("the embedding model")
+        .tokenizer()
+        .expect("its tokenizer");
+    let expected: usize = texts
+        .iter()
+        .map(|t| tokenizer.encode(*t, true).expect("encode").len())
+        .sum();
+    let words: usize = texts.iter().map(|t| t.split_whitespace().count()).sum();
+    assert!(expected > words, "{expected} tokens, {words} words");
+    assert_eq!(embedded["usage"]["prompt_tokens"], expected, "{embedded}");
+    assert_eq!(embedded["usage"]["total_tokens"], expected, "{embedded}");
 
     assert!(server.stop(), "the server did not stop cleanly on SIGTERM");
 }
