@@ -430,3 +430,41 @@ outputs:
         "{messages:?}"
     );
 }
+
+#[test]
+fn a_workflow_tool_loads_its_models_section_rendered_against_the_calls_arguments() {
+    // The agent runs on `answerer` of `models:`, whose spec is an argument of the call
+    // (its default names no model); equal to `model:`, it is the same model, loaded once.
+    const ASK: &str = r#"name: ask-named
+description: Answers a question in one short sentence.
+model: qwen2.5-coder-0.5b
+models:
+  answerer: "{{ inputs.answerer }}"
+inputs:
+  question: { type: string }
+  answerer: { type: string, default: no-such-registry-model }
+agents:
+  helper:
+    model: answerer
+    role: You answer questions in one short sentence.
+    sampling: { temperature: 0, max_tokens: 32 }
+    max_steps: 1
+steps:
+  - id: answer
+    agent: helper
+    task: "{{ inputs.question }}"
+outputs:
+  answer: "{{ steps.answer.output }}"
+"#;
+    let dir = workspace();
+    std::fs::write(dir.path().join("ask.yaml"), ASK).expect("write");
+    let question = "What is the capital city of France?";
+    let plan = json!({"mode": "auto", "elicit": null, "actions": [
+        call("ask-named", json!({"question": question, "answerer": "qwen2.5-coder-0.5b"})),
+    ]});
+    let report = sdk_client(dir.path(), plan, &["--workflow", "ask.yaml"]);
+    let result = &report["results"][0];
+    assert_eq!(result["isError"], false, "{report}");
+    let answer = result["structured"]["answer"].as_str().expect("an answer");
+    assert!(answer.to_lowercase().contains("paris"), "{answer}");
+}

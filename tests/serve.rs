@@ -1,8 +1,8 @@
 //! `agentry serve` on the real SmolLM2-135M, spoken to over HTTP: health, models, chat
 //! (whole, streamed, n=2, json_schema, a follow-up turn served from the KV cache),
 //! embeddings, and the refusals (400, 401, 404, 413, 503) in OpenAI's error shape; and an
-//! agent of a workflow offered as a model on qwen2.5-coder-0.5b, its calculator run at the
-//! server.
+//! agent of a workflow offered as a model on qwen2.5-coder-0.5b (its workflow's `models:`),
+//! its calculator run at the server.
 
 mod serve_support;
 
@@ -57,13 +57,16 @@ fn sse_data(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// A workflow whose agent has the calculator; its step is not run by `serve`, which offers
-/// the agent itself.
+/// A workflow whose agent has the calculator and runs on the model `coder` of its
+/// `models:`; its step is not run by `serve`, which offers the agent itself.
 const CALCULATOR_WORKFLOW: &str = r#"
 name: served-maths
-model: qwen2.5-coder-0.5b
+model: smollm2-135m
+models:
+  coder: qwen2.5-coder-0.5b
 agents:
   maths:
+    model: coder
     role: You are a precise assistant with a calculator.
     instructions:
       - Use the calculator for arithmetic instead of computing in your head.
@@ -81,7 +84,7 @@ async fn an_agent_offered_as_a_model_runs_its_tool_server_side_and_answers() {
     let file = dir.path().join("served-maths.yaml");
     std::fs::write(&file, CALCULATOR_WORKFLOW).expect("write the workflow");
     let server = Served::start_on(
-        "qwen2.5-coder-0.5b",
+        "smollm2-135m",
         &["--workflow", file.to_str().unwrap(), "--no-embeddings"],
         &[],
     );
@@ -96,7 +99,8 @@ async fn an_agent_offered_as_a_model_runs_its_tool_server_side_and_answers() {
         "{models}"
     );
     // Too large for a 0.5B model to multiply in its head: the right product means the
-    // calculator ran, at the server.
+    // calculator ran, at the server, called by the agent's own model (`coder`, loaded from
+    // the workflow's `models:`; the served SmolLM2-135M does not call tools this well).
     let (status, body) = post(
         &base,
         "/v1/chat/completions",

@@ -15,7 +15,6 @@ use agentry_core::model::{
     CandidateScore, Completion, CompletionStream, GenerateRequest, LanguageModel, ModelError,
     ModelInfo, ScoreRequest,
 };
-use agentry_llama::LlamaConfig;
 use agentry_tools::mcp::{HttpOptions, MCP_PATH, McpToolServer};
 use agentry_tools::{
     Capabilities, McpServer, Policy, Tool, ToolContext, ToolError, ToolOutput, ToolRegistry,
@@ -26,11 +25,12 @@ use anyhow::Context;
 use async_trait::async_trait;
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
-use tokio::sync::{OnceCell, broadcast};
+use tokio::sync::{Mutex, broadcast};
 
 use super::approve::ApprovalArgs;
 use super::mcp;
 use super::toolbox::{BUILTIN_TOOLS, builtin_tools};
+use super::workflow_models::{LoadedModels, ModelCache, ModelFlags, ModelSpecs};
 
 /// Exit code: bad flags, a workflow that does not validate, a server that cannot start.
 const EXIT_INVALID: u8 = 2;
@@ -64,7 +64,8 @@ pub struct ServeArgs {
     /// A workflow file to offer as a tool named after the workflow (repeatable).
     #[arg(long = "workflow", value_name = "FILE")]
     workflows: Vec<PathBuf>,
-    /// Use this model for the workflows' agents instead of each workflow's own.
+    /// Use this model instead of each workflow's `model:` (the models of its `models:`
+    /// stay, loaded as `agentry run` loads them).
     #[arg(long)]
     model: Option<String>,
     /// Context size of that model (default: the workflow's, else 4096).
@@ -172,9 +173,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             tools: Arc::new(steps_tools),
             servers,
             policy: Policy::allow_all(),
-            model: OnceCell::new(),
-            model_spec: args.model.clone(),
-            ctx: args.ctx,
+            flags: ModelFlags {
+                model: args.model.clone(),
+                ctx: args.ctx,
+                ..ModelFlags::default()
+            },
+            models: Mutex::new(ModelCache::default()),
             runs_dir: args.runs_dir.clone(),
         };
         workflow_tools.push(tool);
@@ -323,43 +327,34 @@ struct WorkflowTool {
     #[allow(dead_code)]
     servers: Vec<McpServer>,
     policy: Policy,
-    model: OnceCell<Arc<dyn LanguageModel>>,
-    model_spec: Option<String>,
-    ctx: Option<u32>,
+    /// `--model` and `--ctx` over the workflow's model settings.
+    flags: ModelFlags,
+    /// Its models, opened on the first call that needs them.
+    models: Mutex<ModelCache>,
     runs_dir: PathBuf,
 }
 
 impl WorkflowTool {
-    async fn model(&self) -> Result<Arc<dyn LanguageModel>, ToolError> {
+    /// The models of a run with the arguments `given`: `model:` and `models:` rendered
+    /// against its inputs and opened on first use (those of an earlier call are kept).
+    /// A workflow without agents needs none.
+    async fn models(&self, given: &Map<String, Value>) -> Result<LoadedModels, ToolError> {
         if self.flow.agents.is_empty() {
-            return Ok(Arc::new(NoModel::new()));
+            return Ok(LoadedModels {
+                main: Arc::new(NoModel::new()),
+                named: Vec::new(),
+            });
         }
-        self.model
-            .get_or_try_init(|| async {
-                let (spec, origin) = match &self.model_spec {
-                    Some(spec) => (spec.clone(), "--model".to_string()),
-                    None => (
-                        self.flow.model.spec.clone(),
-                        format!("`model:` of the workflow `{}`", self.flow.name),
-                    ),
-                };
-                let mut config = LlamaConfig {
-                    n_ctx: self.ctx.or(self.flow.model.ctx).unwrap_or(4096),
-                    gpu_layers: self.flow.model.gpu_layers.unwrap_or(0),
-                    ..LlamaConfig::default()
-                };
-                if let Some(threads) = self.flow.model.threads {
-                    config.threads = i32::try_from(threads).unwrap_or(i32::MAX);
-                }
-                let api_key_env = self
-                    .model_spec
-                    .is_none()
-                    .then_some(self.flow.model.api_key_env.as_deref())
-                    .flatten();
-                super::open_model::open_model(&spec, config, api_key_env, &origin).await
-            })
+        let inputs = workflow::resolve_inputs(&self.flow, given.clone()).map_err(|error| {
+            ToolError::failed(format!("workflow `{}` failed: {error}", self.flow.name))
+        })?;
+        let specs =
+            ModelSpecs::render(&self.flow, &self.flags, &inputs).map_err(ToolError::failed)?;
+        self.models
+            .lock()
             .await
-            .cloned()
+            .open_all(&self.flow, &self.flags, &specs)
+            .await
             .map_err(|e| ToolError::failed(format!("{e:#}")))
     }
 }
@@ -391,10 +386,13 @@ impl Tool for WorkflowTool {
         };
         ctx.progress
             .report(0.0, None, format!("starting workflow `{}`", self.flow.name));
-        let model = self.model().await?;
-        let runner = WorkflowRunner::new((*self.flow).clone(), model)
+        let models = self.models(&given).await?;
+        let mut runner = WorkflowRunner::new((*self.flow).clone(), models.main)
             .tools(self.tools.clone(), self.policy.clone())
             .checkpoints(&self.runs_dir);
+        for (name, model) in models.named {
+            runner = runner.named_model(name, model);
+        }
         let reporter = tokio::spawn(report_progress(
             runner.events(),
             self.flow.steps.iter().map(|s| s.id.clone()).collect(),

@@ -26,6 +26,7 @@ mod templates_dir;
 mod terminal_text;
 mod toolbox;
 mod validate;
+mod workflow_models;
 
 /// agentry: run agents on local models.
 #[derive(Debug, Parser)]

@@ -19,6 +19,7 @@ use clap::Args;
 
 use super::approve::{ApprovalArgs, unattended_refusal};
 use super::toolbox::{BUILTIN_TOOLS, builtin_tools};
+use super::workflow_models::{LoadedModels, ModelCache, ModelFlags, ModelSpecs};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -120,7 +121,25 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     });
     let config = super::open_model::llama_config(args.ctx, args.gpu_layers, args.threads);
-    let model = super::open_model::open_model(&spec, config, None, &origin).await?;
+    let model = super::open_model::open_model(&spec, config.clone(), None, &origin).await?;
+    // The models of the workflows' `models:` (one equal to the served model is that model).
+    let mut cache = ModelCache::with(&spec, config, model.clone());
+    let flags = ModelFlags {
+        model: Some(spec.clone()),
+        ctx: Some(args.ctx),
+        gpu_layers: Some(args.gpu_layers),
+        threads: args.threads,
+    };
+    let mut flow_models = Vec::new();
+    for flow in &flows {
+        let specs = ModelSpecs::render_with_defaults(flow, &flags)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", flow.source.name()))?;
+        let named = cache.open_named(flow, &flags, &specs).await?;
+        flow_models.push(LoadedModels {
+            main: model.clone(),
+            named,
+        });
+    }
     let mut server = Server::new(model.clone(), model_name.clone()).config(ServerConfig {
         max_body_bytes: args.max_body_bytes,
         max_n: args.max_n as usize,
@@ -133,7 +152,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("reading the working directory")?;
     let all_tools = builtin_tools(&cwd)?;
     let mut names = vec![model_name.clone()];
-    for flow in &flows {
+    for (flow, models) in flows.iter().zip(&flow_models) {
         for spec in &flow.agents {
             if names.contains(&spec.name) {
                 anyhow::bail!(
@@ -152,8 +171,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 })?;
                 tools.register_arc(tool)?;
             }
+            // Validation made sure a named model is declared, and all of them are loaded.
+            let agent_model = models
+                .for_agent(spec)
+                .with_context(|| format!("agent `{}`: its model was not loaded", spec.name))?;
             let agent = spec
-                .configure(Agent::builder().model(model.clone()).role(defaults::ROLE))
+                .configure(Agent::builder().model(agent_model).role(defaults::ROLE))
                 .tools(Arc::new(tools))
                 .policy(policy.clone())
                 .answer_schema(serde_json::json!({"type": "string", "minLength": 1}))
