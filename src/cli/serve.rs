@@ -179,7 +179,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .configure(Agent::builder().model(agent_model).role(defaults::ROLE))
                 .tools(Arc::new(tools))
                 .policy(policy.clone())
-                .answer_schema(serde_json::json!({"type": "string", "minLength": 1}))
+                // Free text, as the model writes it (a blank answer is still refused).
+                .answer_schema(serde_json::json!({"type": "string"}))
                 .build()
                 .with_context(|| format!("building the agent `{}`", spec.name))?;
             let description = spec
