@@ -545,3 +545,83 @@ fn a_bad_remote_model_spec_is_a_clear_error_naming_where() {
         "{stderr}"
     );
 }
+
+/// A workflow whose agent runs on a model of `models:` that cannot be loaded (a missing
+/// GGUF file), its `model:` a real one.
+const NAMED_MODEL_WORKFLOW: &str = r#"
+name: named-model
+model: smollm2-135m
+models:
+  gone: ./no-such-model.gguf
+agents:
+  helper:
+    model: gone
+    role: You answer briefly.
+steps:
+  - id: answer
+    agent: helper
+    task: Say hello.
+"#;
+
+/// Runs `agentry ARGS` in `dir` with stdin closed, killed after `limit`; its output, or
+/// `None` when it was still running.
+fn agentry_within(
+    dir: &std::path::Path,
+    args: &[&str],
+    limit: std::time::Duration,
+) -> Option<Output> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agentry"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run agentry");
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if child.try_wait().expect("wait").is_some() {
+            return Some(child.wait_with_output().expect("its output"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+#[test]
+fn serve_and_chat_load_the_workflows_models_section() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("named.yaml"), NAMED_MODEL_WORKFLOW).expect("write");
+    let limit = std::time::Duration::from_secs(300);
+    // `agentry run` is the reference: the missing model of `models:` is named.
+    let runs: [&[&str]; 3] = [
+        &["run", "named.yaml"],
+        &[
+            "serve",
+            "--model",
+            "smollm2-135m",
+            "--workflow",
+            "named.yaml",
+            "--bind",
+            "127.0.0.1:0",
+            "--no-embeddings",
+        ],
+        &["chat", "--agent", "named.yaml#helper", "--memory", "mem"],
+    ];
+    for args in runs {
+        let out = agentry_within(dir.path(), args, limit)
+            .unwrap_or_else(|| panic!("agentry {args:?} ran on without its `models:` model"));
+        let (stdout, stderr) = text(&out);
+        assert!(
+            !out.status.success(),
+            "agentry {args:?}: {stdout}\n{stderr}"
+        );
+        assert!(
+            stderr.contains("`models.gone`") && stderr.contains("no-such-model.gguf"),
+            "agentry {args:?} names the model it could not load: {stderr}"
+        );
+    }
+}

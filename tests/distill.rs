@@ -3,7 +3,8 @@
 //! child process), the judge qwen2.5-coder-0.5b in process, the student SmolLM2-135M.
 //! The run must write chat-format JSONL holding exactly the rows the judge scored at or
 //! above the threshold, split into train and held-back files, and report the student's
-//! mean score on the held-back rows.
+//! mean score on the held-back rows. And a teacher's code keeps its lines, in process and
+//! through `agentry serve`, into the JSONL row.
 
 #[allow(dead_code)]
 mod serve_support;
@@ -110,6 +111,13 @@ fn distill_writes_the_judged_rows_as_chat_jsonl_and_scores_the_student() {
         "the last instruction is held back"
     );
 
+    // Code keeps its lines: the function the teacher wrote is not squeezed onto one.
+    let code = rows[0]["answer"].as_str().unwrap_or_default();
+    assert!(
+        code.contains("def ") && code.trim().contains('\n'),
+        "the teacher's code comes in lines: {code:?}"
+    );
+
     // The files hold exactly the kept rows, in chat format: train the first two, held
     // back the last.
     let data = dir.path().join("out/data");
@@ -147,5 +155,66 @@ fn distill_writes_the_judged_rows_as_chat_jsonl_and_scores_the_student() {
         rows[2]["score"].as_f64(),
         "{outputs}"
     );
+    assert!(server.stop(), "the teacher's server exits cleanly");
+}
+
+/// A workflow whose one tool-less agent writes code, on the model `{{ inputs.teacher }}`.
+const TEACH: &str = r#"
+name: teach
+model: "{{ inputs.teacher }}"
+inputs:
+  teacher: { type: string }
+policy:
+  approve: [write_jsonl]
+  act_on_untrusted: [write_jsonl]
+agents:
+  teacher:
+    role: You are an expert Python programmer and a concise teacher.
+    instructions:
+      - When code is asked for, the answer is the full Python code.
+    sampling: { temperature: 0, max_tokens: 200 }
+steps:
+  - id: answer
+    agent: teacher
+    task: Write a Python function that reverses a string.
+  - id: keep
+    tool: write_jsonl
+    args:
+      path: rows.jsonl
+      row: { answer: "{{ steps.answer.output }}" }
+outputs:
+  answer: "{{ steps.answer.output }}"
+"#;
+
+#[test]
+fn a_teachers_code_keeps_its_newlines_in_process_and_through_agentry_serve() {
+    let model = "qwen2.5-coder-0.5b";
+    let server = Served::start_on(model, &["--no-embeddings"], &[]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("teach.yaml"), TEACH).expect("write the workflow");
+    let remote = format!("openai:{}/v1#{model}", server.base);
+    for teacher in [model, remote.as_str()] {
+        let _ = std::fs::remove_file(dir.path().join("rows.jsonl"));
+        let out = Command::new(env!("CARGO_BIN_EXE_agentry"))
+            .current_dir(dir.path())
+            .args(["run", "teach.yaml", "--json", "--input"])
+            .arg(format!("teacher={teacher}"))
+            .output()
+            .expect("run agentry run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "{teacher}: agentry run failed:\n{stderr}"
+        );
+        let result: Value = serde_json::from_slice(&out.stdout).expect("--json output");
+        let answer = result["outputs"]["answer"].as_str().unwrap_or_default();
+        assert!(
+            answer.contains("def ") && answer.trim().contains('\n'),
+            "{teacher}: the code comes in lines, as the model wrote it: {answer:?}"
+        );
+        // And the row written keeps them.
+        let rows = jsonl(&dir.path().join("rows.jsonl"));
+        assert_eq!(rows, vec![json!({"answer": answer})], "{teacher}");
+    }
     assert!(server.stop(), "the teacher's server exits cleanly");
 }

@@ -4,72 +4,21 @@
 //! initialize handshake of 2025-11-25), and by agentry's own MCP client
 //! (`agentry_tools::McpServer`). No model: the workflow served has tool steps only.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use agentry_tools::{McpServer, McpServerConfig, Policy, ToolCall, ToolRegistry};
 use serde_json::{Value, json};
 
-const AGENTRY: &str = env!("CARGO_BIN_EXE_agentry");
-
-/// A workflow of tool steps only: read a file, multiply with the calculator.
-const WORKFLOW: &str = r#"name: file-words
-description: Reads a file under the root and multiplies with the calculator.
-model: smollm2-135m
-inputs:
-  path: { type: string, description: the file to read }
-  times: { type: integer, default: 2 }
-steps:
-  - id: read
-    tool: read_file
-    args: { path: "{{ inputs.path }}" }
-  - id: double
-    tool: calculator
-    args: { expression: "{{ inputs.times }} * 21" }
-outputs:
-  text: "{{ steps.read.output.content }}"
-  number: "{{ steps.double.output.value }}"
-"#;
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-/// The venv's Python, which has the official `mcp` SDK; a missing install fails the
-/// test with what to run.
-fn sdk_python() -> PathBuf {
-    let dir = std::env::var_os("AGENTRY_MCP_SERVERS")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/agentry/mcp-servers"))
-        })
-        .expect("HOME or AGENTRY_MCP_SERVERS is set");
-    let python = dir.join("venv/bin/python");
-    let has_sdk = Command::new(&python)
-        .args(["-c", "import mcp, mcp_types"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        has_sdk,
-        "{} cannot import the `mcp` SDK: run scripts/install-mcp-servers.sh",
-        python.display()
-    );
-    python
-}
-
-/// A folder with `hello.txt` and the workflow `wf.yaml`.
-fn workspace() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("hello.txt"), "hello from the root\n").expect("write");
-    std::fs::write(dir.path().join("wf.yaml"), WORKFLOW).expect("write");
-    dir
-}
+#[allow(dead_code)]
+mod mcp_support;
+use mcp_support::{AGENTRY, call, installed, repo, sdk_report, workspace};
 
 /// Runs the SDK client with `plan` against `agentry mcp serve SERVE_ARGS` in `dir`; its
 /// report.
 fn sdk_client(dir: &Path, plan: Value, serve_args: &[&str]) -> Value {
-    let out = Command::new(sdk_python())
+    let out = Command::new(installed::python_with("mcp, mcp_types"))
         .arg(repo("tests/fixtures/mcp/sdk_client.py"))
         .arg(plan.to_string())
         .arg("--")
@@ -80,17 +29,7 @@ fn sdk_client(dir: &Path, plan: Value, serve_args: &[&str]) -> Value {
         .env_remove("RUST_LOG")
         .output()
         .expect("run the SDK client");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the SDK client failed\n{stdout}\n{stderr}"
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
-}
-
-fn call(name: &str, args: Value) -> Value {
-    json!({"op": "call", "name": name, "args": args})
+    sdk_report(&out)
 }
 
 #[test]
@@ -490,4 +429,42 @@ outputs:
         messages.contains(&"step answer (agent) started"),
         "{messages:?}"
     );
+}
+
+#[test]
+fn a_workflow_tool_loads_its_models_section_rendered_against_the_calls_arguments() {
+    // The agent runs on `answerer` of `models:`, whose spec is an argument of the call
+    // (its default names no model); equal to `model:`, it is the same model, loaded once.
+    const ASK: &str = r#"name: ask-named
+description: Answers a question in one short sentence.
+model: qwen2.5-coder-0.5b
+models:
+  answerer: "{{ inputs.answerer }}"
+inputs:
+  question: { type: string }
+  answerer: { type: string, default: no-such-registry-model }
+agents:
+  helper:
+    model: answerer
+    role: You answer questions in one short sentence.
+    sampling: { temperature: 0, max_tokens: 32 }
+    max_steps: 1
+steps:
+  - id: answer
+    agent: helper
+    task: "{{ inputs.question }}"
+outputs:
+  answer: "{{ steps.answer.output }}"
+"#;
+    let dir = workspace();
+    std::fs::write(dir.path().join("ask.yaml"), ASK).expect("write");
+    let question = "What is the capital city of France?";
+    let plan = json!({"mode": "auto", "elicit": null, "actions": [
+        call("ask-named", json!({"question": question, "answerer": "qwen2.5-coder-0.5b"})),
+    ]});
+    let report = sdk_client(dir.path(), plan, &["--workflow", "ask.yaml"]);
+    let result = &report["results"][0];
+    assert_eq!(result["isError"], false, "{report}");
+    let answer = result["structured"]["answer"].as_str().expect("an answer");
+    assert!(answer.to_lowercase().contains("paris"), "{answer}");
 }

@@ -6,7 +6,7 @@
 //! tool steps only.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStderr, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -14,67 +14,11 @@ use std::time::{Duration, Instant};
 use agentry_tools::{McpServer, McpServerConfig, Policy, ToolCall, ToolRegistry, ToolSet};
 use serde_json::{Value, json};
 
-const AGENTRY: &str = env!("CARGO_BIN_EXE_agentry");
+#[allow(dead_code)]
+mod mcp_support;
+use mcp_support::{AGENTRY, call, installed, repo, sdk_report, workspace};
+
 const TOKEN: &str = "test-token-5b1d";
-
-/// A workflow of tool steps only: read a file, multiply with the calculator.
-const WORKFLOW: &str = r#"name: file-words
-description: Reads a file under the root and multiplies with the calculator.
-model: smollm2-135m
-inputs:
-  path: { type: string, description: the file to read }
-  times: { type: integer, default: 2 }
-steps:
-  - id: read
-    tool: read_file
-    args: { path: "{{ inputs.path }}" }
-  - id: double
-    tool: calculator
-    args: { expression: "{{ inputs.times }} * 21" }
-outputs:
-  text: "{{ steps.read.output.content }}"
-  number: "{{ steps.double.output.value }}"
-"#;
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-fn mcp_servers_dir() -> PathBuf {
-    std::env::var_os("AGENTRY_MCP_SERVERS")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/agentry/mcp-servers"))
-        })
-        .expect("HOME or AGENTRY_MCP_SERVERS is set")
-}
-
-/// The venv's Python, which has the official `mcp` SDK; a missing install fails the
-/// test with what to run.
-fn sdk_python() -> PathBuf {
-    let python = mcp_servers_dir().join("venv/bin/python");
-    let has_sdk = Command::new(&python)
-        .args(["-c", "import mcp, mcp_types, httpx2"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        has_sdk,
-        "{} cannot import the `mcp` SDK: run scripts/install-mcp-servers.sh",
-        python.display()
-    );
-    python
-}
-
-/// `server-everything` (npm); a missing install fails the test with what to run.
-fn everything() -> PathBuf {
-    let path = mcp_servers_dir().join("npm/node_modules/.bin/mcp-server-everything");
-    assert!(
-        path.is_file(),
-        "{} is missing: run scripts/install-mcp-servers.sh (needs node and npm)",
-        path.display()
-    );
-    path
-}
 
 /// `agentry mcp serve --http 127.0.0.1:0 ARGS` in `dir` with `TOKEN` in
 /// `AGENTRY_TEST_MCP_TOKEN`; its URL read from the line it prints.
@@ -138,25 +82,18 @@ fn forward(stderr: ChildStderr) -> (mpsc::Receiver<String>, mpsc::Receiver<Strin
     (first_out, rest_out)
 }
 
-/// Runs the SDK client with `plan` against `url`; its exit, stdout and stderr.
-fn sdk_client_raw(plan: &Value, url: &str) -> (bool, String, String) {
-    let out = Command::new(sdk_python())
+/// Runs the SDK client with `plan` against `url`.
+fn sdk_output(plan: &Value, url: &str) -> std::process::Output {
+    Command::new(installed::python_with("mcp, mcp_types, httpx2"))
         .arg(repo("tests/fixtures/mcp/sdk_client.py"))
         .arg(plan.to_string())
         .args(["--url", url])
         .output()
-        .expect("run the SDK client");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .expect("run the SDK client")
 }
 
 fn sdk_client(plan: &Value, url: &str) -> Value {
-    let (ok, stdout, stderr) = sdk_client_raw(plan, url);
-    assert!(ok, "the SDK client failed\n{stdout}\n{stderr}");
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+    sdk_report(&sdk_output(plan, url))
 }
 
 /// The HTTP status of an `initialize` POST to `url` with `token` as the bearer token.
@@ -184,17 +121,6 @@ fn status_of_post(url: &str, token: Option<&str>) -> u16 {
     String::from_utf8_lossy(&head[9..12])
         .parse()
         .expect("a status code")
-}
-
-fn call(name: &str, args: Value) -> Value {
-    json!({"op": "call", "name": name, "args": args})
-}
-
-fn workspace() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("hello.txt"), "hello from the root\n").expect("write");
-    std::fs::write(dir.path().join("wf.yaml"), WORKFLOW).expect("write");
-    dir
 }
 
 #[test]
@@ -253,8 +179,12 @@ fn the_python_sdk_over_http_lists_calls_runs_a_workflow_and_needs_the_token() {
     for token in [Value::Null, json!("wrong")] {
         let plan =
             json!({"mode": "auto", "elicit": null, "token": token, "actions": [{"op": "list"}]});
-        let (ok, stdout, _) = sdk_client_raw(&plan, &served.url);
-        assert!(!ok, "a client without the token is refused: {stdout}");
+        let out = sdk_output(&plan, &served.url);
+        assert!(
+            !out.status.success(),
+            "a client without the token is refused: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
     assert_eq!(status_of_post(&served.url, None), 401);
     assert_eq!(status_of_post(&served.url, Some("wrong")), 401);
@@ -384,7 +314,7 @@ async fn agentrys_own_client_uses_agentry_mcp_serve_over_http() {
 #[test]
 fn a_cancelled_call_stops_the_workflow_it_runs() {
     let dir = workspace();
-    let everything = everything();
+    let everything = installed::everything();
     // A slow step (server-everything's long operation, 6 s in 6 steps), then a write the
     // run only reaches if it is not stopped.
     let flow = format!(

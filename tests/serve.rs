@@ -1,8 +1,8 @@
 //! `agentry serve` on the real SmolLM2-135M, spoken to over HTTP: health, models, chat
 //! (whole, streamed, n=2, json_schema, a follow-up turn served from the KV cache),
 //! embeddings, and the refusals (400, 401, 404, 413, 503) in OpenAI's error shape; and an
-//! agent of a workflow offered as a model on qwen2.5-coder-0.5b, its calculator run at the
-//! server.
+//! agent of a workflow offered as a model on qwen2.5-coder-0.5b (its workflow's `models:`),
+//! its calculator run at the server.
 
 mod serve_support;
 
@@ -22,6 +22,18 @@ async fn post(base: &str, path: &str, body: &Value) -> (u16, Value) {
         .expect("send");
     let status = response.status().as_u16();
     (status, response.json().await.expect("a JSON body"))
+}
+
+/// `GET {base}{path}`'s JSON body.
+async fn get_json(base: &str, path: &str) -> Value {
+    client()
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("a JSON body")
 }
 
 fn assert_error_shape(body: &Value, kind: &str) {
@@ -45,13 +57,16 @@ fn sse_data(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// A workflow whose agent has the calculator; its step is not run by `serve`, which offers
-/// the agent itself.
+/// A workflow whose agent has the calculator and runs on the model `coder` of its
+/// `models:`; its step is not run by `serve`, which offers the agent itself.
 const CALCULATOR_WORKFLOW: &str = r#"
 name: served-maths
-model: qwen2.5-coder-0.5b
+model: smollm2-135m
+models:
+  coder: qwen2.5-coder-0.5b
 agents:
   maths:
+    model: coder
     role: You are a precise assistant with a calculator.
     instructions:
       - Use the calculator for arithmetic instead of computing in your head.
@@ -69,19 +84,12 @@ async fn an_agent_offered_as_a_model_runs_its_tool_server_side_and_answers() {
     let file = dir.path().join("served-maths.yaml");
     std::fs::write(&file, CALCULATOR_WORKFLOW).expect("write the workflow");
     let server = Served::start_on(
-        "qwen2.5-coder-0.5b",
+        "smollm2-135m",
         &["--workflow", file.to_str().unwrap(), "--no-embeddings"],
         &[],
     );
     let base = server.base.clone();
-    let models: Value = client()
-        .get(format!("{base}/v1/models"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models: Value = get_json(&base, "/v1/models").await;
     assert!(
         models["data"]
             .as_array()
@@ -91,7 +99,8 @@ async fn an_agent_offered_as_a_model_runs_its_tool_server_side_and_answers() {
         "{models}"
     );
     // Too large for a 0.5B model to multiply in its head: the right product means the
-    // calculator ran, at the server.
+    // calculator ran, at the server, called by the agent's own model (`coder`, loaded from
+    // the workflow's `models:`; the served SmolLM2-135M does not call tools this well).
     let (status, body) = post(
         &base,
         "/v1/chat/completions",
@@ -116,23 +125,9 @@ async fn serve_answers_chat_streams_samples_schemas_and_embeddings_on_smollm2() 
     let server = Served::start(&[], &[]);
     let base = server.base.clone();
 
-    let health: Value = client()
-        .get(format!("{base}/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = get_json(&base, "/health").await;
     assert_eq!(health["status"], "ok");
-    let models: Value = client()
-        .get(format!("{base}/v1/models"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models: Value = get_json(&base, "/v1/models").await;
     let ids: Vec<&str> = models["data"]
         .as_array()
         .unwrap()
@@ -308,6 +303,25 @@ async fn serve_answers_chat_streams_samples_schemas_and_embeddings_on_smollm2() 
     let near = cos(&vectors[0], &vectors[1]);
     let far = cos(&vectors[0], &vectors[2]);
     assert!(near > far + 0.3, "near {near}, far {far}");
+    // Usage counts the embedding model's own tokens ([CLS] and [SEP] included), not words.
+    let texts = [
+        "The cat sits on the mat",
+        "A cat is sitting on a rug",
+        "Quarterly revenue grew 5%",
+    ];
+    let tokenizer = agentry_memory::FastEmbedder::from_env_store()
+        .await
+        .expect("the embedding model")
+        .tokenizer()
+        .expect("its tokenizer");
+    let expected: usize = texts
+        .iter()
+        .map(|t| tokenizer.encode(*t, true).expect("encode").len())
+        .sum();
+    let words: usize = texts.iter().map(|t| t.split_whitespace().count()).sum();
+    assert!(expected > words, "{expected} tokens, {words} words");
+    assert_eq!(embedded["usage"]["prompt_tokens"], expected, "{embedded}");
+    assert_eq!(embedded["usage"]["total_tokens"], expected, "{embedded}");
 
     assert!(server.stop(), "the server did not stop cleanly on SIGTERM");
 }

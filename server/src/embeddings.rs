@@ -80,8 +80,12 @@ pub(crate) async fn embeddings(
         .embed(&texts)
         .await
         .map_err(|e| ApiError::Internal(format!("the embedder failed: {e}")))?;
-    // The embedder's tokenizer is not exposed; words are the count reported.
-    let tokens: usize = texts.iter().map(|t| t.split_whitespace().count()).sum();
+    // The embedder's own tokenizer counts; one without a tokenizer reports words.
+    let tokens = match embedder.count_tokens(&texts) {
+        Ok(Some(tokens)) => tokens,
+        Ok(None) => texts.iter().map(|t| t.split_whitespace().count()).sum(),
+        Err(e) => return Err(ApiError::Internal(format!("counting tokens: {e}"))),
+    };
     let data: Vec<Value> = vectors
         .iter()
         .enumerate()

@@ -233,26 +233,34 @@ async fn healthy(child: &mut Child, root: &str, label: &str) -> Result<(), Serve
     }
 }
 
+/// Starts `command` (a server labelled `label`) with no stdin, stderr dropped and
+/// `stdout` as given; it is killed when dropped.
+fn spawn(command: &mut Command, stdout: Stdio, label: &str) -> Result<Child, ServeBenchError> {
+    command
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| ServeBenchError::Start {
+            server: label.into(),
+            detail: format!("{}: {e}", command.as_std().get_program().to_string_lossy()),
+        })
+}
+
 async fn start_llama_server(opts: &ServeBenchOptions) -> Result<Running, ServeBenchError> {
     let port = free_port()?;
     let label = "llama-server";
-    let mut child = Command::new(&opts.llama_server)
+    let mut command = Command::new(&opts.llama_server);
+    command
         .arg("-m")
         .arg(&opts.gguf)
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["--alias", "bench", "-t", &opts.threads.to_string()])
         .args(["-np", &opts.clients.to_string()])
         .args(["-c", &(opts.n_ctx as usize * opts.clients).to_string()])
-        .arg("--jinja")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| ServeBenchError::Start {
-            server: label.into(),
-            detail: format!("{}: {e}", opts.llama_server.display()),
-        })?;
+        .arg("--jinja");
+    let mut child = spawn(&mut command, Stdio::null(), label)?;
     let root = format!("http://127.0.0.1:{port}");
     healthy(&mut child, &root, label).await?;
     Ok(Running {
@@ -265,19 +273,12 @@ async fn start_llama_server(opts: &ServeBenchOptions) -> Result<Running, ServeBe
 
 async fn start_agentry_serve(opts: &ServeBenchOptions) -> Result<Running, ServeBenchError> {
     let label = "agentry serve";
-    let mut child = Command::new(&opts.agentry)
+    let mut command = Command::new(&opts.agentry);
+    command
         .args(["serve", "--model", &opts.model, "--bind", "127.0.0.1:0"])
         .args(["--threads", &opts.threads.to_string()])
-        .args(["--ctx", &opts.n_ctx.to_string(), "--no-embeddings"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| ServeBenchError::Start {
-            server: label.into(),
-            detail: format!("{}: {e}", opts.agentry.display()),
-        })?;
+        .args(["--ctx", &opts.n_ctx.to_string(), "--no-embeddings"]);
+    let mut child = spawn(&mut command, Stdio::piped(), label)?;
     let failed = |detail: String| ServeBenchError::Start {
         server: label.into(),
         detail,
@@ -392,6 +393,23 @@ async fn stream(
     Ok(out)
 }
 
+/// One chat completion, not streamed: the server's JSON reply.
+async fn complete(
+    server: &Running,
+    client: &reqwest::Client,
+    body: &Value,
+) -> Result<Value, ServeBenchError> {
+    client
+        .post(format!("{}/chat/completions", server.base))
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| server.error(e))?
+        .json()
+        .await
+        .map_err(|e| server.error(e))
+}
+
 /// Aggregate decode tokens/s of `clients` concurrent streams.
 async fn decode_speed(
     server: &Running,
@@ -450,15 +468,7 @@ async fn followup_ttft(
         {"role": "user", "content": "Do you sell bread on Sundays?"},
     ]);
     let body = json!({"model": server.name, "messages": first, "max_tokens": 16, "temperature": 0});
-    let reply: Value = client
-        .post(format!("{}/chat/completions", server.base))
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| server.error(e))?
-        .json()
-        .await
-        .map_err(|e| server.error(e))?;
+    let reply = complete(server, &client, &body).await?;
     let reply = reply["choices"][0]["message"]["content"]
         .as_str()
         .unwrap_or("Yes.")
@@ -524,15 +534,7 @@ async fn client_overhead(
     let (mut raw, mut ours) = (Vec::new(), Vec::new());
     for _ in 0..requests.max(1) {
         let started = Instant::now();
-        let reply: Value = client
-            .post(format!("{}/chat/completions", server.base))
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| server.error(e))?
-            .json()
-            .await
-            .map_err(|e| server.error(e))?;
+        let reply = complete(server, &client, &body).await?;
         if reply["choices"][0]["message"].is_null() {
             return Err(server.error(format!("no message in {reply}")));
         }

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use agentry_eval::{Config, EvalError, EvalOptions, Evaluation, Suite, TraceFile};
-use agentry_llama::LlamaConfig;
 use anyhow::Context;
 use clap::Args;
 
@@ -129,14 +128,7 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         trace_path.display()
     );
     for spec in &models {
-        let mut config = LlamaConfig {
-            n_ctx: args.ctx,
-            gpu_layers: args.gpu_layers,
-            ..LlamaConfig::default()
-        };
-        if let Some(threads) = args.threads {
-            config.threads = threads;
-        }
+        let config = super::open_model::llama_config(args.ctx, args.gpu_layers, args.threads);
         let model = super::open_model::open_model(spec, config, None, "--model").await?;
         evaluation.run_model(spec, model, &mut trace).await?;
     }

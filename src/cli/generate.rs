@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use agentry_core::model::{Constraint, GenerateRequest, Sampling, StreamEvent};
-use agentry_llama::LlamaConfig;
 use agentry_prompts::ChatMessage;
 use anyhow::Context;
 use clap::Args;
@@ -45,11 +44,7 @@ pub struct GenerateArgs {
 }
 
 pub async fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
-    let config = LlamaConfig {
-        n_ctx: args.ctx,
-        gpu_layers: args.gpu_layers,
-        ..LlamaConfig::default()
-    };
+    let config = super::open_model::llama_config(args.ctx, args.gpu_layers, None);
     let model = super::open_model::open_model(&args.model, config, None, "--model").await?;
     let mut messages = Vec::new();
     if let Some(system) = args.system {

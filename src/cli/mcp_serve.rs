@@ -15,7 +15,6 @@ use agentry_core::model::{
     CandidateScore, Completion, CompletionStream, GenerateRequest, LanguageModel, ModelError,
     ModelInfo, ScoreRequest,
 };
-use agentry_llama::LlamaConfig;
 use agentry_tools::mcp::{HttpOptions, MCP_PATH, McpToolServer};
 use agentry_tools::{
     Capabilities, McpServer, Policy, Tool, ToolContext, ToolError, ToolOutput, ToolRegistry,
@@ -26,11 +25,12 @@ use anyhow::Context;
 use async_trait::async_trait;
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
-use tokio::sync::{OnceCell, broadcast};
+use tokio::sync::{Mutex, broadcast};
 
 use super::approve::ApprovalArgs;
 use super::mcp;
 use super::toolbox::{BUILTIN_TOOLS, builtin_tools};
+use super::workflow_models::{LoadedModels, ModelCache, ModelFlags, ModelSpecs};
 
 /// Exit code: bad flags, a workflow that does not validate, a server that cannot start.
 const EXIT_INVALID: u8 = 2;
@@ -64,7 +64,8 @@ pub struct ServeArgs {
     /// A workflow file to offer as a tool named after the workflow (repeatable).
     #[arg(long = "workflow", value_name = "FILE")]
     workflows: Vec<PathBuf>,
-    /// Use this model for the workflows' agents instead of each workflow's own.
+    /// Use this model instead of each workflow's `model:` (the models of its `models:`
+    /// stay, loaded as `agentry run` loads them).
     #[arg(long)]
     model: Option<String>,
     /// Context size of that model (default: the workflow's, else 4096).
@@ -95,29 +96,23 @@ pub async fn run(cmd: McpCommand) -> anyhow::Result<ExitCode> {
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let root = match args.root.canonicalize() {
         Ok(root) if root.is_dir() => root,
-        _ => {
-            errln!("error: --root {}: not a folder", args.root.display());
-            return Ok(ExitCode::from(EXIT_INVALID));
-        }
+        _ => return invalid(format!("--root {}: not a folder", args.root.display())),
     };
     let wanted = match chosen_tools(&args.tools) {
         Ok(wanted) => wanted,
-        Err(message) => {
-            errln!("error: {message}");
-            return Ok(ExitCode::from(EXIT_INVALID));
-        }
+        Err(message) => return invalid(message),
     };
     if wanted.is_empty() && args.workflows.is_empty() {
-        errln!("error: nothing to serve: give --tools NAMES and/or --workflow FILE");
-        return Ok(ExitCode::from(EXIT_INVALID));
+        return invalid("nothing to serve: give --tools NAMES and/or --workflow FILE");
     }
     let api_key = match &args.api_key_env {
         None => None,
         Some(var) => match std::env::var(var) {
             Ok(key) if !key.trim().is_empty() => Some(key),
             _ => {
-                errln!("error: --api-key-env {var}: the variable is not set or empty");
-                return Ok(ExitCode::from(EXIT_INVALID));
+                return invalid(format!(
+                    "--api-key-env {var}: the variable is not set or empty"
+                ));
             }
         },
     };
@@ -125,11 +120,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         && !addr.ip().is_loopback()
         && api_key.is_none()
     {
-        errln!(
-            "error: --http {addr} is not a loopback address: give --api-key-env VAR so that \
+        return invalid(format!(
+            "--http {addr} is not a loopback address: give --api-key-env VAR so that \
              clients must present a token"
-        );
-        return Ok(ExitCode::from(EXIT_INVALID));
+        ));
     }
     let builtins = builtin_tools(&root)?;
     // A host reads whole files and workflow outputs: a larger budget than a small model's.
@@ -147,20 +141,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let flow = match workflow::load(file, BUILTIN_TOOLS) {
             Ok(flow) => flow,
             Err(workflow::WorkflowError::Invalid(problems)) => {
+                // The problems render as whole `error:` lines of their own.
                 err!("{}", problems.render());
                 return Ok(ExitCode::from(EXIT_INVALID));
             }
-            Err(error) => {
-                errln!("error: {error}");
-                return Ok(ExitCode::from(EXIT_INVALID));
-            }
+            Err(error) => return invalid(error),
         };
         let servers = match connect_servers(&flow).await {
             Ok(servers) => servers,
-            Err(error) => {
-                errln!("error: {}: {error:#}", file.display());
-                return Ok(ExitCode::from(EXIT_INVALID));
-            }
+            Err(error) => return invalid(format!("{}: {error:#}", file.display())),
         };
         known.extend(mcp::tool_names(&servers));
         workflows.push((file.clone(), flow, servers));
@@ -169,12 +158,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     for (file, flow, servers) in workflows {
         let name = tool_name(&flow.name);
         if offered.get(&name).is_some() {
-            errln!(
-                "error: {}: the workflow `{}` would be the tool `{name}`, a name already taken",
+            return invalid(format!(
+                "{}: the workflow `{}` would be the tool `{name}`, a name already taken",
                 file.display(),
                 flow.name
-            );
-            return Ok(ExitCode::from(EXIT_INVALID));
+            ));
         }
         known.push(name.clone());
         let mut steps_tools = builtin_tools(&root)?;
@@ -185,9 +173,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             tools: Arc::new(steps_tools),
             servers,
             policy: Policy::allow_all(),
-            model: OnceCell::new(),
-            model_spec: args.model.clone(),
-            ctx: args.ctx,
+            flags: ModelFlags {
+                model: args.model.clone(),
+                ctx: args.ctx,
+                ..ModelFlags::default()
+            },
+            models: Mutex::new(ModelCache::default()),
             runs_dir: args.runs_dir.clone(),
         };
         workflow_tools.push(tool);
@@ -195,10 +186,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
     let policy = match args.approvals.apply(Policy::allow_all(), &known_refs) {
         Ok(policy) => policy,
-        Err(message) => {
-            errln!("error: {message}");
-            return Ok(ExitCode::from(EXIT_INVALID));
-        }
+        Err(message) => return invalid(message),
     };
     for mut tool in workflow_tools {
         // The workflow's steps run under the same pre-approvals (plus the workflow's own
@@ -218,10 +206,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Some(addr) => {
             let listener = match tokio::net::TcpListener::bind(addr).await {
                 Ok(listener) => listener,
-                Err(e) => {
-                    errln!("error: --http {addr}: cannot listen: {e}");
-                    return Ok(ExitCode::from(EXIT_INVALID));
-                }
+                Err(e) => return invalid(format!("--http {addr}: cannot listen: {e}")),
             };
             let bound = listener.local_addr().context("the bound address")?;
             errln!("agentry mcp serve: listening on http://{bound}{MCP_PATH}");
@@ -230,7 +215,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 api_key,
             };
             server
-                .serve_http(listener, options, stop_signal())
+                .serve_http(listener, options, super::signal::stop_requested())
                 .await
                 .context("agentry mcp serve --http")?;
             errln!("agentry mcp serve: stopped");
@@ -239,28 +224,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Completes on Ctrl-C or (on Unix) SIGTERM.
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(e) => {
-                tracing::warn!("SIGTERM cannot be caught ({e}); Ctrl-C still stops the server");
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+/// Says `error: MESSAGE` on stderr and ends with the exit code of bad flags or a bad
+/// workflow (nothing was served).
+fn invalid(message: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
+    errln!("error: {message}");
+    Ok(ExitCode::from(EXIT_INVALID))
 }
 
 /// The built-in tools `--tools` names (`all`: every one), in order, without repeats.
@@ -359,43 +327,34 @@ struct WorkflowTool {
     #[allow(dead_code)]
     servers: Vec<McpServer>,
     policy: Policy,
-    model: OnceCell<Arc<dyn LanguageModel>>,
-    model_spec: Option<String>,
-    ctx: Option<u32>,
+    /// `--model` and `--ctx` over the workflow's model settings.
+    flags: ModelFlags,
+    /// Its models, opened on the first call that needs them.
+    models: Mutex<ModelCache>,
     runs_dir: PathBuf,
 }
 
 impl WorkflowTool {
-    async fn model(&self) -> Result<Arc<dyn LanguageModel>, ToolError> {
+    /// The models of a run with the arguments `given`: `model:` and `models:` rendered
+    /// against its inputs and opened on first use (those of an earlier call are kept).
+    /// A workflow without agents needs none.
+    async fn models(&self, given: &Map<String, Value>) -> Result<LoadedModels, ToolError> {
         if self.flow.agents.is_empty() {
-            return Ok(Arc::new(NoModel::new()));
+            return Ok(LoadedModels {
+                main: Arc::new(NoModel::new()),
+                named: Vec::new(),
+            });
         }
-        self.model
-            .get_or_try_init(|| async {
-                let (spec, origin) = match &self.model_spec {
-                    Some(spec) => (spec.clone(), "--model".to_string()),
-                    None => (
-                        self.flow.model.spec.clone(),
-                        format!("`model:` of the workflow `{}`", self.flow.name),
-                    ),
-                };
-                let mut config = LlamaConfig {
-                    n_ctx: self.ctx.or(self.flow.model.ctx).unwrap_or(4096),
-                    gpu_layers: self.flow.model.gpu_layers.unwrap_or(0),
-                    ..LlamaConfig::default()
-                };
-                if let Some(threads) = self.flow.model.threads {
-                    config.threads = i32::try_from(threads).unwrap_or(i32::MAX);
-                }
-                let api_key_env = self
-                    .model_spec
-                    .is_none()
-                    .then_some(self.flow.model.api_key_env.as_deref())
-                    .flatten();
-                super::open_model::open_model(&spec, config, api_key_env, &origin).await
-            })
+        let inputs = workflow::resolve_inputs(&self.flow, given.clone()).map_err(|error| {
+            ToolError::failed(format!("workflow `{}` failed: {error}", self.flow.name))
+        })?;
+        let specs =
+            ModelSpecs::render(&self.flow, &self.flags, &inputs).map_err(ToolError::failed)?;
+        self.models
+            .lock()
             .await
-            .cloned()
+            .open_all(&self.flow, &self.flags, &specs)
+            .await
             .map_err(|e| ToolError::failed(format!("{e:#}")))
     }
 }
@@ -427,10 +386,13 @@ impl Tool for WorkflowTool {
         };
         ctx.progress
             .report(0.0, None, format!("starting workflow `{}`", self.flow.name));
-        let model = self.model().await?;
-        let runner = WorkflowRunner::new((*self.flow).clone(), model)
+        let models = self.models(&given).await?;
+        let mut runner = WorkflowRunner::new((*self.flow).clone(), models.main)
             .tools(self.tools.clone(), self.policy.clone())
             .checkpoints(&self.runs_dir);
+        for (name, model) in models.named {
+            runner = runner.named_model(name, model);
+        }
         let reporter = tokio::spawn(report_progress(
             runner.events(),
             self.flow.steps.iter().map(|s| s.id.clone()).collect(),

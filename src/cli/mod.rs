@@ -21,10 +21,12 @@ mod open_model;
 mod recall;
 mod run;
 mod serve;
+mod signal;
 mod templates_dir;
 mod terminal_text;
 mod toolbox;
 mod validate;
+mod workflow_models;
 
 /// agentry: run agents on local models.
 #[derive(Debug, Parser)]

@@ -10,6 +10,20 @@ use agentry_model_store::ModelStore;
 use agentry_openai::{OpenAiConfig, OpenAiModel, is_remote_spec};
 use anyhow::Context;
 
+/// How a local model loads from the usual flags: `--ctx`, `--gpu-layers` and, when given,
+/// `--threads` (else every core).
+pub(crate) fn llama_config(ctx: u32, gpu_layers: u32, threads: Option<i32>) -> LlamaConfig {
+    let mut config = LlamaConfig {
+        n_ctx: ctx,
+        gpu_layers,
+        ..LlamaConfig::default()
+    };
+    if let Some(threads) = threads {
+        config.threads = threads;
+    }
+    config
+}
+
 /// Opens the model `spec` names. `config` applies to a local model; `api_key_env` names
 /// a remote model's API key variable (`OPENAI_API_KEY` when `None`). `origin` says where
 /// the spec came from (`--model`, `model:` in FILE) for errors.

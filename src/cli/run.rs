@@ -6,9 +6,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use agentry_core::model::LanguageModel;
 use agentry_core::plan::run::AgentEvent;
-use agentry_llama::LlamaConfig;
 use agentry_tools::Policy;
 use agentry_workflow::{
     self as workflow, Checkpoints, Workflow, WorkflowError, WorkflowEvent, WorkflowOutcome,
@@ -26,6 +24,7 @@ use super::memory_dir::{MemoryPlace, open_memory};
 use super::templates_dir::TemplatesArgs;
 use super::terminal_text::sanitize;
 use super::toolbox::{BUILTIN_TOOLS, builtin_tools};
+use super::workflow_models::{ModelCache, ModelFlags, ModelSpecs};
 
 /// Exit code: a step failed (the checkpoint keeps the finished steps).
 const EXIT_FAILED: u8 = 1;
@@ -198,19 +197,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };
-    let model = load_model(&flow, &args, &specs.main).await?;
-    let named = load_named_models(&flow, &args, &specs, &model).await?;
+    let models = ModelCache::default()
+        .open_all(&flow, &model_flags(&args), &specs)
+        .await?;
     let cwd = std::env::current_dir().context("reading the working directory")?;
     let mut tools = builtin_tools(&cwd)?;
     mcp::register(&mut tools, &servers)?;
     let tools = Arc::new(tools);
     let bar = progress_bar();
     let policy = policy.with_approver(approve::approver(&bar));
-    let mut runner = WorkflowRunner::new(flow, model)
+    let mut runner = WorkflowRunner::new(flow, models.main)
         .tools(tools, policy)
         .templates(templates)
         .checkpoints(&args.runs_dir);
-    for (name, model) in named {
+    for (name, model) in models.named {
         runner = runner.named_model(name, model);
     }
     if let (Some(memory), Some(place)) = (runner.workflow().memory.clone(), memory_place) {
@@ -363,14 +363,6 @@ fn parse_inputs(pairs: &[String]) -> Result<Map<String, Value>, String> {
     Ok(out)
 }
 
-/// The specs of a run's models, their templates rendered against its inputs.
-struct ModelSpecs {
-    /// The workflow's `model:` (or `--model`).
-    main: String,
-    /// Those of `models:`, by name.
-    named: Vec<(String, String)>,
-}
-
 /// The model specs of the run: `model:` and `models:`, rendered against the run's inputs
 /// (given, or the checkpoint's with `--resume`).
 fn model_specs(
@@ -385,96 +377,17 @@ fn model_specs(
             .map_err(|e| e.to_string())?,
         None => workflow::resolve_inputs(flow, given.clone()).map_err(|e| e.to_string())?,
     };
-    let main = match &args.model {
-        Some(spec) => spec.clone(),
-        None => flow
-            .model
-            .render(&inputs)
-            .map_err(|e| format!("`model:` of the workflow `{}`: {e}", flow.name))?,
-    };
-    let mut named = Vec::new();
-    for (name, choice) in &flow.models {
-        let spec = choice
-            .render(&inputs)
-            .map_err(|e| format!("`models.{name}` of the workflow `{}`: {e}", flow.name))?;
-        named.push((name.clone(), spec));
-    }
-    Ok(ModelSpecs { main, named })
+    ModelSpecs::render(flow, &model_flags(args), &inputs)
 }
 
-/// How a local model of `choice` loads; `--ctx` and `--gpu-layers` apply to every model.
-fn llama_config(flow: &Workflow, choice: &workflow::ModelChoice, args: &RunArgs) -> LlamaConfig {
-    let mut config = LlamaConfig {
-        n_ctx: args.ctx.or(choice.ctx).unwrap_or(4096),
-        gpu_layers: args.gpu_layers.or(choice.gpu_layers).unwrap_or(0),
-        ..LlamaConfig::default()
-    };
-    if let Some(threads) = choice.threads {
-        config.threads = i32::try_from(threads).unwrap_or(i32::MAX);
+/// `--model`, `--ctx` and `--gpu-layers` (the last two apply to every model).
+fn model_flags(args: &RunArgs) -> ModelFlags {
+    ModelFlags {
+        model: args.model.clone(),
+        ctx: args.ctx,
+        gpu_layers: args.gpu_layers,
+        threads: None,
     }
-    if let Some(lora) = &choice.lora {
-        let base = flow.source.name();
-        let base = Path::new(base).parent().unwrap_or(Path::new("."));
-        config.lora = vec![(base.join(lora), 1.0)];
-    }
-    config
-}
-
-async fn load_model(
-    flow: &Workflow,
-    args: &RunArgs,
-    spec: &str,
-) -> anyhow::Result<Arc<dyn LanguageModel>> {
-    let origin = match args.model {
-        Some(_) => "--model".to_owned(),
-        None => format!("`model:` of the workflow `{}`", flow.name),
-    };
-    let config = llama_config(flow, &flow.model, args);
-    if args.model.is_none() && !config.lora.is_empty() && agentry_openai::is_remote_spec(spec) {
-        anyhow::bail!("{origin}: `lora` applies to a local model, not to `{spec}`");
-    }
-    // The workflow's key variable belongs to the workflow's own model.
-    let api_key_env = args
-        .model
-        .is_none()
-        .then_some(flow.model.api_key_env.as_deref())
-        .flatten();
-    super::open_model::open_model(spec, config, api_key_env, &origin).await
-}
-
-/// The models of the workflow's `models:`; one with the same spec and settings as the
-/// main model (or as one loaded before it) is that model, not a second copy.
-async fn load_named_models(
-    flow: &Workflow,
-    args: &RunArgs,
-    specs: &ModelSpecs,
-    main: &Arc<dyn LanguageModel>,
-) -> anyhow::Result<Vec<(String, Arc<dyn LanguageModel>)>> {
-    let main_key = (specs.main.clone(), llama_config(flow, &flow.model, args));
-    let mut loaded: Vec<((String, LlamaConfig), Arc<dyn LanguageModel>)> =
-        vec![(main_key, main.clone())];
-    let mut out = Vec::new();
-    for (name, spec) in &specs.named {
-        let Some(choice) = flow.models.get(name) else {
-            continue;
-        };
-        let config = llama_config(flow, choice, args);
-        let origin = format!("`models.{name}` of the workflow `{}`", flow.name);
-        if !config.lora.is_empty() && agentry_openai::is_remote_spec(spec) {
-            anyhow::bail!("{origin}: `lora` applies to a local model, not to `{spec}`");
-        }
-        let key = (spec.clone(), config.clone());
-        if let Some((_, model)) = loaded.iter().find(|(k, _)| *k == key) {
-            out.push((name.clone(), model.clone()));
-            continue;
-        }
-        let model =
-            super::open_model::open_model(spec, config, choice.api_key_env.as_deref(), &origin)
-                .await?;
-        loaded.push((key, model.clone()));
-        out.push((name.clone(), model));
-    }
-    Ok(out)
 }
 
 /// Indexes the workflow's documents (paths relative to the workflow file); unchanged

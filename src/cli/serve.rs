@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use agentry_core::agent::Agent;
 use agentry_core::defaults;
-use agentry_llama::LlamaConfig;
 use agentry_memory::embed::MINILM_SPEC;
 use agentry_memory::{Embedder, FastEmbedder};
 use agentry_server::{ServedAgent, Server, ServerConfig};
@@ -20,6 +19,7 @@ use clap::Args;
 
 use super::approve::{ApprovalArgs, unattended_refusal};
 use super::toolbox::{BUILTIN_TOOLS, builtin_tools};
+use super::workflow_models::{LoadedModels, ModelCache, ModelFlags, ModelSpecs};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -120,15 +120,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             _ => spec.clone(),
         }
     });
-    let mut config = LlamaConfig {
-        n_ctx: args.ctx,
-        gpu_layers: args.gpu_layers,
-        ..LlamaConfig::default()
+    let config = super::open_model::llama_config(args.ctx, args.gpu_layers, args.threads);
+    let model = super::open_model::open_model(&spec, config.clone(), None, &origin).await?;
+    // The models of the workflows' `models:` (one equal to the served model is that model).
+    let mut cache = ModelCache::with(&spec, config, model.clone());
+    let flags = ModelFlags {
+        model: Some(spec.clone()),
+        ctx: Some(args.ctx),
+        gpu_layers: Some(args.gpu_layers),
+        threads: args.threads,
     };
-    if let Some(threads) = args.threads {
-        config.threads = threads;
+    let mut flow_models = Vec::new();
+    for flow in &flows {
+        let specs = ModelSpecs::render_with_defaults(flow, &flags)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", flow.source.name()))?;
+        let named = cache.open_named(flow, &flags, &specs).await?;
+        flow_models.push(LoadedModels {
+            main: model.clone(),
+            named,
+        });
     }
-    let model = super::open_model::open_model(&spec, config, None, &origin).await?;
     let mut server = Server::new(model.clone(), model_name.clone()).config(ServerConfig {
         max_body_bytes: args.max_body_bytes,
         max_n: args.max_n as usize,
@@ -141,7 +152,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("reading the working directory")?;
     let all_tools = builtin_tools(&cwd)?;
     let mut names = vec![model_name.clone()];
-    for flow in &flows {
+    for (flow, models) in flows.iter().zip(&flow_models) {
         for spec in &flow.agents {
             if names.contains(&spec.name) {
                 anyhow::bail!(
@@ -160,11 +171,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 })?;
                 tools.register_arc(tool)?;
             }
+            // Validation made sure a named model is declared, and all of them are loaded.
+            let agent_model = models
+                .for_agent(spec)
+                .with_context(|| format!("agent `{}`: its model was not loaded", spec.name))?;
             let agent = spec
-                .configure(Agent::builder().model(model.clone()).role(defaults::ROLE))
+                .configure(Agent::builder().model(agent_model).role(defaults::ROLE))
                 .tools(Arc::new(tools))
                 .policy(policy.clone())
-                .answer_schema(serde_json::json!({"type": "string", "minLength": 1}))
+                // Free text, as the model writes it (a blank answer is still refused).
+                .answer_schema(serde_json::json!({"type": "string"}))
                 .build()
                 .with_context(|| format!("building the agent `{}`", spec.name))?;
             let description = spec
@@ -218,26 +234,8 @@ fn load_workflow(file: &Path) -> anyhow::Result<workflow::Workflow> {
     }
 }
 
-/// Completes on Ctrl-C or SIGTERM.
+/// Completes on Ctrl-C or SIGTERM, saying that the server is shutting down.
 async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+    super::signal::stop_requested().await;
     errln!("agentry serve: shutting down (requests in flight finish first)");
 }

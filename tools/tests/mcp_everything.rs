@@ -2,32 +2,27 @@
 //! reference server, installed by `scripts/install-mcp-servers.sh` (called by
 //! `scripts/install-deps.sh`): over stdio, and over streamable HTTP (its
 //! `streamableHttp` mode on a free loopback port). Its tools used here annotate
-//! themselves read-only, and the configurations take them at their word.
+//! themselves read-only, and the configurations take them at their word. Its progress
+//! notifications reach the caller's sink; its `isError` results are observations.
+
+#[allow(dead_code)]
+#[path = "support/mcp_servers.rs"]
+mod mcp_servers;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use agentry_tools::{
-    McpLimits, McpServer, McpServerConfig, Policy, ToolCall, ToolFailure, ToolRegistry,
+    ApprovedCall, McpLimits, McpServer, McpServerConfig, Policy, Progress, ProgressSink, ToolCall,
+    ToolFailure, ToolRegistry,
 };
 use serde_json::json;
 
 /// The installed server's program; a missing install fails the test with what to run.
 fn everything() -> PathBuf {
-    let dir = std::env::var_os("AGENTRY_MCP_SERVERS")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/agentry/mcp-servers"))
-        })
-        .expect("HOME or AGENTRY_MCP_SERVERS is set");
-    let path = dir.join("npm/node_modules/.bin/mcp-server-everything");
-    assert!(
-        path.is_file(),
-        "{} is missing: run scripts/install-mcp-servers.sh (needs node and npm)",
-        path.display()
-    );
-    path
+    mcp_servers::everything()
 }
 
 fn registry_of(server: &McpServer) -> ToolRegistry {
@@ -292,4 +287,64 @@ async fn a_url_that_answers_nothing_fails_within_the_connect_limit() {
             .contains("`AGENTRY_TEST_SURELY_UNSET_TOKEN` is not set"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn server_everythings_progress_reaches_the_callers_sink_and_its_errors_are_observations() {
+    let config = McpServerConfig::new("all", everything().to_string_lossy())
+        .args(["stdio"])
+        .trust_read_only_hints();
+    let server = McpServer::connect(config)
+        .await
+        .expect("server-everything starts");
+    let registry = registry_of(&server);
+    let policy = Policy::allow_all();
+
+    // Its long-running operation reports each step under the request's progress token.
+    let seen: Arc<Mutex<Vec<Progress>>> = Arc::default();
+    let sink = {
+        let seen = seen.clone();
+        ProgressSink::new(move |progress| seen.lock().unwrap().push(progress))
+    };
+    let long = ApprovedCall::new(ToolCall::new(
+        "1",
+        "all__trigger-long-running-operation",
+        json!({"duration": 0.6, "steps": 3}),
+    ));
+    let done = registry
+        .call_approved_with_progress(&long, &policy, sink)
+        .await;
+    let text = done.outcome.expect("the operation completes").render();
+    assert!(text.contains("completed"), "{text}");
+    let seen = seen.lock().unwrap().clone();
+    let steps: Vec<(f64, Option<f64>)> = seen.iter().map(|p| (p.done, p.total)).collect();
+    assert_eq!(
+        steps,
+        vec![(1.0, Some(3.0)), (2.0, Some(3.0)), (3.0, Some(3.0))],
+        "every step's progress reached the sink: {seen:?}"
+    );
+    assert_eq!(
+        seen[0].message, "1 of 3",
+        "a message for a person: {seen:?}"
+    );
+
+    // A call that the schema allows but the tool refuses comes back with `isError`: an
+    // observation that carries the server's words, not a crash or a success.
+    let refused = registry
+        .call(
+            &ToolCall::new(
+                "2",
+                "all__get-resource-reference",
+                json!({"resourceType": "Text", "resourceId": 0}),
+            ),
+            &policy,
+        )
+        .await;
+    match refused.outcome {
+        Err(ToolFailure::Failed { message, .. }) => {
+            assert!(message.contains("Invalid resourceId"), "{message}")
+        }
+        other => panic!("the server's isError result is a failed observation: {other:?}"),
+    }
+    server.close();
 }

@@ -3,6 +3,10 @@
 //! and log of a repository the test makes, a write tool held for approval, and the
 //! server's own errors as observations.
 
+#[allow(dead_code)]
+#[path = "support/mcp_servers.rs"]
+mod mcp_servers;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -11,19 +15,7 @@ use serde_json::json;
 
 /// The installed server; a missing install fails the test with what to run.
 fn git_server() -> PathBuf {
-    let dir = std::env::var_os("AGENTRY_MCP_SERVERS")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/agentry/mcp-servers"))
-        })
-        .expect("HOME or AGENTRY_MCP_SERVERS is set");
-    let path = dir.join("venv/bin/mcp-server-git");
-    assert!(
-        path.is_file(),
-        "{} is missing: run scripts/install-mcp-servers.sh",
-        path.display()
-    );
-    path
+    mcp_servers::program("venv/bin/mcp-server-git")
 }
 
 fn git(dir: &Path, args: &[&str]) {

@@ -3,6 +3,10 @@
 //! `scripts/install-mcp-servers.sh`) adds a tool while running and says so; the client
 //! lists the tools again by itself and the new tool can be called.
 
+#[allow(dead_code)]
+#[path = "support/mcp_servers.rs"]
+mod mcp_servers;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -11,19 +15,7 @@ use serde_json::json;
 
 /// The venv's Python, which has the `mcp` SDK; a missing install fails with what to run.
 fn python() -> PathBuf {
-    let dir = std::env::var_os("AGENTRY_MCP_SERVERS")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/agentry/mcp-servers"))
-        })
-        .expect("HOME or AGENTRY_MCP_SERVERS is set");
-    let python = dir.join("venv/bin/python");
-    assert!(
-        python.is_file(),
-        "{} is missing: run scripts/install-mcp-servers.sh",
-        python.display()
-    );
-    python
+    mcp_servers::program("venv/bin/python")
 }
 
 fn names(server: &McpServer) -> Vec<String> {

@@ -1,6 +1,10 @@
 //! The MCP client against a server no one here wrote: `mcp-server-time` from PyPI,
 //! installed by `scripts/install-mcp-servers.sh` (called by `scripts/install-deps.sh`).
 
+#[allow(dead_code)]
+#[path = "support/mcp_servers.rs"]
+mod mcp_servers;
+
 use std::path::PathBuf;
 
 use agentry_tools::{
@@ -10,19 +14,7 @@ use serde_json::json;
 
 /// The installed server; a missing install fails the test with what to run.
 fn time_server() -> PathBuf {
-    let dir = std::env::var_os("AGENTRY_MCP_SERVERS")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/agentry/mcp-servers"))
-        })
-        .expect("HOME or AGENTRY_MCP_SERVERS is set");
-    let path = dir.join("venv/bin/mcp-server-time");
-    assert!(
-        path.is_file(),
-        "{} is missing: run scripts/install-mcp-servers.sh",
-        path.display()
-    );
-    path
+    mcp_servers::program("venv/bin/mcp-server-time")
 }
 
 async fn connect(config: McpServerConfig) -> (McpServer, ToolRegistry) {

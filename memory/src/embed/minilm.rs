@@ -23,6 +23,8 @@ pub struct FastEmbedder {
     model: Arc<Mutex<TextEmbedding>>,
     model_dir: PathBuf,
     tokenizer_json: Arc<Vec<u8>>,
+    /// The counting tokenizer ([`FastEmbedder::tokenizer`]), built on first use.
+    counter: Arc<OnceLock<tokenizers::Tokenizer>>,
 }
 
 impl std::fmt::Debug for FastEmbedder {
@@ -141,6 +143,7 @@ impl FastEmbedder {
             model: Arc::new(Mutex::new(embedding)),
             model_dir,
             tokenizer_json: Arc::new(tokenizer_json),
+            counter: Arc::new(OnceLock::new()),
         })
     }
 
@@ -169,6 +172,30 @@ impl FastEmbedder {
 impl Embedder for FastEmbedder {
     fn dimension(&self) -> usize {
         MINILM_DIMENSION
+    }
+
+    /// Counted by the model's `tokenizer.json`, `[CLS]` and `[SEP]` included, without
+    /// truncation (a text longer than the model's input is counted whole).
+    fn count_tokens(&self, texts: &[String]) -> Result<Option<usize>> {
+        let tokenizer = match self.counter.get() {
+            Some(tokenizer) => tokenizer,
+            None => {
+                let built = self.tokenizer()?;
+                self.counter.get_or_init(|| built)
+            }
+        };
+        let mut total = 0;
+        for text in texts {
+            let encoding =
+                tokenizer
+                    .encode(text.as_str(), true)
+                    .map_err(|e| MemoryError::Embedding {
+                        model: self.model_dir.display().to_string(),
+                        reason: format!("counting tokens: {e}"),
+                    })?;
+            total += encoding.len();
+        }
+        Ok(Some(total))
     }
 
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {

@@ -27,6 +27,17 @@ pub trait Embedder: Send + Sync {
     /// Embeds a batch of texts, one vector per text, in order.
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>>;
 
+    /// The tokens the model reads for `texts`, all together (by its own tokenizer,
+    /// special tokens included), for usage reports; `None` (the default) when this
+    /// embedder has no tokenizer to count with.
+    ///
+    /// # Errors
+    /// The tokenizer fails on a text.
+    fn count_tokens(&self, texts: &[String]) -> Result<Option<usize>> {
+        let _ = texts;
+        Ok(None)
+    }
+
     /// Embeds one text.
     async fn embed_one(&self, text: &str) -> Result<Vec<f32>> {
         let mut v = self.embed(&[text.to_string()]).await?;

@@ -31,8 +31,7 @@ use agentry_core::defaults;
 use agentry_core::model::{LanguageModel, Sampling};
 use agentry_core::plan::run::Limits;
 use agentry_core::plan::strategy::Strategy;
-use agentry_llama::LlamaConfig;
-use agentry_workflow::{self as workflow, AgentSpec, ModelChoice, WorkflowError};
+use agentry_workflow::{self as workflow, AgentSpec, Workflow, WorkflowError};
 use anyhow::Context;
 use clap::Args;
 
@@ -40,6 +39,7 @@ use super::bounds;
 use super::memory_dir::MemoryArgs;
 use super::templates_dir::TemplatesArgs;
 use super::toolbox::BUILTIN_TOOLS;
+use super::workflow_models::{ModelCache, ModelFlags, input_defaults, llama_config};
 use approval::TerminalApprover;
 use input::LineReader;
 use render::{Printer, Style};
@@ -54,8 +54,9 @@ pub const HISTORY_FILE: &str = "chat_history";
 /// Arguments of `agentry chat`.
 #[derive(Debug, Args)]
 pub struct ChatArgs {
-    /// Model spec (alias, ./path.gguf, hf:..., pypi:...) [default: the --agent
-    /// workflow's model, else smollm2-135m].
+    /// Model spec (alias, ./path.gguf, hf:..., pypi:...) [default: the model the --agent
+    /// runs on in its workflow (`model:`, or the one of `models:` it names), else
+    /// smollm2-135m].
     #[arg(long, short)]
     model: Option<String>,
     /// Chat with an agent of a workflow file: its role, instructions, tools (those the
@@ -99,31 +100,18 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
     let tools = Toolset::new(args.files.as_deref())?.with_mcp(&servers)?;
     let templates = args.templates.load().context("--templates")?;
     let persona = args.agent.as_deref().map(persona).transpose()?;
-    // The model: --model, else the --agent workflow's, else the default; a workflow's
-    // API key variable goes with its own model only.
-    let (model_spec, api_key_env, origin) = match (&args.model, &persona) {
-        (Some(spec), _) => (spec.clone(), None, "--model"),
-        (None, Some((_, model))) => (
-            model.spec.clone(),
-            model.api_key_env.clone(),
-            "the --agent workflow's `model:`",
-        ),
-        (None, None) => (
-            agentry_model_store::DEFAULT_MODEL.to_string(),
-            None,
-            "the default model",
-        ),
+    // The model: --model, else the one the --agent runs on in its workflow (`model:`, or
+    // the one of `models:` it names, with its settings and API key variable), else the
+    // default.
+    let config = super::open_model::llama_config(args.ctx, args.gpu_layers, args.threads);
+    let model: Arc<dyn LanguageModel> = match (&args.model, &persona) {
+        (Some(spec), _) => super::open_model::open_model(spec, config, None, "--model").await?,
+        (None, Some((agent, flow))) => agent_model(agent, flow, &args).await?,
+        (None, None) => {
+            let spec = agentry_model_store::DEFAULT_MODEL;
+            super::open_model::open_model(spec, config, None, "the default model").await?
+        }
     };
-    let mut config = LlamaConfig {
-        n_ctx: args.ctx,
-        gpu_layers: args.gpu_layers,
-        ..LlamaConfig::default()
-    };
-    if let Some(threads) = args.threads {
-        config.threads = threads;
-    }
-    let model: Arc<dyn LanguageModel> =
-        super::open_model::open_model(&model_spec, config, api_key_env.as_deref(), origin).await?;
     let project = args.memory.open().await?;
     let memories = Arc::new(project.memories);
     let documents = Arc::new(project.documents);
@@ -190,8 +178,42 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The agent `NAME` of the workflow file in `FILE#NAME`, and the workflow's model.
-fn persona(reference: &str) -> anyhow::Result<(AgentSpec, ModelChoice)> {
+/// The model `agent` of `flow` runs on, loaded as `agentry run` loads it (its spec
+/// rendered against the inputs' defaults); `--ctx`, `--gpu-layers` and `--threads`
+/// apply.
+async fn agent_model(
+    agent: &AgentSpec,
+    flow: &Workflow,
+    args: &ChatArgs,
+) -> anyhow::Result<Arc<dyn LanguageModel>> {
+    let (choice, origin) = match &agent.model {
+        Some(name) => (
+            flow.models.get(&name.name),
+            format!("`models.{}` of the --agent workflow", name.name),
+        ),
+        None => (
+            Some(&flow.model),
+            "`model:` of the --agent workflow".to_owned(),
+        ),
+    };
+    let choice = choice.with_context(|| format!("{origin} is not declared"))?;
+    let spec = choice
+        .render(&input_defaults(flow))
+        .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+    let flags = ModelFlags {
+        model: None,
+        ctx: Some(args.ctx),
+        gpu_layers: Some(args.gpu_layers),
+        threads: args.threads,
+    };
+    let config = llama_config(flow, choice, &flags);
+    ModelCache::default()
+        .open(&spec, config, choice.api_key_env.as_deref(), &origin)
+        .await
+}
+
+/// The agent `NAME` of the workflow file in `FILE#NAME`, and the workflow.
+fn persona(reference: &str) -> anyhow::Result<(AgentSpec, Workflow)> {
     let Some((file, name)) = reference.rsplit_once('#') else {
         anyhow::bail!("--agent `{reference}` is not FILE#NAME (e.g. flow.yaml#researcher)");
     };
@@ -206,7 +228,7 @@ fn persona(reference: &str) -> anyhow::Result<(AgentSpec, ModelChoice)> {
         Err(error) => return Err(error.into()),
     };
     match flow.agent(name) {
-        Some(agent) => Ok((agent.clone(), flow.model.clone())),
+        Some(agent) => Ok((agent.clone(), flow.clone())),
         None => {
             let names: Vec<&str> = flow.agents.iter().map(|a| a.name.as_str()).collect();
             anyhow::bail!(

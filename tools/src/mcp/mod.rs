@@ -46,7 +46,7 @@ pub use server::{McpServeError, McpToolServer};
 
 use crate::schema::inline_refs_bounded;
 use crate::spec::{Capabilities, ToolSpec, is_valid_tool_name};
-use crate::tool::Tool;
+use crate::tool::{ProgressSink, Tool};
 
 /// The separator between server name and tool name.
 pub const SEPARATOR: &str = "__";
@@ -150,10 +150,57 @@ pub enum McpError {
 type Client = RunningService<RoleClient, Notices>;
 
 /// The client's side of a session: it marks a server's tool list as changed when the
-/// server sends `notifications/tools/list_changed`, and wakes whoever re-reads it.
+/// server sends `notifications/tools/list_changed`, and wakes whoever re-reads it; and it
+/// hands each `notifications/progress` to the sink of the call whose progress token it
+/// names.
 #[derive(Clone, Default)]
 struct Notices {
     changed: Arc<ListChanged>,
+    progress: Arc<ProgressRoutes>,
+}
+
+/// The progress sinks of the calls in flight, by the progress token of their request.
+#[derive(Default)]
+struct ProgressRoutes(Mutex<std::collections::HashMap<rmcp::model::ProgressToken, ProgressSink>>);
+
+impl ProgressRoutes {
+    /// Sends the progress reports under `token` to `sink` until the guard is dropped.
+    fn route(
+        self: &Arc<Self>,
+        token: rmcp::model::ProgressToken,
+        sink: ProgressSink,
+    ) -> ProgressRoute {
+        if sink.is_listening() {
+            self.lock().insert(token.clone(), sink);
+        }
+        ProgressRoute {
+            routes: self.clone(),
+            token,
+        }
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::HashMap<rmcp::model::ProgressToken, ProgressSink>,
+    > {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A call's progress route; dropping it ends the route.
+struct ProgressRoute {
+    routes: Arc<ProgressRoutes>,
+    token: rmcp::model::ProgressToken,
+}
+
+impl Drop for ProgressRoute {
+    fn drop(&mut self) {
+        self.routes.lock().remove(&self.token);
+    }
 }
 
 /// Whether a server said its tools changed since they were last listed.
@@ -170,6 +217,27 @@ impl rmcp::ClientHandler for Notices {
             .flag
             .store(true, std::sync::atomic::Ordering::SeqCst);
         self.changed.wake.notify_waiters();
+    }
+
+    async fn on_progress(
+        &self,
+        params: rmcp::model::ProgressNotificationParam,
+        _context: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        let sink = self.progress.lock().get(&params.progress_token).cloned();
+        match sink {
+            Some(sink) => {
+                let message = params.message.unwrap_or_else(|| match params.total {
+                    Some(total) => format!("{} of {total}", params.progress),
+                    None => params.progress.to_string(),
+                });
+                sink.report(params.progress, params.total, message);
+            }
+            None => tracing::debug!(
+                "progress for no call in flight: {:?}",
+                params.progress_token
+            ),
+        }
     }
 }
 

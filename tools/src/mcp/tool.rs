@@ -1,10 +1,16 @@
 //! One tool of an MCP server as a [`Tool`]: a call goes to the server's current
-//! connection; a server that has exited gives an observation that says so.
+//! connection; a server that has exited gives an observation that says so. The server's
+//! progress notifications for a call reach the call's [`ProgressSink`](crate::ProgressSink),
+//! and a call whose future is dropped is cancelled at the server.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use rmcp::model::{CallToolRequestParams, CallToolResult, ContentBlock};
+use rmcp::model::{
+    CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotificationParam,
+    ClientRequest, ContentBlock, RequestId, ServerResult,
+};
+use rmcp::service::{Peer, PeerRequestOptions, RoleClient};
 use serde_json::Value;
 
 use super::{Connection, is_up};
@@ -34,7 +40,7 @@ impl Tool for McpTool {
         self.spec.clone()
     }
 
-    async fn call(&self, args: Value, _ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
+    async fn call(&self, args: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let server = &self.connection.config.name;
         let mut params = CallToolRequestParams::new(self.remote_name.clone());
         match args {
@@ -54,15 +60,68 @@ impl Tool for McpTool {
                  it must be reconnected before its tools can be used"
             )));
         }
-        let result = client.call_tool(params).await.map_err(|e| {
+        let failed = |e: rmcp::ServiceError| {
             let state = if is_up(&client) {
                 ""
             } else {
                 " (the server is no longer running)"
             };
             ToolError::failed(format!("MCP server `{server}` failed: {e}{state}"))
-        })?;
-        output_of(result)
+        };
+        // Sent as a request of our own (not `call_tool`) to know its progress token: the
+        // server's progress notifications under it go to this call's sink.
+        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+        let handle = client
+            .send_cancellable_request(request, PeerRequestOptions::no_options())
+            .await
+            .map_err(failed)?;
+        let _route = self
+            .connection
+            .notices
+            .progress
+            .route(handle.progress_token.clone(), ctx.progress.clone());
+        let mut abandoned = CancelOnDrop {
+            peer: client.peer().clone(),
+            id: Some(handle.id.clone()),
+        };
+        let response = handle.await_response().await;
+        abandoned.id = None;
+        match response.map_err(failed)? {
+            ServerResult::CallToolResult(result) => output_of(result),
+            // A result without content, as some servers answer.
+            ServerResult::EmptyResult(_) => output_of(CallToolResult::default()),
+            other => Err(ToolError::failed(format!(
+                "MCP server `{server}` answered a tool call with another kind of result: {other:?}"
+            ))),
+        }
+    }
+}
+
+/// Tells the server that a call was abandoned (its future dropped: a time limit, a
+/// cancelled run) with `notifications/cancelled`, unless the answer came first.
+struct CancelOnDrop {
+    peer: Peer<RoleClient>,
+    id: Option<RequestId>,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let peer = self.peer.clone();
+        runtime.spawn(async move {
+            let params = CancelledNotificationParam::new(
+                Some(id),
+                Some("request abandoned by the caller".into()),
+            );
+            if let Err(e) = peer.notify_cancelled(params).await {
+                tracing::debug!("the cancellation of an abandoned call was not sent: {e}");
+            }
+        });
     }
 }
 

@@ -139,10 +139,13 @@ impl Exec<'_> {
         if let Some(strategy) = strategy {
             builder = builder.strategy(strategy.clone());
         }
+        // Without `output`, the answer is free text: written as the model writes it, not
+        // as a JSON string under a grammar (where a small model squeezes code onto one
+        // line). A blank answer is still refused.
         builder = builder.answer_schema(
             output
                 .cloned()
-                .unwrap_or_else(|| json!({ "type": "string", "minLength": 1 })),
+                .unwrap_or_else(|| json!({ "type": "string" })),
         );
         if let Some(memory) = &self.runner.memory {
             builder = builder.memory(memory.clone());
