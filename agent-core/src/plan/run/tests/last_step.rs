@@ -22,15 +22,7 @@ fn the_last_step_is_told_to_answer_from_the_results() {
     let mut run = new_run(config().with_limits(limits));
     let first = last_user(&expect_generate(&run));
     assert!(!first.contains("No more tools"), "{first}");
-    scripted_step(
-        &mut run,
-        &scripted_call("calculator", json!({"expression": "3*3600"})),
-    );
-    let calls = expect_calls(&run);
-    feed(
-        &mut run,
-        Input::ToolResults(vec![ok_result(&calls[0], json!(10800))]),
-    );
+    calculator_step(&mut run);
     let last = expect_generate(&run);
     assert!(answer_only(&last));
     let note = last_user(&last);
@@ -45,15 +37,7 @@ fn a_step_with_steps_left_gets_no_last_step_note() {
         ..Limits::default()
     };
     let mut run = new_run(config().with_limits(limits));
-    scripted_step(
-        &mut run,
-        &scripted_call("calculator", json!({"expression": "3*3600"})),
-    );
-    let calls = expect_calls(&run);
-    feed(
-        &mut run,
-        Input::ToolResults(vec![ok_result(&calls[0], json!(10800))]),
-    );
+    calculator_step(&mut run);
     let next = last_user(&expect_generate(&run));
     assert!(!next.contains("No more tools"), "{next}");
 }

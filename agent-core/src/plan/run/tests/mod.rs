@@ -168,6 +168,19 @@ fn scripted_step(run: &mut AgentRun, text: &str) {
     feed(run, Input::Generated(scripted_completion(text)));
 }
 
+/// Runs one scripted step that calls the calculator on `3*3600` and feeds its result, 10800.
+fn calculator_step(run: &mut AgentRun) {
+    scripted_step(
+        run,
+        &scripted_call("calculator", json!({"expression": "3*3600"})),
+    );
+    let calls = expect_calls(run);
+    feed(
+        run,
+        Input::ToolResults(vec![ok_result(&calls[0], json!(10800))]),
+    );
+}
+
 mod checkpoints;
 mod last_step;
 mod native;
