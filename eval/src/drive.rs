@@ -65,10 +65,16 @@ fn add_usage(total: &mut Usage, usage: &Usage) {
     total.completion_tokens += usage.completion_tokens;
 }
 
-/// Drives agentry's planner on `config` against `world` until the run is done. Nobody
-/// is there to approve: a call the run holds (see `agentry_tools::hold`) is refused, as
-/// in an unattended `agentry run`.
-pub async fn planner(model: &dyn LanguageModel, config: RunConfig, world: &dyn World) -> Driven {
+/// Drives agentry's planner on `config` against `world` until the run is done, or, with
+/// `until_calls`, until its first calls have run (a BFCL item scores the first calls; a
+/// reply the run sends back is not one). Nobody is there to approve: a call the run
+/// holds (see `agentry_tools::hold`) is refused, as in an unattended `agentry run`.
+pub async fn planner(
+    model: &dyn LanguageModel,
+    config: RunConfig,
+    world: &dyn World,
+    until_calls: bool,
+) -> Driven {
     let mut driven = Driven {
         well_formed: true,
         ..Driven::default()
@@ -134,7 +140,13 @@ pub async fn planner(model: &dyn LanguageModel, config: RunConfig, world: &dyn W
                         .iter()
                         .map(|c| Call::new(c.name.clone(), c.args.clone())),
                 );
-                Input::ToolResults(world.call(&calls).await)
+                let results = world.call(&calls).await;
+                if until_calls {
+                    let _ = run.feed(Input::ToolResults(results));
+                    run.cancel();
+                    continue;
+                }
+                Input::ToolResults(results)
             }
             Action::Solve(_) => {
                 run.fail("the evaluation's planner runs have no reasoning strategy");

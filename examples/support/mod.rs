@@ -72,6 +72,7 @@ fn describe(event: &AgentEvent) {
             source, signals, ..
         } => eprintln!("[injection signals] {source}: {}", signals.join("; ")),
         AgentEvent::Error { message } => eprintln!("[error] {message}"),
+        AgentEvent::SentBack { step, problem } => eprintln!("[sent back] step {step}: {problem}"),
         AgentEvent::Stopped { reason } => eprintln!("[stopped] {reason}"),
         AgentEvent::Answer { .. } | AgentEvent::Token { .. } => {}
     }

@@ -278,11 +278,12 @@ pub fn call_names(call_schema: &Value) -> Vec<&str> {
     }
 }
 
-/// `text` past whitespace, commas, list brackets and Markdown fences.
+/// `text` past whitespace, commas, list brackets, Markdown fences and a stray `<` (the
+/// start of a tag the model did not finish: `<{{"name": ..}}`).
 fn skip_call_separators(mut text: &str) -> &str {
     loop {
         let trimmed = text.trim_start();
-        let next = ["```json", "```", ",", "[", "]"]
+        let next = ["```json", "```", ",", "[", "]", "<"]
             .iter()
             .find_map(|mark| trimmed.strip_prefix(mark));
         match next {
@@ -301,8 +302,11 @@ fn one_bare_call(text: &str) -> Option<((String, Value), &str)> {
     let value = values.next()?.ok()?;
     let mut after = &body[values.byte_offset()..];
     if doubled {
+        // The doubled brace's partner, and any more the model added (`{{..}}}}`).
         let closed = after.trim_start();
-        after = closed.strip_prefix('}').unwrap_or(after);
+        if closed.starts_with('}') {
+            after = closed.trim_start_matches('}');
+        }
     }
     let object = value.as_object()?;
     let keys_are_a_call =
@@ -446,6 +450,9 @@ mod tests {
             "{\"name\": \"clock\", \"arguments\": {}}\n```",
             "{{\"name\": \"clock\", \"arguments\": {}}",
             "{{\"name\": \"clock\", \"arguments\": {}}}",
+            "{{\"name\": \"clock\", \"arguments\": {}}}}}",
+            "<{{\"name\": \"clock\", \"arguments\": {}}}}}",
+            "<{\"name\": \"clock\", \"arguments\": {}}",
         ] {
             let parsed = ToolCallSyntax::Hermes.parse(quirk).unwrap();
             assert_eq!(

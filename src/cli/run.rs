@@ -579,6 +579,10 @@ fn agent_line(path: &str, event: &AgentEvent) -> Option<String> {
             "  {path} step {step}: signs of a prompt injection in {source}: {}",
             shorten(&signals.join("; "))
         )),
+        AgentEvent::SentBack { step, problem } => Some(format!(
+            "  {path} step {step}: sent back: {}",
+            shorten(problem)
+        )),
         _ => None,
     }
 }

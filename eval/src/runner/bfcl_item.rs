@@ -16,7 +16,8 @@ use crate::drive::{self, Driven, World};
 use crate::verdict::Verdict;
 
 impl Evaluation {
-    /// One BFCL item: the planner with the functions as tools (one step), or the plain way.
+    /// One BFCL item: the planner with the functions as tools (its first calls or its
+    /// answer), or the plain way.
     pub(super) async fn run_bfcl(
         &self,
         model: &dyn LanguageModel,
@@ -64,13 +65,13 @@ impl Evaluation {
                     .with_role(role)
                     .with_tools(specs)
                     .with_limits(Limits {
-                        max_steps: 1,
+                        max_steps: BFCL_STEPS,
                         ..Limits::default()
                     })
                     .with_sampling(self.sampling())
                     .with_parallel_calls(parallel)
                     .with_step_format(Self::step_format(config, model));
-                let mut driven = drive::planner(model, run, &world).await;
+                let mut driven = drive::planner(model, run, &world, true).await;
                 for call in &mut driven.calls {
                     call.name = names.function(&call.name).to_owned();
                 }
@@ -107,6 +108,11 @@ impl Evaluation {
         (driven, verdict)
     }
 }
+
+/// Model replies a BFCL item may take before its first calls: one, and one more when the
+/// run sends the first back (a call it could not read, an answer that announces a call it
+/// does not make, a call with made-up values).
+const BFCL_STEPS: usize = 2;
 
 /// BFCL's functions run nowhere: every call answers `done` (only the calls are scored).
 pub(super) struct BfclWorld;

@@ -63,7 +63,7 @@ impl Evaluation {
                 if !task.memories.is_empty() {
                     run = run.with_recall(defaults::RECALL_TOP_K);
                 }
-                drive::planner(model, run, &world).await
+                drive::planner(model, run, &world, false).await
             }
             _ => {
                 let tools: Vec<Value> = specs

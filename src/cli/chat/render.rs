@@ -206,6 +206,10 @@ pub fn describe(event: &AgentEvent) -> Option<String> {
             ))
         }
         AgentEvent::Error { message } => Some(format!("error: {}", one_line(message))),
+        AgentEvent::SentBack { step, problem } => Some(format!(
+            "step {step} sent back: {}",
+            shorten(&one_line(problem))
+        )),
         AgentEvent::Token { .. }
         | AgentEvent::Recall { .. }
         | AgentEvent::ApprovalNeeded { .. }

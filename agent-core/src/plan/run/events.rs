@@ -83,6 +83,15 @@ pub enum AgentEvent {
         /// What went wrong.
         message: String,
     },
+    /// A reply was read but not taken, and the model is asked again with `problem`: a
+    /// call of a tool withheld after a repeat, or an answer that announces a call it
+    /// does not make.
+    SentBack {
+        /// The step of the reply.
+        step: usize,
+        /// Why it was sent back, as the model is told.
+        problem: String,
+    },
     /// The run ended; always the run's last event.
     Stopped {
         /// Why.
@@ -256,6 +265,10 @@ mod tests {
             },
             AgentEvent::Error {
                 message: "step 2: no JSON".into(),
+            },
+            AgentEvent::SentBack {
+                step: 3,
+                problem: "it names the tool `calculator` but makes no call".into(),
             },
             AgentEvent::Stopped {
                 reason: StopReason::MaxSteps { limit: 4 },

@@ -449,21 +449,23 @@ impl AgentRun {
         };
         // `None`: a prose reply where the answer must be JSON; the next step gives it.
         let verdict = match parsed {
-            Err(problem) => Err(problem),
+            Err(problem) => Err(Rejection::Unreadable(problem)),
             Ok(None) => Ok(None),
-            Ok(Some(step)) => match self
-                .answer_problem(&step)
-                .or_else(|| self.withheld_problem(&step))
-                .or_else(|| self.unmade_call_problem(&step))
-            {
-                Some(problem) => Err(problem),
-                None => Ok(Some(step)),
+            Ok(Some(step)) => match self.answer_problem(&step) {
+                Some(problem) => Err(Rejection::Unreadable(problem)),
+                None => match self
+                    .withheld_problem(&step)
+                    .or_else(|| self.unmade_call_problem(&step))
+                {
+                    Some(problem) => Err(Rejection::SentBack(problem)),
+                    None => Ok(Some(step)),
+                },
             },
         };
         let retry = match &verdict {
-            Err(problem) => Some(prompt::step_error(
+            Err(rejection) => Some(prompt::step_error(
                 &self.templates,
-                problem,
+                rejection.problem(),
                 self.config.step_format != StepFormat::Json,
             )?),
             Ok(_) => None,
@@ -492,9 +494,12 @@ impl AgentRun {
             });
         }
         match verdict {
-            Err(problem) => {
-                self.events.push(AgentEvent::Error {
-                    message: format!("step {step}: the reply could not be used: {problem}"),
+            Err(rejection) => {
+                self.events.push(match rejection {
+                    Rejection::Unreadable(problem) => AgentEvent::Error {
+                        message: format!("step {step}: the reply could not be used: {problem}"),
+                    },
+                    Rejection::SentBack(problem) => AgentEvent::SentBack { step, problem },
                 });
                 self.pending.extend(retry);
                 self.next_step();
@@ -832,6 +837,24 @@ impl AgentRun {
             .map(|error| error.to_string())
             .collect();
         (!errors.is_empty()).then(|| errors.join("; "))
+    }
+}
+
+/// Why a reply was not taken: the model is asked again either way.
+enum Rejection {
+    /// It could not be read as a step, or its answer breaks the answer schema.
+    Unreadable(String),
+    /// It was read, but is not taken as it is: a call of a withheld tool, or an answer
+    /// that announces a call it does not make.
+    SentBack(String),
+}
+
+impl Rejection {
+    /// What is wrong, for the model.
+    fn problem(&self) -> &str {
+        match self {
+            Self::Unreadable(problem) | Self::SentBack(problem) => problem,
+        }
     }
 }
 
