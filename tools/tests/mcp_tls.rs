@@ -57,8 +57,7 @@ async fn without_the_ca_cert_connecting_fails_at_once_saying_the_certificate_is_
     let started = Instant::now();
     let error = McpServer::connect(McpServerConfig::http("tls", server.url()).limits(limits()))
         .await
-        .err()
-        .expect("an unknown CA is refused");
+        .expect_err("an unknown CA is refused");
     let message = error.to_string();
     assert!(
         !matches!(error, McpError::Timeout { .. }),
@@ -76,8 +75,7 @@ async fn ca_error(path: &Path) -> String {
     let config = McpServerConfig::http("private", "https://127.0.0.1:1/mcp").ca_cert(path);
     let error = McpServer::connect(config)
         .await
-        .err()
-        .expect("the CA file is refused");
+        .expect_err("the CA file is refused");
     assert!(matches!(error, McpError::CaCert { .. }), "{error}");
     let message = error.to_string();
     assert!(message.contains("`private`"), "{message}");

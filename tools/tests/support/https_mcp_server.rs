@@ -22,26 +22,30 @@ impl HttpsMcpServer {
     pub fn start() -> Self {
         let python = mcp_servers::python_with("mcp, uvicorn, cryptography");
         let dir = tempfile::tempdir().expect("tempdir");
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tools/tests/fixtures/tls_server.py"
-        );
+        // The fixture travels in the test binary: this file is included from two crates.
+        let script = dir.path().join("tls_server.py");
+        std::fs::write(&script, include_str!("../fixtures/tls_server.py")).expect("write");
+        let log = dir.path().join("server.log");
         let mut child = Command::new(python)
-            .arg(script)
+            .arg(&script)
             .arg(dir.path())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("a log file"))
             .spawn()
             .expect("the fixture starts");
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut line)
             .expect("the fixture prints its port");
+        let printed = |line: &str| {
+            let log = std::fs::read_to_string(&log).unwrap_or_default();
+            format!("the fixture printed {line:?}, not `listening PORT`; its stderr:\n{log}")
+        };
         let port = line
             .trim()
             .strip_prefix("listening ")
             .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("the fixture printed {line:?}, not `listening PORT`"));
+            .unwrap_or_else(|| panic!("{}", printed(&line)));
         Self { child, port, dir }
     }
 
