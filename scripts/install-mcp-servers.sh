@@ -6,6 +6,8 @@
 #   mcp               (PyPI)   the official MCP SDK, the client of `agentry mcp serve` in tests
 #   openai            (PyPI)   the official OpenAI Python client, the third-party
 #                              client of `agentry serve` in tests/serve_openai_client.rs
+#   uvicorn, cryptography (PyPI)  serve the `mcp` SDK's streamable HTTP app over HTTPS
+#                              with a CA the test makes (tools/tests/fixtures/tls_server.py)
 # and, with npm, into a folder of its own:
 #   @modelcontextprotocol/server-everything (npm)
 #                              ~/.cache/agentry/mcp-servers/npm/node_modules/.bin/mcp-server-everything
@@ -17,7 +19,8 @@ set -euo pipefail
 
 dir="${AGENTRY_MCP_SERVERS:-${XDG_CACHE_HOME:-$HOME/.cache}/agentry/mcp-servers}"
 venv="$dir/venv"
-pins=("mcp-server-time==2026.10.19" "mcp-server-git==2026.10.19" "mcp==2.3.0" "openai==3.63.0")
+pins=("mcp-server-time==2026.10.19" "mcp-server-git==2026.10.19" "mcp==2.3.0" "openai==3.63.0"
+      "uvicorn==0.55.0" "cryptography==51.0.1")
 npm_dir="$dir/npm"
 npm_name="@modelcontextprotocol/server-everything"
 npm_version="2026.8.31"

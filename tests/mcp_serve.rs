@@ -389,36 +389,64 @@ fn the_server_exits_cleanly_when_stdin_closes_and_refuses_bad_flags() {
     }
 }
 
-#[test]
-fn an_agent_served_as_a_one_step_workflow_answers_on_the_real_model() {
-    // An agent as a tool: a workflow of one agent step; its model loads on the first call.
-    const ASK: &str = r#"name: ask
+/// The lines a variant of [`ask_workflow`] adds: a `models:` section, more inputs, more
+/// keys of its agent.
+#[derive(Default)]
+struct AskVariant {
+    models: &'static str,
+    inputs: &'static str,
+    agent: &'static str,
+}
+
+/// A workflow `name` of one agent step on qwen2.5-coder-0.5b that answers the input
+/// `question` in one short sentence (the output `answer`), with `variant`'s lines.
+fn ask_workflow(name: &str, variant: AskVariant) -> String {
+    let AskVariant {
+        models,
+        inputs,
+        agent,
+    } = variant;
+    format!(
+        r#"name: {name}
 description: Answers a question in one short sentence.
 model: qwen2.5-coder-0.5b
-inputs:
-  question: { type: string }
-agents:
+{models}inputs:
+  question: {{ type: string }}
+{inputs}agents:
   helper:
-    role: You answer questions in one short sentence.
-    sampling: { temperature: 0, max_tokens: 32 }
+{agent}    role: You answer questions in one short sentence.
+    sampling: {{ temperature: 0, max_tokens: 32 }}
     max_steps: 1
 steps:
   - id: answer
     agent: helper
-    task: "{{ inputs.question }}"
+    task: "{{{{ inputs.question }}}}"
 outputs:
-  answer: "{{ steps.answer.output }}"
-"#;
+  answer: "{{{{ steps.answer.output }}}}"
+"#
+    )
+}
+
+/// Serves `workflow` as a tool, calls it as `tool` with `args` (asking for the capital
+/// of France) from the SDK client, checks the answer says Paris and returns the report.
+fn asks_for_paris(workflow: &str, tool: &str, mut args: Value) -> Value {
     let dir = workspace();
-    std::fs::write(dir.path().join("ask.yaml"), ASK).expect("write");
-    let plan = json!({"mode": "auto", "elicit": null, "actions": [
-        call("ask", json!({"question": "What is the capital city of France?"})),
-    ]});
+    std::fs::write(dir.path().join("ask.yaml"), workflow).expect("write");
+    args["question"] = json!("What is the capital city of France?");
+    let plan = json!({"mode": "auto", "elicit": null, "actions": [call(tool, args)]});
     let report = sdk_client(dir.path(), plan, &["--workflow", "ask.yaml"]);
     let result = &report["results"][0];
     assert_eq!(result["isError"], false, "{report}");
     let answer = result["structured"]["answer"].as_str().expect("an answer");
     assert!(answer.to_lowercase().contains("paris"), "{answer}");
+    report
+}
+
+#[test]
+fn an_agent_served_as_a_one_step_workflow_answers_on_the_real_model() {
+    // An agent as a tool: a workflow of one agent step; its model loads on the first call.
+    let workflow = ask_workflow("ask", AskVariant::default());
+    let report = asks_for_paris(&workflow, "ask", json!({}));
     let messages: Vec<&str> = report["progress"]
         .as_array()
         .expect("progress")
@@ -435,36 +463,17 @@ outputs:
 fn a_workflow_tool_loads_its_models_section_rendered_against_the_calls_arguments() {
     // The agent runs on `answerer` of `models:`, whose spec is an argument of the call
     // (its default names no model); equal to `model:`, it is the same model, loaded once.
-    const ASK: &str = r#"name: ask-named
-description: Answers a question in one short sentence.
-model: qwen2.5-coder-0.5b
-models:
-  answerer: "{{ inputs.answerer }}"
-inputs:
-  question: { type: string }
-  answerer: { type: string, default: no-such-registry-model }
-agents:
-  helper:
-    model: answerer
-    role: You answer questions in one short sentence.
-    sampling: { temperature: 0, max_tokens: 32 }
-    max_steps: 1
-steps:
-  - id: answer
-    agent: helper
-    task: "{{ inputs.question }}"
-outputs:
-  answer: "{{ steps.answer.output }}"
-"#;
-    let dir = workspace();
-    std::fs::write(dir.path().join("ask.yaml"), ASK).expect("write");
-    let question = "What is the capital city of France?";
-    let plan = json!({"mode": "auto", "elicit": null, "actions": [
-        call("ask-named", json!({"question": question, "answerer": "qwen2.5-coder-0.5b"})),
-    ]});
-    let report = sdk_client(dir.path(), plan, &["--workflow", "ask.yaml"]);
-    let result = &report["results"][0];
-    assert_eq!(result["isError"], false, "{report}");
-    let answer = result["structured"]["answer"].as_str().expect("an answer");
-    assert!(answer.to_lowercase().contains("paris"), "{answer}");
+    let workflow = ask_workflow(
+        "ask-named",
+        AskVariant {
+            models: "models:\n  answerer: \"{{ inputs.answerer }}\"\n",
+            inputs: "  answerer: { type: string, default: no-such-registry-model }\n",
+            agent: "    model: answerer\n",
+        },
+    );
+    asks_for_paris(
+        &workflow,
+        "ask-named",
+        json!({"answerer": "qwen2.5-coder-0.5b"}),
+    );
 }

@@ -56,6 +56,22 @@ impl Served {
         Self { child, url, stderr }
     }
 
+    /// `read_file`, `calculator` and the workflow `wf.yaml` of [`workspace`], served to
+    /// clients that send `TOKEN`.
+    fn with_token(dir: &Path) -> Self {
+        Self::start(
+            dir,
+            &[
+                "--tools",
+                "read_file,calculator",
+                "--workflow",
+                "wf.yaml",
+                "--api-key-env",
+                "AGENTRY_TEST_MCP_TOKEN",
+            ],
+        )
+    }
+
     /// Everything printed on stderr so far.
     fn log(&self) -> String {
         self.stderr.try_iter().collect::<Vec<_>>().join("\n")
@@ -126,17 +142,7 @@ fn status_of_post(url: &str, token: Option<&str>) -> u16 {
 #[test]
 fn the_python_sdk_over_http_lists_calls_runs_a_workflow_and_needs_the_token() {
     let dir = workspace();
-    let mut served = Served::start(
-        dir.path(),
-        &[
-            "--tools",
-            "read_file,calculator",
-            "--workflow",
-            "wf.yaml",
-            "--api-key-env",
-            "AGENTRY_TEST_MCP_TOKEN",
-        ],
-    );
+    let mut served = Served::with_token(dir.path());
     assert!(
         served.url.starts_with("http://127.0.0.1:"),
         "{}",
@@ -263,17 +269,7 @@ fn bad_http_flags_are_refused_with_exit_2() {
 #[tokio::test]
 async fn agentrys_own_client_uses_agentry_mcp_serve_over_http() {
     let dir = workspace();
-    let served = Served::start(
-        dir.path(),
-        &[
-            "--tools",
-            "read_file,calculator",
-            "--workflow",
-            "wf.yaml",
-            "--api-key-env",
-            "AGENTRY_TEST_MCP_TOKEN",
-        ],
-    );
+    let served = Served::with_token(dir.path());
     let refused = McpServer::connect(McpServerConfig::http("self", &served.url))
         .await
         .expect_err("no token, no session");

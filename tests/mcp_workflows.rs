@@ -1,7 +1,14 @@
 //! MCP servers in workflows and on the command line, end to end through `agentry`: the
 //! `world-clock` example validated and run against `mcp-server-time` (PyPI, installed by
 //! `scripts/install-mcp-servers.sh`) on the real model, and the refusals that come before
-//! any model loads.
+//! any model loads; a workflow's server at an `https://` URL behind a private CA
+//! (`ca_cert`).
+
+#[path = "../tools/tests/support/https_mcp_server.rs"]
+mod https_mcp_server;
+#[allow(dead_code)]
+#[path = "../tools/tests/support/mcp_servers.rs"]
+mod mcp_servers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -149,6 +156,69 @@ fn a_tool_of_a_mcp_flag_server_is_known_to_the_workflow() {
     assert!(!out.status.success(), "{stderr}");
     assert!(!stderr.contains("unknown tool"), "{stderr}");
     assert!(stderr.contains("model.gguf"), "{stderr}");
+}
+
+/// A workflow in `dir/flows` whose tool step adds 20 and 22 on the MCP server at `url`,
+/// trusting `ca_cert` (as written in the file) when given.
+fn adding_flow(dir: &Path, file: &str, url: &str, ca_cert: Option<&str>) -> String {
+    let ca_cert = ca_cert
+        .map(|path| format!("    ca_cert: {path}\n"))
+        .unwrap_or_default();
+    let flow = dir.join("flows").join(file);
+    std::fs::write(
+        &flow,
+        format!(
+            "name: add\nmodel: smollm2-135m\nmcp:\n  private:\n    url: {url}\n{ca_cert}    \
+             read_only: true\nsteps:\n  - id: sum\n    tool: private__add\n    \
+             args: {{ a: 20, b: 22 }}\noutputs:\n  sum: \"{{{{ steps.sum.output }}}}\"\n"
+        ),
+    )
+    .expect("write");
+    flow.to_str().expect("a UTF-8 path").to_string()
+}
+
+#[test]
+fn a_workflow_reaches_an_https_server_behind_a_private_ca_through_its_ca_cert() {
+    let server = https_mcp_server::HttpsMcpServer::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("flows/certs")).expect("mkdir");
+    std::fs::copy(server.ca(), dir.path().join("flows/certs/ca.pem")).expect("copy the CA");
+
+    // `ca_cert` is read from the workflow file's folder, not from the working directory.
+    let trusted = adding_flow(
+        dir.path(),
+        "trusted.yaml",
+        &server.url(),
+        Some("certs/ca.pem"),
+    );
+    let (out, stdout, stderr) = agentry(dir.path(), &["run", &trusted, "--json"]);
+    assert!(out.status.success(), "agentry run failed\n{stderr}");
+    let result: Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"));
+    assert!(
+        result["outputs"]["sum"].to_string().contains("42"),
+        "{result}"
+    );
+
+    let untrusted = adding_flow(dir.path(), "untrusted.yaml", &server.url(), None);
+    let (out, _, stderr) = agentry(dir.path(), &["run", &untrusted]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("MCP server `private`: its TLS certificate is not trusted"),
+        "{stderr}"
+    );
+
+    let missing = adding_flow(dir.path(), "missing.yaml", &server.url(), Some("gone.pem"));
+    let (out, _, stderr) = agentry(dir.path(), &["run", &missing]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let gone = dir.path().join("flows/gone.pem");
+    assert!(
+        stderr.contains(&format!(
+            "MCP server `private`: cannot use the CA certificate file `{}`",
+            gone.display()
+        )),
+        "{stderr}"
+    );
 }
 
 /// Seconds since 1970 by the system clock.

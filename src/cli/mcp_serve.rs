@@ -256,7 +256,7 @@ fn chosen_tools(flags: &[String]) -> Result<Vec<String>, String> {
 
 /// Starts the servers of a workflow's `mcp:` section.
 async fn connect_servers(flow: &Workflow) -> anyhow::Result<Vec<McpServer>> {
-    let configs: Vec<_> = flow.mcp.iter().map(|s| s.config()).collect();
+    let configs = flow.mcp_configs();
     mcp::connect_all(configs).await
 }
 

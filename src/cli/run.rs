@@ -284,7 +284,7 @@ async fn with_workflow_servers(
     flow: &Workflow,
     servers: &mut Vec<agentry_tools::McpServer>,
 ) -> Result<(), String> {
-    let configs: Vec<_> = flow.mcp.iter().map(|s| s.config()).collect();
+    let configs = flow.mcp_configs();
     if let Some(taken) = configs
         .iter()
         .find(|c| servers.iter().any(|s| s.name() == c.name))

@@ -1,6 +1,6 @@
 //! The parts of a workflow file, as read and checked (see [`Workflow`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -42,6 +42,22 @@ pub struct Workflow {
 }
 
 impl Workflow {
+    /// The client configurations of the `mcp:` servers, in file order, each `ca_cert`
+    /// read from the workflow file's folder when it is relative.
+    pub fn mcp_configs(&self) -> Vec<agentry_tools::McpServerConfig> {
+        let folder = Path::new(self.source.name())
+            .parent()
+            .unwrap_or(Path::new(""));
+        self.mcp
+            .iter()
+            .map(|server| {
+                let mut config = server.config();
+                config.ca_cert = config.ca_cert.map(|path| folder.join(path));
+                config
+            })
+            .collect()
+    }
+
     /// The agent named `name`.
     pub fn agent(&self, name: &str) -> Option<&AgentSpec> {
         self.agents.iter().find(|a| a.name == name)
@@ -64,8 +80,8 @@ impl Workflow {
 
 /// One server of the `mcp:` section: started as `command args...` over stdio, with
 /// `env` on top of a minimal base environment (see [`agentry_tools::mcp`]), or reached
-/// at `url` over streamable HTTP with `headers` and a bearer token from
-/// `bearer_token_env`.
+/// at `url` over streamable HTTP with `headers`, a bearer token from `bearer_token_env`
+/// and, for `https://`, the CA certificates of `ca_cert` trusted besides the system's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct McpServerSpec {
     /// Its name, the prefix of its tools' names (`NAME__TOOL`).
@@ -79,6 +95,10 @@ pub struct McpServerSpec {
     /// The environment variable holding the bearer token for the `url`
     /// (`bearer_token_env:`).
     pub bearer_token_env: Option<String>,
+    /// A PEM file of CA certificates trusted for the `url` besides the system's roots
+    /// (`ca_cert:`), as written: [`Workflow::mcp_configs`] reads a relative path from
+    /// the workflow file's folder.
+    pub ca_cert: Option<PathBuf>,
     /// Its arguments.
     pub args: Vec<String>,
     /// Environment variables it gets (nothing else of this process's environment but
@@ -94,7 +114,8 @@ pub struct McpServerSpec {
 }
 
 impl McpServerSpec {
-    /// The client configuration of this server (default limits).
+    /// The client configuration of this server (default limits; `ca_cert` as written,
+    /// see [`Workflow::mcp_configs`]).
     pub fn config(&self) -> agentry_tools::McpServerConfig {
         let mut config = match &self.url {
             Some(url) => agentry_tools::McpServerConfig::http(&self.name, url),
@@ -104,6 +125,7 @@ impl McpServerSpec {
         config.env = self.env.clone();
         config.headers = self.headers.clone();
         config.bearer_token_env = self.bearer_token_env.clone();
+        config.ca_cert = self.ca_cert.clone();
         if self.read_only {
             config = config.read_only();
         }

@@ -43,7 +43,9 @@ impl Default for McpLimits {
 /// this process ([`BASE_ENV`](super::BASE_ENV): `PATH`, `HOME`, `LANG`, ...), never
 /// the rest of the parent's environment (API keys and tokens stay here). A server at a
 /// [`McpServerConfig::url`] gets only [`McpServerConfig::headers`] and, when
-/// [`McpServerConfig::bearer_token_env`] names a variable, its value as a bearer token.
+/// [`McpServerConfig::bearer_token_env`] names a variable, its value as a bearer token;
+/// its certificate is checked against the system's roots and
+/// [`McpServerConfig::ca_cert`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct McpServerConfig {
     /// The server's name, the prefix of its tools' names (`<name>__<tool>`).
@@ -64,6 +66,9 @@ pub struct McpServerConfig {
     /// The environment variable holding a bearer token for [`McpServerConfig::url`]
     /// (sent as `Authorization: Bearer ...`), read when connecting.
     pub bearer_token_env: Option<String>,
+    /// A PEM file of CA certificates trusted for [`McpServerConfig::url`] in addition to
+    /// the system's roots (a server behind a private CA), read when connecting.
+    pub ca_cert: Option<PathBuf>,
     /// What its tools may do (default: everything, so every call waits for approval
     /// unless pre-approved).
     pub capabilities: Capabilities,
@@ -86,6 +91,7 @@ impl McpServerConfig {
             url: None,
             headers: BTreeMap::new(),
             bearer_token_env: None,
+            ca_cert: None,
             capabilities: Capabilities::ALL,
             trust_read_only_hints: false,
             limits: McpLimits::default(),
@@ -109,6 +115,13 @@ impl McpServerConfig {
     /// (a server at a URL).
     pub fn bearer_token_env(mut self, var: impl Into<String>) -> Self {
         self.bearer_token_env = Some(var.into());
+        self
+    }
+
+    /// Trusting the CA certificates of the PEM file at `path` as well as the system's
+    /// roots (a server at an `https://` URL behind a private CA).
+    pub fn ca_cert(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_cert = Some(path.into());
         self
     }
 

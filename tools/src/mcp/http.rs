@@ -1,15 +1,15 @@
 //! The streamable HTTP transport of the client: a `reqwest` client (TLS through rustls
-//! with the `ring` provider and the system's root certificates) and the transport's
+//! with the `ring` provider, the system's roots and the server's own CA file, see
+//! [`tls`]) and the transport's
 //! configuration from an [`McpServerConfig`]: its URL, headers, bearer token and bounds
 //! on what one response may hold.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
 
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 
-use super::{McpError, McpServerConfig};
+use super::{McpError, McpServerConfig, tls};
 
 /// Most bytes of one JSON response or one server-sent event (a tool list, a result).
 const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
@@ -56,37 +56,15 @@ pub(super) fn transport(
     ))
 }
 
-/// A client that gives up connecting after the connect limit; TLS by rustls with `ring`.
+/// A client that gives up connecting after the connect limit; TLS as [`tls`] configures.
 fn client(config: &McpServerConfig) -> Result<reqwest_mcp::Client, McpError> {
-    let fail = |message: String| McpError::InvalidConfig {
-        server: config.name.clone(),
-        message,
-    };
-    let tls = tls().map_err(|e| fail(format!("no TLS configuration: {e}")))?;
+    let tls = tls::client_config(config)?;
     reqwest_mcp::Client::builder()
         .connect_timeout(config.limits.connect)
-        .tls_backend_preconfigured((*tls).clone())
+        .tls_backend_preconfigured(tls)
         .build()
-        .map_err(|e| fail(format!("no HTTP client: {e}")))
-}
-
-/// The TLS configuration: the system's root certificates, `ring` as the provider (made
-/// once per process).
-fn tls() -> Result<Arc<rustls::ClientConfig>, String> {
-    static TLS: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
-    TLS.get_or_init(|| {
-        let mut roots = rustls::RootCertStore::empty();
-        let found = rustls_native_certs::load_native_certs();
-        for error in &found.errors {
-            tracing::debug!("a system root certificate was not read: {error}");
-        }
-        let (added, ignored) = roots.add_parsable_certificates(found.certs);
-        tracing::debug!("TLS roots: {added} added, {ignored} ignored");
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map(|builder| Arc::new(builder.with_root_certificates(roots).with_no_client_auth()))
-            .map_err(|e| e.to_string())
-    })
-    .clone()
+        .map_err(|e| McpError::InvalidConfig {
+            server: config.name.clone(),
+            message: format!("no HTTP client: {e}"),
+        })
 }

@@ -29,13 +29,14 @@ mod http;
 mod http_server;
 mod names;
 mod server;
+mod tls;
 mod tool;
 
 use std::sync::{Arc, Mutex};
 
 use rmcp::ServiceExt;
 use rmcp::model::PaginatedRequestParams;
-use rmcp::service::{RoleClient, RunningService};
+use rmcp::service::{ClientInitializeError, RoleClient, RunningService};
 use rmcp::transport::TokioChildProcess;
 use serde_json::Value;
 
@@ -72,6 +73,31 @@ pub enum McpError {
         server: String,
         /// The variable.
         var: String,
+    },
+    /// The CA certificate file of a server at a URL is missing, unreadable or holds no
+    /// valid certificate.
+    #[error(
+        "MCP server `{server}`: cannot use the CA certificate file `{}`: {message}",
+        path.display()
+    )]
+    CaCert {
+        /// The server's name.
+        server: String,
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The server at an `https://` URL showed a certificate no trusted root vouches for.
+    #[error(
+        "MCP server `{server}`: its TLS certificate is not trusted ({reason}); for a \
+         server behind a private CA, set `ca_cert` to that CA's PEM file"
+    )]
+    UntrustedCertificate {
+        /// The server's name.
+        server: String,
+        /// Why rustls refused it.
+        reason: String,
     },
     /// The server process could not be started.
     #[error("cannot start MCP server `{server}` (`{command}`): {source}")]
@@ -470,9 +496,9 @@ async fn start(config: &McpServerConfig, notices: Notices) -> Result<Client, Mcp
 }
 
 /// Waits for the handshake at most the connect limit.
-async fn handshake<E: std::fmt::Display>(
+async fn handshake(
     config: &McpServerConfig,
-    serving: impl std::future::Future<Output = Result<Client, E>>,
+    serving: impl std::future::Future<Output = Result<Client, ClientInitializeError>>,
 ) -> Result<Client, McpError> {
     let limit = config.limits.connect;
     match tokio::time::timeout(limit, serving).await {
@@ -481,9 +507,15 @@ async fn handshake<E: std::fmt::Display>(
             what: "`initialize`",
             limit,
         }),
-        Ok(Err(e)) => Err(McpError::Handshake {
-            server: config.name.clone(),
-            message: e.to_string(),
+        Ok(Err(e)) => Err(match tls::refused_certificate(&e) {
+            Some(reason) => McpError::UntrustedCertificate {
+                server: config.name.clone(),
+                reason,
+            },
+            None => McpError::Handshake {
+                server: config.name.clone(),
+                message: e.to_string(),
+            },
         }),
         Ok(Ok(client)) => Ok(client),
     }

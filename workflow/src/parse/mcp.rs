@@ -1,6 +1,7 @@
 //! The `mcp:` section: MCP servers whose tools the agents may use, each named (the
 //! prefix of its tools, `NAME__TOOL`) and started as a command over stdio or reached at
-//! a `url` over streamable HTTP.
+//! a `url` over streamable HTTP (an `https://` one may name the PEM file of a private CA,
+//! `ca_cert`).
 
 use std::collections::BTreeMap;
 
@@ -19,6 +20,7 @@ const SERVER_KEYS: &[&str] = &[
     "url",
     "headers",
     "bearer_token_env",
+    "ca_cert",
 ];
 
 /// The servers of an `mcp:` mapping, in file order.
@@ -60,7 +62,7 @@ pub(crate) fn mcp(reader: &mut Reader<'_>, node: &Node) -> Vec<McpServerSpec> {
             }
             url.clone()
         } else {
-            for key in ["headers", "bearer_token_env"] {
+            for key in ["headers", "bearer_token_env", "ca_cert"] {
                 if let Some(node) = m.get_node(key) {
                     let span = reader.span(node);
                     reader.error(Diagnostic::at(
@@ -87,6 +89,10 @@ pub(crate) fn mcp(reader: &mut Reader<'_>, node: &Node) -> Vec<McpServerSpec> {
         let bearer_token_env = m
             .get_node("bearer_token_env")
             .and_then(|n| reader.string(n, &format!("the bearer_token_env of {what}")));
+        let ca_cert = m
+            .get_node("ca_cert")
+            .and_then(|n| reader.string(n, &format!("the ca_cert of {what}")))
+            .map(std::path::PathBuf::from);
         let args = m
             .get_node("args")
             .map(|n| reader.strings(n, &format!("the args of {what}")))
@@ -116,6 +122,7 @@ pub(crate) fn mcp(reader: &mut Reader<'_>, node: &Node) -> Vec<McpServerSpec> {
                 url,
                 headers,
                 bearer_token_env,
+                ca_cert,
                 args,
                 env,
                 read_only,
@@ -237,6 +244,38 @@ mod tests {
         assert_eq!(web.command, "");
         assert_eq!(web.headers.get("X-Team").map(String::as_str), Some("blue"));
         assert_eq!(web.bearer_token_env.as_deref(), Some("WEB_TOKEN"));
+        assert_eq!(web.ca_cert, None);
+    }
+
+    #[test]
+    fn a_ca_cert_is_read_from_the_workflow_files_folder() {
+        let text = "name: f\nmodel: m\nmcp:\n  web:\n    url: https://127.0.0.1:8765/mcp\n    \
+            ca_cert: certs/ca.pem\n  abs:\n    url: https://h/mcp\n    ca_cert: /etc/ca.pem\n\
+            agents:\n  a: { tools: [web__echo, abs__echo] }\nsteps:\n  - id: s\n    agent: a\n    task: t\n";
+        let flow = crate::parse("flows/f.yaml", text, &[]).expect("valid");
+        assert_eq!(
+            flow.mcp[0].ca_cert.as_deref(),
+            Some(std::path::Path::new("certs/ca.pem"))
+        );
+        let configs = flow.mcp_configs();
+        assert_eq!(
+            configs[0].ca_cert.as_deref(),
+            Some(std::path::Path::new("flows/certs/ca.pem"))
+        );
+        assert_eq!(
+            configs[1].ca_cert.as_deref(),
+            Some(std::path::Path::new("/etc/ca.pem"))
+        );
+
+        let stray = "name: f\nmodel: m\nmcp:\n  t:\n    command: x\n    ca_cert: ca.pem\n\
+            steps:\n  - id: s\n    tool: clock\n";
+        let problems = crate::parse("f.yaml", stray, &["clock"])
+            .expect_err("invalid")
+            .to_string();
+        assert!(
+            problems.contains("`ca_cert` of MCP server `t` is for a server at a `url`"),
+            "{problems}"
+        );
     }
 
     #[test]
