@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Builds llama.cpp's own `llama-server` (the real OpenAI-compatible peer that
-# the agentry-openai tests talk to) from the llama.cpp sources vendored in the
+# the agentry-openai tests talk to) and `llama-bench` (the peer of
+# `agentry bench model`) from the llama.cpp sources vendored in the
 # `llama-cpp-python` sdist on PyPI, with the same CPU flags as agentry's own
 # llama.cpp build (x86-64-v3: AVX2 + FMA + F16C + BMI2, GGML_NATIVE off, so no
 # AMX kernel; see .cargo/config.toml).
 #
-# Idempotent: the sdist and the binary are cached under
-#   ${AGENTRY_CACHE:-~/.cache/agentry}/llama-server/
-# and a second run with the binary present does nothing but print its path.
-# Prints the binary's path on its last line; the tests look for it there (or
-# at $LLAMA_SERVER).
+# Idempotent: the sdist, the build folder and the binaries are cached under
+#   ${AGENTRY_CACHE:-~/.cache/agentry}/llama-server/  (bin/llama-server, bin/llama-bench)
+# and a second run builds only a binary that is missing (in the same build
+# folder, so adding llama-bench to an earlier build compiles llama-bench alone).
+# Prints llama-server's path on its last line; the tests look for it there (or
+# at $LLAMA_SERVER; llama-bench beside it, or at $LLAMA_BENCH).
 #
 # Needs: python3 (PyPI reachable), cmake, a C/C++ compiler.
 # Env: JOBS (default 2) parallel compile jobs.
@@ -20,8 +22,13 @@ cache="${AGENTRY_CACHE:-$HOME/.cache/agentry}/llama-server"
 bin="$cache/bin/llama-server"
 jobs="${JOBS:-2}"
 
-if [ -x "$bin" ]; then
-  echo "build-llama-server: already built"
+# The targets whose binary is not in bin/ yet.
+targets=()
+for target in llama-server llama-bench; do
+  [ -x "$cache/bin/$target" ] || targets+=("$target")
+done
+if [ ${#targets[@]} -eq 0 ]; then
+  echo "build-llama-server: already built (llama-server, llama-bench)"
   echo "$bin"
   exit 0
 fi
@@ -89,18 +96,20 @@ cmake -S "$src/vendor/llama.cpp" -B "$build" \
     tail -20 "$cache/cmake-configure.log" >&2
     exit 1
   }
-cmake --build "$build" --config Release --target llama-server -j "$jobs" \
+cmake --build "$build" --config Release --target "${targets[@]}" -j "$jobs" \
   >"$cache/cmake-build.log" 2>&1 || {
     echo "build-llama-server: build failed; see $cache/cmake-build.log" >&2
     tail -30 "$cache/cmake-build.log" >&2
     exit 1
   }
-built="$build/bin/llama-server"
-if [ ! -x "$built" ]; then
-  echo "build-llama-server: cmake finished but $built is missing" >&2
-  exit 1
-fi
-cp "$built" "$bin.tmp" && mv "$bin.tmp" "$bin"
+for target in "${targets[@]}"; do
+  built="$build/bin/$target"
+  if [ ! -x "$built" ]; then
+    echo "build-llama-server: cmake finished but $built is missing" >&2
+    exit 1
+  fi
+  cp "$built" "$cache/bin/$target.tmp" && mv "$cache/bin/$target.tmp" "$cache/bin/$target"
+done
 end=$(date +%s)
-echo "build-llama-server: built in $((end - start)) s with $jobs jobs"
+echo "build-llama-server: built ${targets[*]} in $((end - start)) s with $jobs jobs"
 echo "$bin"

@@ -120,6 +120,88 @@ async fn an_agent_offered_as_a_model_runs_its_tool_server_side_and_answers() {
     assert!(server.stop(), "the server exits cleanly");
 }
 
+/// A workflow whose `model:` is a remote model behind an API key: its URL is a template
+/// over an input's default and its key is in `api_key_env`.
+fn relay_workflow(port: &str) -> String {
+    format!(
+        r#"
+name: relay
+inputs:
+  backend_port:
+    type: string
+    default: "{port}"
+model:
+  url: "http://127.0.0.1:{{{{ inputs.backend_port }}}}/v1"
+  name: smollm2-135m
+  api_key_env: RELAY_TEST_KEY
+agents:
+  helper:
+    role: You are a helpful assistant.
+steps:
+  - id: answer
+    agent: helper
+    task: Say hello.
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_model_of_a_workflow_is_rendered_and_takes_its_api_key() {
+    // The back server wants a key; the front one, given no --model, serves the
+    // workflow's `model:`, which reaches the back one only with its URL rendered and the
+    // key of its `api_key_env` sent.
+    let back = Served::start(
+        &["--api-key-env", "BACK_TEST_KEY", "--no-embeddings"],
+        &[("BACK_TEST_KEY", "sk-relay-7")],
+    );
+    let port = back.base.rsplit(':').next().unwrap().to_owned();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("relay.yaml");
+    std::fs::write(&file, relay_workflow(&port)).expect("write the workflow");
+    let front = Served::start_with(
+        &[
+            "--workflow",
+            file.to_str().unwrap(),
+            "--model-name",
+            "relayed",
+            "--no-embeddings",
+        ],
+        &[("RELAY_TEST_KEY", "sk-relay-7")],
+    );
+    let models = get_json(&front.base, "/v1/models").await;
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["relayed", "helper"], "{models}");
+    let (status, body) = post(
+        &front.base,
+        "/v1/chat/completions",
+        &json!({
+            "model": "relayed",
+            "max_tokens": 8,
+            "temperature": 0,
+            "messages": [{"role": "user", "content": "Say hello."}],
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["choices"][0]["message"]["content"]
+            .as_str()
+            .is_some_and(|t| !t.trim().is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["usage"]["completion_tokens"].as_u64().unwrap_or(0) > 0,
+        "{body}"
+    );
+    assert!(front.stop(), "the front server exits cleanly");
+    assert!(back.stop(), "the back server exits cleanly");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_answers_chat_streams_samples_schemas_and_embeddings_on_smollm2() {
     let server = Served::start(&[], &[]);

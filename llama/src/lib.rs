@@ -44,6 +44,7 @@ pub mod sampler;
 mod slots;
 pub mod template;
 pub mod text;
+pub mod threadpool;
 pub mod tokenizer;
 mod worker;
 

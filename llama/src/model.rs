@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::gguf::GgufInfo;
 use super::sampler::{GrammarMode, SchemaEngine};
 use super::template::ChatTemplate;
+use super::threadpool::CpuThreadPool;
 use super::worker::{Counters, Job, Worker};
 use agentry_model::{
     CandidateScore, Completion, CompletionStream, GenerateRequest, LanguageModel, ModelError,
@@ -293,6 +294,8 @@ fn run_worker(
         .with_kv_unified(true)
         .with_no_perf(true)
         .with_flash_attention_policy(flash);
+    // Declared before the context (and the worker that takes it) so it is dropped after.
+    let pool: Option<CpuThreadPool>;
     let mut ctx = match model.new_context(backend, ctx_params) {
         Ok(c) => c,
         Err(e) => {
@@ -309,6 +312,11 @@ fn run_worker(
             return;
         }
     }
+    pool = CpuThreadPool::attach(&mut ctx, config.threads);
+    tracing::debug!(
+        threads = pool.as_ref().map_or(1, CpuThreadPool::threads),
+        "llama.cpp CPU threads kept for the context"
+    );
     let name = gguf.name.clone().unwrap_or_else(|| {
         path.file_stem()
             .map(|s| s.to_string_lossy().into_owned())

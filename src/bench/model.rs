@@ -1,5 +1,6 @@
 //! The model benchmark behind `agentry bench model`: agentry's llama.cpp backend against a bare
-//! `llama-cpp-2` loop with none of agentry's layers, prefix reuse, batched samples and
+//! `llama-cpp-2` loop with none of agentry's layers and against llama.cpp's own
+//! `llama-bench` (see [`super::llama_bench`]), prefix reuse, batched samples and
 //! constrained decoding, all measured in one run.
 
 use std::num::NonZeroU32;
@@ -15,6 +16,8 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use serde::Serialize;
 
+use super::llama_bench::{self, LlamaBenchOptions, LlamaBenchRow, LlamaBenchSpeed};
+use agentry_llama::threadpool::CpuThreadPool;
 use agentry_llama::{GrammarMode, LlamaConfig, LlamaModel, SchemaEngine, backend};
 use agentry_model::{
     Constraint, GenerateRequest, LanguageModel, ModelError, ModelInput, Sampling, SessionId,
@@ -39,6 +42,8 @@ pub struct ModelBenchOptions {
     pub samples: usize,
     /// Rounds of each speed test (the best round counts).
     pub rounds: usize,
+    /// The `llama-bench` binary; `None` skips its row.
+    pub llama_bench: Option<PathBuf>,
 }
 
 impl Default for ModelBenchOptions {
@@ -52,6 +57,7 @@ impl Default for ModelBenchOptions {
             conversation_steps: 10,
             samples: 5,
             rounds: 3,
+            llama_bench: None,
         }
     }
 }
@@ -92,6 +98,10 @@ pub struct ModelBenchReport {
     pub bare: Speed,
     /// agentry's backend.
     pub agentry: Speed,
+    /// Prompt tokens of agentry's prompt test (llama-bench's prompt test has as many).
+    pub prompt_tokens: usize,
+    /// llama.cpp's `llama-bench` on the same model, threads and lengths, or why not.
+    pub llama_bench: LlamaBenchRow,
     /// Growing conversation with session prefix reuse.
     pub with_reuse: ConversationRun,
     /// The same conversation without a session.
@@ -156,6 +166,7 @@ impl ModelBenchReport {
             self.agentry.decode_tps,
             ratio(self.agentry.decode_tps, self.bare.decode_tps)
         ));
+        s.push_str(&self.llama_bench_rows());
         s.push_str(&format!(
             "| conversation: prompt tokens evaluated ({} unique) | {} (no reuse) | {} (reuse) | {:.3} of unique | ≤ 1.05 |\n",
             self.unique_tokens,
@@ -212,6 +223,29 @@ impl ModelBenchReport {
         }
         s
     }
+
+    /// The rows against llama-bench (prompt and decode tokens/s, agentry over llama-bench),
+    /// or the line saying why there are none.
+    fn llama_bench_rows(&self) -> String {
+        match &self.llama_bench {
+            LlamaBenchRow::Measured(peer) => format!(
+                "| prompt tok/s vs llama-bench (pp{}; agentry {} tokens) | {:.1} llama-bench | {:.1} | {:.3} | |\n\
+                 | decode tok/s vs llama-bench (tg{}) | {:.1} llama-bench | {:.1} | {:.3} | ≥ 0.97 |\n",
+                peer.prompt_tokens,
+                self.prompt_tokens,
+                peer.prompt_tps,
+                self.agentry.prompt_tps,
+                ratio(self.agentry.prompt_tps, peer.prompt_tps),
+                peer.gen_tokens,
+                peer.decode_tps,
+                self.agentry.decode_tps,
+                ratio(self.agentry.decode_tps, peer.decode_tps)
+            ),
+            LlamaBenchRow::Skipped(why) => {
+                format!("| vs llama-bench: skipped ({why}) | | | | |\n")
+            }
+        }
+    }
 }
 
 const STORY: &str = "The lighthouse keeper climbed the stairs every evening, counting the steps, listening to the sea against the rocks and the wind in the old windows. ";
@@ -241,9 +275,13 @@ fn bare_loop(path: &Path, opts: &ModelBenchOptions, prompt: &str) -> Result<Spee
         .with_n_threads_batch(opts.threads)
         .with_n_seq_max(opts.samples.max(1) as u32)
         .with_kv_unified(true);
+    // Declared before the context so it is dropped after it.
+    let _pool: Option<CpuThreadPool>;
     let mut ctx = model
         .new_context(backend, ctx_params)
         .map_err(|e| err(e.to_string()))?;
+    // The CPU threads kept for the context, as agentry's worker and llama.cpp's tools do.
+    _pool = CpuThreadPool::attach(&mut ctx, opts.threads);
     let tokens = model.vocab().tokenize(prompt.as_bytes(), true, false);
     let n = tokens.len().min(511);
     let mut batch = LlamaBatch::new(512, 1);
@@ -429,6 +467,8 @@ pub async fn run_model_bench(
     let (mut bare, mut agentry) = (Speed::default(), Speed::default());
     let mut unconstrained_tps = 0.0f64;
     let mut constrained_tps_best = vec![0.0f64; engines.len()];
+    let mut prompt_tokens = 0;
+    let mut peer = PeerRuns::new(opts.llama_bench.as_deref());
     for _ in 0..opts.rounds.max(1) {
         let b = {
             let (path, o, p) = (model_path.to_path_buf(), opts.clone(), prompt.clone());
@@ -458,6 +498,18 @@ pub async fn run_model_bench(
             agentry.decode_tps,
             tps(c.usage.completion_tokens, c.timings.decode),
         );
+        prompt_tokens = c.usage.evaluated_tokens;
+        // llama-bench in the same round, with as many prompt tokens as agentry evaluated.
+        peer.round(LlamaBenchOptions {
+            binary: PathBuf::new(),
+            model: model_path.to_path_buf(),
+            threads: opts.threads,
+            gpu_layers: opts.gpu_layers,
+            prompt_tokens,
+            gen_tokens: opts.decode_tokens,
+            repetitions: 1,
+        })
+        .await;
         unconstrained_tps = best(
             unconstrained_tps,
             constrained_tps(&model, Constraint::None, opts.decode_tokens).await?,
@@ -537,6 +589,8 @@ pub async fn run_model_bench(
         rounds: opts.rounds.max(1),
         bare,
         agentry,
+        prompt_tokens,
+        llama_bench: peer.row(),
         with_reuse,
         without_reuse,
         unique_tokens,
@@ -548,4 +602,57 @@ pub async fn run_model_bench(
         unconstrained_tps,
         constrained,
     })
+}
+
+/// llama-bench's runs, one a round (the best counts); the first failure ends them.
+enum PeerRuns {
+    /// Not run: why.
+    Skipped(String),
+    /// Running: the binary and its best speeds so far.
+    Running(PathBuf, Option<LlamaBenchSpeed>),
+}
+
+impl PeerRuns {
+    fn new(binary: Option<&Path>) -> Self {
+        match binary {
+            None => Self::Skipped("no llama-bench binary given".into()),
+            Some(path) if !path.is_file() => Self::Skipped(format!(
+                "no llama-bench at {}: run scripts/build-llama-server.sh or set LLAMA_BENCH",
+                path.display()
+            )),
+            Some(path) => Self::Running(path.to_path_buf(), None),
+        }
+    }
+
+    /// Runs llama-bench once with `opts` (its binary this one's).
+    async fn round(&mut self, mut opts: LlamaBenchOptions) {
+        let Self::Running(binary, best) = self else {
+            return;
+        };
+        opts.binary = binary.clone();
+        let measured = tokio::task::spawn_blocking(move || llama_bench::run(&opts)).await;
+        *self = match measured {
+            Ok(Ok(speed)) => Self::Running(
+                binary.clone(),
+                Some(match best {
+                    None => speed,
+                    Some(b) => LlamaBenchSpeed {
+                        prompt_tps: b.prompt_tps.max(speed.prompt_tps),
+                        decode_tps: b.decode_tps.max(speed.decode_tps),
+                        ..speed
+                    },
+                }),
+            ),
+            Ok(Err(e)) => Self::Skipped(format!("llama-bench failed: {e}")),
+            Err(e) => Self::Skipped(format!("llama-bench did not finish: {e}")),
+        };
+    }
+
+    fn row(self) -> LlamaBenchRow {
+        match self {
+            Self::Skipped(why) => LlamaBenchRow::Skipped(why),
+            Self::Running(_, Some(speed)) => LlamaBenchRow::Measured(speed),
+            Self::Running(_, None) => LlamaBenchRow::Skipped("no round ran".into()),
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use agentry::bench::llama_bench::default_llama_bench;
 use agentry::bench::memory::{MemoryBenchOptions, VectorKind, run_memory_bench};
 use agentry::bench::model::{ModelBenchOptions, run_model_bench};
 use agentry::bench::serve::{ServeBenchOptions, default_llama_server, run_serve_bench};
@@ -14,9 +15,11 @@ use super::memory_dir::api_key;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// Model speed: agentry vs a bare llama-cpp-2 loop, prefix reuse, batched
-    /// samples, constrained decoding.
-    #[command(after_help = "Example:\n  agentry bench model --model smollm2-135m --threads 2")]
+    /// Model speed: agentry vs a bare llama-cpp-2 loop and llama.cpp's llama-bench,
+    /// prefix reuse, batched samples, constrained decoding.
+    #[command(
+        after_help = "Example:\n  agentry bench model --model smollm2-135m --threads 2\n\nllama-bench: --llama-bench PATH, else $LLAMA_BENCH, else the one\nscripts/build-llama-server.sh caches (~/.cache/agentry/llama-server/bin)."
+    )]
     Model {
         /// Model spec.
         #[arg(long, short, default_value = agentry_model_store::DEFAULT_MODEL)]
@@ -27,6 +30,9 @@ pub enum BenchCommand {
         /// GPU layers (needs a `cuda` build).
         #[arg(long, default_value_t = 0, value_parser = super::bounds::gpu_layers::<u32>())]
         gpu_layers: u32,
+        /// The llama-bench binary (its row is skipped, saying why, when there is none).
+        #[arg(long, value_name = "PATH")]
+        llama_bench: Option<std::path::PathBuf>,
     },
     /// Serving speed: `agentry serve` vs llama.cpp's `llama-server -np N` on the same
     /// model and threads (decode tok/s with 1 and N streaming clients, follow-up time to
@@ -90,12 +96,14 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             model,
             threads,
             gpu_layers,
+            llama_bench,
         } => {
             let store = ModelStore::from_env().context("opening the model store")?;
             let path = store.pull(&model).await?;
             let opts = ModelBenchOptions {
                 threads,
                 gpu_layers,
+                llama_bench: llama_bench.or_else(default_llama_bench),
                 ..ModelBenchOptions::default()
             };
             let report = run_model_bench(&path, opts).await?;

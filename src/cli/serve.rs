@@ -99,16 +99,34 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .apply(Policy::allow_all(), BUILTIN_TOOLS)
         .map_err(anyhow::Error::msg)?
         .with_approver(Arc::new(Unattended));
-    let (spec, origin) = match (&args.model, flows.first()) {
-        (Some(spec), _) => (spec.clone(), "--model".to_owned()),
-        (None, Some(flow)) => (
-            flow.model.spec.clone(),
-            format!("`model:` of the workflow `{}`", flow.name),
-        ),
-        (None, None) => (
-            agentry_model_store::DEFAULT_MODEL.to_owned(),
-            "the default model".to_owned(),
-        ),
+    let flags = ModelFlags {
+        model: args.model.clone(),
+        ctx: Some(args.ctx),
+        gpu_layers: Some(args.gpu_layers),
+        threads: args.threads,
+    };
+    let mut cache = ModelCache::default();
+    // The served model: the first workflow's `model:` (rendered against its inputs'
+    // defaults, with its settings and API key variable), as `agentry run` opens it.
+    let (spec, model) = match flows.first() {
+        Some(flow) => {
+            let specs = ModelSpecs::render_with_defaults(flow, &flags)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", flow.source.name()))?;
+            let model = cache.open_main(flow, &flags, &specs).await?;
+            (specs.main, model)
+        }
+        None => {
+            let (spec, origin) = match &args.model {
+                Some(spec) => (spec.clone(), "--model"),
+                None => (
+                    agentry_model_store::DEFAULT_MODEL.to_owned(),
+                    "the default model",
+                ),
+            };
+            let config = super::open_model::llama_config(args.ctx, args.gpu_layers, args.threads);
+            let model = cache.open(&spec, config, None, origin).await?;
+            (spec, model)
+        }
     };
     let model_name = args.model_name.clone().unwrap_or_else(|| {
         let path = Path::new(&spec);
@@ -120,21 +138,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             _ => spec.clone(),
         }
     });
-    let config = super::open_model::llama_config(args.ctx, args.gpu_layers, args.threads);
-    let model = super::open_model::open_model(&spec, config.clone(), None, &origin).await?;
-    // The models of the workflows' `models:` (one equal to the served model is that model).
-    let mut cache = ModelCache::with(&spec, config, model.clone());
-    let flags = ModelFlags {
+    // The models of the workflows' `models:` (one equal to the served model is that
+    // model); every workflow's agents without a model of their own use the served one.
+    let named_flags = ModelFlags {
         model: Some(spec.clone()),
-        ctx: Some(args.ctx),
-        gpu_layers: Some(args.gpu_layers),
-        threads: args.threads,
+        ..flags
     };
     let mut flow_models = Vec::new();
     for flow in &flows {
-        let specs = ModelSpecs::render_with_defaults(flow, &flags)
+        let specs = ModelSpecs::render_with_defaults(flow, &named_flags)
             .map_err(|e| anyhow::anyhow!("{}: {e}", flow.source.name()))?;
-        let named = cache.open_named(flow, &flags, &specs).await?;
+        let named = cache.open_named(flow, &named_flags, &specs).await?;
         flow_models.push(LoadedModels {
             main: model.clone(),
             named,

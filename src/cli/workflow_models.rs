@@ -134,13 +134,6 @@ pub(crate) struct ModelCache {
 }
 
 impl ModelCache {
-    /// A cache that already holds `model`, opened from `spec` with `config`.
-    pub fn with(spec: &str, config: LlamaConfig, model: Arc<dyn LanguageModel>) -> Self {
-        Self {
-            loaded: vec![((spec.to_owned(), config), model)],
-        }
-    }
-
     /// The model of `spec` under `config`: the one opened before, else opened now.
     /// `origin` says where the spec is written, for errors.
     ///

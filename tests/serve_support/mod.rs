@@ -19,11 +19,17 @@ impl Served {
 
     /// Starts the server on `model` and waits until it prints its address.
     pub fn start_on(model: &str, args: &[&str], envs: &[(&str, &str)]) -> Served {
+        let mut all = vec!["--model", model];
+        all.extend_from_slice(args);
+        Self::start_with(&all, envs)
+    }
+
+    /// Starts the server with `args` and no `--model` of its own (so the model is the
+    /// first `--workflow`'s, else the default) and waits until it prints its address.
+    pub fn start_with(args: &[&str], envs: &[(&str, &str)]) -> Served {
         let mut child = Command::new(env!("CARGO_BIN_EXE_agentry"))
             .args([
                 "serve",
-                "--model",
-                model,
                 "--bind",
                 "127.0.0.1:0",
                 "--threads",
