@@ -260,3 +260,31 @@ async fn bfcl_dotted_names_are_mapped_back_before_scoring() {
     );
     assert_eq!(trace.records()[0].calls[0].name, "math.factorial");
 }
+
+#[tokio::test]
+async fn a_bfcl_item_takes_the_runs_second_chance_and_ends_at_its_first_calls() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    bfcl_folder(dir.path());
+    let model = Scripted::new(&[
+        // simple_python: a reply the run cannot read is sent back, then the call
+        "factorial(5)",
+        r#"{"thought": "Call it.", "action": {"tool": "math_factorial", "args": {"number": 5}}}"#,
+        // irrelevance: had the first item gone on after its call, it would take this reply
+        r#"{"thought": "No function fits.", "final_answer": "Lima"}"#,
+    ]);
+    let mut options = EvalOptions::new(Suite::Bfcl);
+    options.categories = vec!["simple_python".into(), "irrelevance".into()];
+    options.configs = vec![agentry_eval::Config::Planner];
+    options.data_dir = Some(dir.path().to_path_buf());
+    let evaluation = Evaluation::load(options).unwrap_or_else(|e| panic!("{e}"));
+    let mut trace = TraceFile::open(dir.path().join("t.jsonl")).unwrap_or_else(|e| panic!("{e}"));
+    evaluation
+        .run_model("scripted", model, &mut trace)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let records = trace.records();
+    let first = &records[0];
+    assert!(first.verdict.correct, "{first:#?}");
+    assert_eq!((first.steps, first.calls.len()), (2, 1), "{first:#?}");
+    assert!(records[1].verdict.correct, "{:#?}", records[1]);
+}

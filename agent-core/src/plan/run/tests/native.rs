@@ -254,6 +254,16 @@ fn an_answer_that_announces_a_call_it_does_not_make_is_sent_back_once() {
         "{note}"
     );
     assert!(matches!(retry.constraint, Constraint::ToolCalls { .. }));
+    // A reply read but not taken is sent back, not an error.
+    let events = run.drain_events();
+    assert!(
+        events.iter().any(|e| matches!(e, AgentEvent::SentBack { step: 1, problem } if problem.contains("makes no call"))),
+        "{events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| matches!(e, AgentEvent::Error { .. })),
+        "{events:?}"
+    );
     // The second time the answer is taken as it is.
     reply(&mut run, "I would use the `calculator` function.");
     assert_eq!(
