@@ -218,6 +218,25 @@ fn bfcl_folder(dir: &Path) {
     );
 }
 
+/// Runs `model` on the folder [`bfcl_folder`] wrote in `dir`, both categories, `configs`.
+async fn run_bfcl(
+    dir: &Path,
+    model: Arc<Scripted>,
+    configs: Vec<agentry_eval::Config>,
+) -> TraceFile {
+    let mut options = EvalOptions::new(Suite::Bfcl);
+    options.categories = vec!["simple_python".into(), "irrelevance".into()];
+    options.configs = configs;
+    options.data_dir = Some(dir.to_path_buf());
+    let evaluation = Evaluation::load(options).unwrap_or_else(|e| panic!("{e}"));
+    let mut trace = TraceFile::open(dir.join("t.jsonl")).unwrap_or_else(|e| panic!("{e}"));
+    evaluation
+        .run_model("scripted", model, &mut trace)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    trace
+}
+
 #[tokio::test]
 async fn bfcl_dotted_names_are_mapped_back_before_scoring() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -232,16 +251,12 @@ async fn bfcl_dotted_names_are_mapped_back_before_scoring() {
         // plain, irrelevance: a call where none fits
         r#"[{"name": "math.factorial", "arguments": {"number": 1}}]"#,
     ]);
-    let mut options = EvalOptions::new(Suite::Bfcl);
-    options.categories = vec!["simple_python".into(), "irrelevance".into()];
-    options.configs = vec![agentry_eval::Config::Planner, agentry_eval::Config::Plain];
-    options.data_dir = Some(dir.path().to_path_buf());
-    let evaluation = Evaluation::load(options).unwrap_or_else(|e| panic!("{e}"));
-    let mut trace = TraceFile::open(dir.path().join("t.jsonl")).unwrap_or_else(|e| panic!("{e}"));
-    evaluation
-        .run_model("scripted", model, &mut trace)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let trace = run_bfcl(
+        dir.path(),
+        model,
+        vec![agentry_eval::Config::Planner, agentry_eval::Config::Plain],
+    )
+    .await;
     let verdicts: Vec<(String, String, bool)> = trace
         .records()
         .iter()
@@ -272,16 +287,7 @@ async fn a_bfcl_item_takes_the_runs_second_chance_and_ends_at_its_first_calls() 
         // irrelevance: had the first item gone on after its call, it would take this reply
         r#"{"thought": "No function fits.", "final_answer": "Lima"}"#,
     ]);
-    let mut options = EvalOptions::new(Suite::Bfcl);
-    options.categories = vec!["simple_python".into(), "irrelevance".into()];
-    options.configs = vec![agentry_eval::Config::Planner];
-    options.data_dir = Some(dir.path().to_path_buf());
-    let evaluation = Evaluation::load(options).unwrap_or_else(|e| panic!("{e}"));
-    let mut trace = TraceFile::open(dir.path().join("t.jsonl")).unwrap_or_else(|e| panic!("{e}"));
-    evaluation
-        .run_model("scripted", model, &mut trace)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let trace = run_bfcl(dir.path(), model, vec![agentry_eval::Config::Planner]).await;
     let records = trace.records();
     let first = &records[0];
     assert!(first.verdict.correct, "{first:#?}");

@@ -84,15 +84,7 @@ pub enum LlamaBenchError {
 /// The `llama-bench` binary: `$LLAMA_BENCH`, else the one `scripts/build-llama-server.sh`
 /// caches under `~/.cache/agentry/llama-server/bin` (or `$AGENTRY_CACHE/llama-server/bin`).
 pub fn default_llama_bench() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("LLAMA_BENCH") {
-        return Some(PathBuf::from(path));
-    }
-    let cache = std::env::var_os("AGENTRY_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/agentry"))
-        })?;
-    Some(cache.join("llama-server/bin/llama-bench"))
+    super::llama_cpp_tool("LLAMA_BENCH", "llama-bench")
 }
 
 /// The arguments llama-bench gets for `opts`.

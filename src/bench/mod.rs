@@ -13,3 +13,20 @@ pub mod llama_bench;
 pub mod memory;
 pub mod model;
 pub mod serve;
+
+use std::path::PathBuf;
+
+/// A llama.cpp tool: the path in `$VAR`, else `NAME` as `scripts/build-llama-server.sh`
+/// caches it under `~/.cache/agentry/llama-server/bin` (or
+/// `$AGENTRY_CACHE/llama-server/bin`). `None` when neither the variable nor a home is set.
+fn llama_cpp_tool(var: &str, name: &str) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(var) {
+        return Some(PathBuf::from(path));
+    }
+    let cache = std::env::var_os("AGENTRY_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/agentry"))
+        })?;
+    Some(cache.join("llama-server/bin").join(name))
+}

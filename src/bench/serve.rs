@@ -594,13 +594,5 @@ pub async fn run_serve_bench(opts: ServeBenchOptions) -> Result<ServeBenchReport
 /// The llama-server binary: `$LLAMA_SERVER`, else the one
 /// `scripts/build-llama-server.sh` caches under `~/.cache/agentry/llama-server/bin`.
 pub fn default_llama_server() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("LLAMA_SERVER") {
-        return Some(PathBuf::from(path));
-    }
-    let cache = std::env::var_os("AGENTRY_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/agentry"))
-        })?;
-    Some(cache.join("llama-server/bin/llama-server"))
+    super::llama_cpp_tool("LLAMA_SERVER", "llama-server")
 }
