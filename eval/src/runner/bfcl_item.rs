@@ -110,8 +110,8 @@ impl Evaluation {
 }
 
 /// Model replies a BFCL item may take before its first calls: one, and one more when the
-/// run sends the first back (a call it could not read, an answer that announces a call it
-/// does not make, a call with made-up values).
+/// run sends the first back (a reply it could not read, or an answer that announces a call
+/// it does not make).
 const BFCL_STEPS: usize = 2;
 
 /// BFCL's functions run nowhere: every call answers `done` (only the calls are scored).
