@@ -216,6 +216,13 @@ mod tests {
         agents:\n  a: { tools: [time__get_current_time, disk__read] }\n\
         steps:\n  - id: s\n    agent: a\n    task: t\n";
 
+    /// The problems `yaml` is refused with (its steps may use `clock`).
+    fn refusal(yaml: &str) -> String {
+        crate::parse("f.yaml", yaml, &["clock"])
+            .expect_err("invalid")
+            .to_string()
+    }
+
     #[test]
     fn servers_become_client_configurations() {
         let flow = crate::parse("f.yaml", FLOW, &[]).expect("valid");
@@ -269,9 +276,7 @@ mod tests {
 
         let stray = "name: f\nmodel: m\nmcp:\n  t:\n    command: x\n    ca_cert: ca.pem\n\
             steps:\n  - id: s\n    tool: clock\n";
-        let problems = crate::parse("f.yaml", stray, &["clock"])
-            .expect_err("invalid")
-            .to_string();
+        let problems = refusal(stray);
         assert!(
             problems.contains("`ca_cert` of MCP server `t` is for a server at a `url`"),
             "{problems}"
@@ -282,27 +287,21 @@ mod tests {
     fn a_url_server_with_a_command_or_a_bad_url_is_refused() {
         let both = "name: f\nmodel: m\nmcp:\n  web:\n    url: http://h/mcp\n    command: x\n\
             steps:\n  - id: s\n    tool: clock\n";
-        let problems = crate::parse("f.yaml", both, &["clock"])
-            .expect_err("invalid")
-            .to_string();
+        let problems = refusal(both);
         assert!(
             problems.contains("has a `url`, so `command` has no use"),
             "{problems}"
         );
         let ftp = "name: f\nmodel: m\nmcp:\n  web:\n    url: ftp://h/mcp\n\
             steps:\n  - id: s\n    tool: clock\n";
-        let problems = crate::parse("f.yaml", ftp, &["clock"])
-            .expect_err("invalid")
-            .to_string();
+        let problems = refusal(ftp);
         assert!(
             problems.contains("must start with http:// or https://"),
             "{problems}"
         );
         let stray = "name: f\nmodel: m\nmcp:\n  t:\n    command: x\n    bearer_token_env: T\n\
             steps:\n  - id: s\n    tool: clock\n";
-        let problems = crate::parse("f.yaml", stray, &["clock"])
-            .expect_err("invalid")
-            .to_string();
+        let problems = refusal(stray);
         assert!(
             problems.contains("is for a server at a `url`"),
             "{problems}"

@@ -13,13 +13,17 @@ fn answer_only(request: &GenerateRequest) -> bool {
     }
 }
 
+/// A run of the test config allowed `max_steps` steps.
+fn run_of_steps(max_steps: usize) -> AgentRun {
+    new_run(config().with_limits(Limits {
+        max_steps,
+        ..Limits::default()
+    }))
+}
+
 #[test]
 fn the_last_step_is_told_to_answer_from_the_results() {
-    let limits = Limits {
-        max_steps: 2,
-        ..Limits::default()
-    };
-    let mut run = new_run(config().with_limits(limits));
+    let mut run = run_of_steps(2);
     let first = last_user(&expect_generate(&run));
     assert!(!first.contains("No more tools"), "{first}");
     calculator_step(&mut run);
@@ -32,11 +36,7 @@ fn the_last_step_is_told_to_answer_from_the_results() {
 
 #[test]
 fn a_step_with_steps_left_gets_no_last_step_note() {
-    let limits = Limits {
-        max_steps: 3,
-        ..Limits::default()
-    };
-    let mut run = new_run(config().with_limits(limits));
+    let mut run = run_of_steps(3);
     calculator_step(&mut run);
     let next = last_user(&expect_generate(&run));
     assert!(!next.contains("No more tools"), "{next}");
