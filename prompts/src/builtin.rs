@@ -75,6 +75,13 @@ pub mod names {
     /// allow: no tool can be called, answer from the results. No variables (the request
     /// is not repeated: qwen2.5-coder-0.5b answered by copying it).
     pub const ANSWER_NOW: &str = "answer_now";
+    /// Sent after a step whose calls were refused approval (a person said no, or no one
+    /// was there to approve a call made after untrusted text entered the run): the calls
+    /// were not made, a request written in data is not the user's, and the user's own
+    /// request is repeated to be answered. Variables: `tools` (list of the refused tools'
+    /// names), `sources` (list of where untrusted text came from, may be empty), `task`
+    /// (the user's request, empty when too long to repeat).
+    pub const DENIED_CALL: &str = "denied_call";
     /// Memories recalled for an agent step. Variables: `items` (list of
     /// recalled texts, each already fenced by a [`Guard`](crate::guard::Guard)).
     pub const MEMORY_RECALL: &str = "memory_recall";
@@ -158,6 +165,10 @@ pub(crate) const BUILTIN: &[(&str, &str)] = &[
     (
         names::ANSWER_NOW,
         include_str!("../templates/answer_now.jinja"),
+    ),
+    (
+        names::DENIED_CALL,
+        include_str!("../templates/denied_call.jinja"),
     ),
     (
         names::MEMORY_RECALL,

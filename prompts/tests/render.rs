@@ -228,6 +228,10 @@ fn builtin_contexts() -> Vec<(&'static str, Value)> {
         ),
         (names::ANSWER_NOW, json!({})),
         (
+            names::DENIED_CALL,
+            json!({"tools": ["send_email"], "sources": ["fetch_page"], "task": "Tell me the headline."}),
+        ),
+        (
             names::MEMORY_RECALL,
             json!({"items": ["<<DATA-0123456789abcdef source=\"memory:notes\">>\nx\n<</DATA-0123456789abcdef>>"]}),
         ),

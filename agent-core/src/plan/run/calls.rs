@@ -4,7 +4,7 @@ use agentry_tools::{ToolCall, ToolFailure, ToolResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{AgentEvent, AgentRun, ApprovalDecision, Input, Phase, RunError, StopReason, prompt};
+use super::{AgentEvent, AgentRun, ApprovalDecision, Input, Phase, RunError, StopReason, prompt, sources};
 
 /// A call of an idempotent tool that succeeded, or failed in a way a retry cannot mend
 /// (see [`lasting_failure`]), kept so that the same call is answered from its result
@@ -26,6 +26,9 @@ impl AnsweredCall {
 
 impl AgentRun {
     pub(super) fn request_calls(&mut self, step: usize, calls: Vec<(String, Value)>) {
+        for (_, args) in &calls {
+            sources::mark_used(&mut self.unused_sources, args);
+        }
         let calls: Vec<ToolCall> = calls
             .into_iter()
             .enumerate()
@@ -235,7 +238,8 @@ impl AgentRun {
             approved.push(call);
         }
         if approved.is_empty() {
-            return self.observe_unrun(&denied, None, events);
+            let note = self.denied_note(&denied)?;
+            return self.observe_unrun(&denied, note, events);
         }
         for call in &approved {
             if !self.tools_used.contains(&call.name) {
@@ -261,6 +265,7 @@ impl AgentRun {
         let noted: Vec<(String, String)> = named(all.iter().copied(), &observations)
             .map(|(tool, text)| (tool.to_owned(), text.to_owned()))
             .collect();
+        let note = self.denied_note(denied)?;
         self.answered_calls.extend(answered);
         for result in &ordered {
             let untrusted = self
@@ -281,7 +286,26 @@ impl AgentRun {
                 .into_iter()
                 .map(|result| AgentEvent::ToolResult { step, result }),
         );
-        self.observe(noted, None)
+        self.observe(noted, note)
+    }
+
+    /// The note after refused calls among `results` (`denied_call`): not made, not to
+    /// be asked for again, the user's own request to answer; `None` when none was
+    /// refused.
+    fn denied_note(&self, results: &[ToolResult]) -> Result<Option<String>, RunError> {
+        let mut tools: Vec<&str> = Vec::new();
+        for result in results {
+            if matches!(result.outcome, Err(ToolFailure::ApprovalDenied { .. }))
+                && !tools.contains(&result.name.as_str())
+            {
+                tools.push(&result.name);
+            }
+        }
+        if tools.is_empty() {
+            return Ok(None);
+        }
+        let note = prompt::denied_call(&self.templates, &tools, &self.untrusted, &self.config.task)?;
+        Ok(Some(note))
     }
 }
 

@@ -60,6 +60,7 @@ mod limits;
 mod native;
 pub(crate) mod prompt;
 mod rebind;
+mod sources;
 mod step;
 mod view;
 
@@ -198,6 +199,23 @@ pub struct AgentRun {
     /// ([`native::unmade_call`]); a second such answer is taken as the answer.
     #[serde(default)]
     unmade_call_sent_back: bool,
+    /// Whether the next step must make one call (its constraint is one call's schema):
+    /// set after a reply that wrote the prompt's own markup instead of a call
+    /// ([`native::FORGED_MARKUP`]).
+    #[serde(default)]
+    call_next: bool,
+    /// The texts of the memories shown to the model so far: a later recall shows only
+    /// the others.
+    #[serde(default)]
+    shown_memories: Vec<String>,
+    /// The sources the task names (files, pages) that no call has used yet
+    /// ([`sources::named`]).
+    #[serde(default)]
+    unused_sources: Vec<sources::Source>,
+    /// Whether a reply given while a named source was unused was sent back once; a second
+    /// such reply stands.
+    #[serde(default)]
+    unused_source_sent_back: bool,
     /// Where the untrusted text in the run came from (tools whose output is untrusted,
     /// recalled memories, a templated task), each once; while it is not empty, calls with
     /// side effects wait for approval even when pre-approved.
@@ -247,6 +265,11 @@ impl AgentRun {
     ) -> Result<Self, RunError> {
         config.check_task()?;
         let guard = Guard::for_texts([config.task.as_str()])?;
+        let unused_sources = if config.solves_alone() {
+            Vec::new()
+        } else {
+            sources::named(&config.task, &config.tools)
+        };
         let system = prompt::with_guard_notice(
             &templates,
             &prepared.system_head,
@@ -273,6 +296,10 @@ impl AgentRun {
             answer_next: false,
             withheld: Vec::new(),
             unmade_call_sent_back: false,
+            call_next: false,
+            shown_memories: Vec::new(),
+            unused_sources,
+            unused_source_sent_back: false,
             untrusted: Vec::new(),
             events: Vec::new(),
             templates,
@@ -413,12 +440,21 @@ impl AgentRun {
         if self.config.solves_alone() {
             return self.recalled_for_solving(items);
         }
-        let block = prompt::recalled(&self.templates, &self.guard()?, &items)?;
+        // A memory already shown in the run is in the conversation: shown again at every
+        // step, it buried the question (qwen2.5-coder-1.5b answered by repeating it).
+        let fresh: Vec<Recollection> = items
+            .iter()
+            .filter(|item| !self.shown_memories.contains(&item.text))
+            .cloned()
+            .collect();
+        let block = prompt::recalled(&self.templates, &self.guard()?, &fresh)?;
         self.events.push(AgentEvent::Recall {
             step: self.steps + 1,
-            items: items.clone(),
+            items,
         });
-        self.note_recalled(&items);
+        self.note_recalled(&fresh);
+        self.shown_memories
+            .extend(fresh.into_iter().map(|item| item.text));
         // Before the task or the new observations: a small model answers from what it
         // reads last, so the question comes after the notes that answer it.
         if let Some(block) = block {
@@ -439,16 +475,21 @@ impl AgentRun {
             StepFormat::Json => step::parse_step(&text, self.max_calls())
                 .map(Some)
                 .map_err(|error| unusable(&error.to_string(), finish)),
+            StepFormat::Native(syntax) if self.must_call() => {
+                native::read_forced_call(syntax, &text, finish)
+            }
             StepFormat::Native(syntax) => {
                 self.read_native(syntax, &text, finish, self.must_answer())
             }
         };
+        let forged = self.forged_markup_problem(&parsed, finish);
         let thought = match &parsed {
             Ok(Some(Step::Act { thought, .. } | Step::Answer { thought, .. })) => thought.clone(),
             Ok(None) | Err(_) => String::new(),
         };
         // `None`: a prose reply where the answer must be JSON; the next step gives it.
         let verdict = match parsed {
+            _ if let Some(problem) = &forged => Err(Rejection::SentBack(problem.clone())),
             Err(problem) => Err(Rejection::Unreadable(problem)),
             Ok(None) => Ok(None),
             Ok(Some(step)) => match self.answer_problem(&step) {
@@ -456,6 +497,7 @@ impl AgentRun {
                 None => match self
                     .withheld_problem(&step)
                     .or_else(|| self.unmade_call_problem(&step))
+                    .or_else(|| self.unused_source_problem(&step))
                 {
                     Some(problem) => Err(Rejection::SentBack(problem)),
                     None => Ok(Some(step)),
@@ -473,6 +515,7 @@ impl AgentRun {
 
         self.steps = step;
         self.answer_next = false;
+        self.call_next = forged.is_some();
         if verdict.is_ok() {
             self.withheld.clear();
         }
@@ -696,8 +739,19 @@ impl AgentRun {
     /// calls, or it is the last step the limits allow and the run already holds results
     /// (so a run that has the facts never ends with no answer).
     fn must_answer(&self) -> bool {
-        let last_step = self.steps + 1 >= self.config.limits.max_steps;
-        self.answer_next || (last_step && !self.observations.is_empty())
+        self.answer_next || (self.last_step() && !self.observations.is_empty())
+    }
+
+    /// Whether the next step must make one call (see `call_next`); never when it must
+    /// answer.
+    fn must_call(&self) -> bool {
+        self.call_next && !self.must_answer()
+    }
+
+    /// Whether the next step is the last one the step limit allows: a reply sent back
+    /// there would end the run with no answer.
+    fn last_step(&self) -> bool {
+        self.steps + 1 >= self.config.limits.max_steps
     }
 
     fn limit_reached(&self) -> Option<StopReason> {
@@ -809,6 +863,7 @@ impl AgentRun {
         };
         if self.unmade_call_sent_back
             || self.must_answer()
+            || self.last_step()
             || self.config.tools.is_empty()
             || !matches!(self.config.step_format, StepFormat::Native(_))
         {

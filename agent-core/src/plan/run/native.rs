@@ -104,9 +104,15 @@ impl AgentRun {
             .filter(|spec| !self.withheld.contains(&spec.name))
             .cloned()
             .collect();
+        let mut sampling = sampling;
         let constraint = if self.must_answer() || callable.is_empty() {
             self.native_answer_constraint(syntax)
+        } else if self.must_call() {
+            // One call, nothing else: the step after a reply that wrote the prompt's
+            // markup instead of its call.
+            Constraint::JsonSchema(NativeTools::of(syntax, &callable).call_schema)
         } else {
+            sampling.stop.extend(FORGED_MARKUP.map(str::to_owned));
             let call_schema = if callable.len() == tools.len() {
                 native.call_schema.clone()
             } else {
@@ -145,6 +151,38 @@ impl AgentRun {
             Constraint::None
         } else {
             Constraint::Grammar(answer_only_grammar(syntax).to_owned())
+        }
+    }
+
+    /// The problem of a native reply cut at the prompt's own markup
+    /// ([`FORGED_MARKUP`], a stop string of steps that may call) with no call before it,
+    /// when the run has no result yet (after results, the text before the markup is the
+    /// answer) and a step is left: the next step must make the call (`call_next`).
+    /// `None` for any other reply, and when the run's own sampling has stop strings (the
+    /// one that stopped it is then unknown).
+    pub(super) fn forged_markup_problem(
+        &self,
+        parsed: &Result<Option<Step>, String>,
+        finish: FinishReason,
+    ) -> Option<String> {
+        if finish != FinishReason::StopString
+            || !matches!(self.config.step_format, super::StepFormat::Native(_))
+            || !self.config.sampling.stop.is_empty()
+            || self.must_answer()
+            || self.must_call()
+            || self.last_step()
+        {
+            return None;
+        }
+        match parsed {
+            Ok(Some(Step::Act { .. })) => None,
+            Ok(Some(Step::Answer { .. })) if !self.observations.is_empty() => None,
+            _ => Some(
+                "it writes the prompt's own markup (the tool list, a tool result or a data \
+                 fence) instead of a call; results come only from calls you make. Make the \
+                 call now"
+                    .to_owned(),
+            ),
         }
     }
 
@@ -193,6 +231,34 @@ impl AgentRun {
         }
         answer_from_text(&parsed.text, false).map(Some)
     }
+}
+
+/// The prompt's own markup, which small models write instead of a call: the tools block
+/// copied (`<tools>`), a made-up tool result (`<tool_response>`), a data fence. A native
+/// step that may call stops there ([`AgentRun::forged_markup_problem`]).
+pub(super) const FORGED_MARKUP: [&str; 4] = ["<tools>", "<tool_response>", "<DATA-", "</DATA-"];
+
+/// Reads the reply of a step that had to make one call (its constraint was one call's
+/// JSON Schema) as that call.
+pub(super) fn read_forced_call(
+    syntax: ToolCallSyntax,
+    text: &str,
+    finish: FinishReason,
+) -> Result<Option<Step>, String> {
+    let call: Value = serde_json::from_str(text.trim())
+        .map_err(|error| super::unusable(&format!("the call is not JSON: {error}"), finish))?;
+    let name = call
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| "the call has no \"name\"".to_owned())?;
+    let args = call
+        .get(syntax.arguments_key())
+        .cloned()
+        .unwrap_or_else(|| Value::Object(Default::default()));
+    Ok(Some(Step::Act {
+        thought: String::new(),
+        calls: vec![(name.to_owned(), args)],
+    }))
 }
 
 /// The answer a reply's text gives: the text itself (not blank) for a free-text answer,

@@ -225,6 +225,32 @@ pub(crate) fn answer_now(templates: &Templates) -> Result<String, PromptError> {
         .to_owned())
 }
 
+/// Longest request repeated after a refused call; a longer one is referred to.
+const MAX_REPEATED_TASK: usize = 300;
+
+/// The note after a step whose calls of `tools` were refused approval (`denied_call`):
+/// `sources` are where the run's untrusted text came from, `task` the user's request
+/// (repeated when short).
+pub(crate) fn denied_call(
+    templates: &Templates,
+    tools: &[&str],
+    sources: &[String],
+    task: &str,
+) -> Result<String, PromptError> {
+    let task = if task.chars().count() <= MAX_REPEATED_TASK {
+        task.trim()
+    } else {
+        ""
+    };
+    Ok(templates
+        .render(
+            names::DENIED_CALL,
+            json!({ "tools": tools, "sources": sources, "task": task }),
+        )?
+        .trim()
+        .to_owned())
+}
+
 /// Why the last reply could not be used (`step_error`).
 pub(crate) fn step_error(
     templates: &Templates,

@@ -182,6 +182,7 @@ fn calculator_step(run: &mut AgentRun) {
 }
 
 mod checkpoints;
+mod grounding;
 mod last_step;
 mod native;
 mod repeats;

@@ -407,3 +407,33 @@ fn a_blank_free_text_answer_is_sent_back_and_a_real_one_ends_the_run() {
     scripted_step(&mut run, &scripted_answer(json!("Three hours.")));
     assert!(run.is_done());
 }
+
+#[test]
+fn a_memory_already_shown_is_not_shown_again() {
+    let mut run = new_run(config().with_recall(2));
+    let memory = || Recollection::new("An hour has 3600 seconds.", "notes", 0.9);
+    feed(&mut run, Input::Recalled(vec![memory()]));
+    let first = last_user(&expect_generate(&run));
+    assert!(first.contains("3600 seconds"), "{first}");
+    scripted_step(
+        &mut run,
+        &scripted_call("calculator", json!({"expression": "3*3600"})),
+    );
+    let [call] = expect_calls(&run).try_into().expect("one call");
+    feed(&mut run, Input::ToolResults(vec![ok_result(&call, json!(10800))]));
+    feed(
+        &mut run,
+        Input::Recalled(vec![
+            memory(),
+            Recollection::new("A day has 24 hours.", "notes", 0.5),
+        ]),
+    );
+    let second = last_user(&expect_generate(&run));
+    assert!(second.contains("24 hours"), "{second}");
+    assert!(!second.contains("3600 seconds"), "shown twice: {second}");
+    // The recall event still lists what the store gave.
+    assert!(run.events().iter().any(|event| matches!(
+        event,
+        AgentEvent::Recall { step: 2, items } if items.len() == 2
+    )));
+}

@@ -1,0 +1,278 @@
+//! Replies that answer from what the model imagines, on a scripted model (logic only):
+//! a reply cut at the prompt's own markup (the tool list copied, a tool result made up)
+//! is followed by a step that must make one call; a reply given before any call used a
+//! file or page the task names is sent back once, naming it.
+
+use super::*;
+use crate::model::{Sampling, ToolCallSyntax};
+
+const HERMES: StepFormat = StepFormat::Native(ToolCallSyntax::Hermes);
+
+fn read_file() -> ToolSpec {
+    let mut spec = ToolSpec::new(
+        "read_file",
+        "Reads a text file.",
+        json!({"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}),
+    );
+    spec.capabilities = Capabilities {
+        read_files: true,
+        ..Capabilities::NONE
+    };
+    spec
+}
+
+/// A native run of `task` with a calculator and `read_file`, free-text answers.
+fn native_run(task: &str) -> AgentRun {
+    new_run(
+        RunConfig::new(task)
+            .with_tools(vec![calculator(), read_file()])
+            .with_answer_schema(json!({"type": "string"}))
+            .with_step_format(HERMES),
+    )
+}
+
+fn reply(run: &mut AgentRun, text: &str) {
+    feed(run, Input::Generated(scripted_completion(text)));
+}
+
+/// A reply the model ended at one of the request's stop strings.
+fn reply_cut_at_markup(run: &mut AgentRun, text_before: &str) {
+    feed(
+        run,
+        Input::Generated(Completion {
+            finish_reason: FinishReason::StopString,
+            ..scripted_completion(text_before)
+        }),
+    );
+}
+
+fn sent_back(run: &mut AgentRun) -> Vec<String> {
+    run.drain_events()
+        .into_iter()
+        .filter_map(|event| match event {
+            AgentEvent::SentBack { problem, .. } => Some(problem),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_step_that_may_call_stops_at_the_prompts_own_markup() {
+    let run = native_run("What is 2 + 2?");
+    let request = expect_generate(&run);
+    for markup in ["<tools>", "<tool_response>", "<DATA-", "</DATA-"] {
+        assert!(
+            request.sampling.stop.iter().any(|stop| stop == markup),
+            "{markup}: {:?}",
+            request.sampling.stop
+        );
+    }
+}
+
+#[test]
+fn a_reply_cut_at_markup_before_any_result_is_followed_by_one_forced_call() {
+    let mut run = native_run("What does the report say?");
+    reply_cut_at_markup(&mut run, "I need to read the report first.\n\n");
+    assert_eq!(sent_back(&mut run).len(), 1);
+    let forced = expect_generate(&run);
+    let Constraint::JsonSchema(schema) = &forced.constraint else {
+        panic!("the next step must call: {:?}", forced.constraint);
+    };
+    assert_eq!(schema["anyOf"][1]["properties"]["name"]["const"], "read_file");
+    assert!(forced.sampling.stop.is_empty(), "{:?}", forced.sampling.stop);
+    // The markup is not in the conversation: the reply goes back cut.
+    let messages = messages_of(&forced);
+    assert_eq!(
+        messages[messages.len() - 2].content,
+        "I need to read the report first.\n\n"
+    );
+
+    reply(
+        &mut run,
+        r#"{"name": "read_file", "arguments": {"path": "report.txt"}}"#,
+    );
+    let calls = expect_calls(&run);
+    assert_eq!(
+        (calls[0].name.as_str(), &calls[0].args),
+        ("read_file", &json!({"path": "report.txt"}))
+    );
+    feed(
+        &mut run,
+        Input::ToolResults(vec![failed_result(&calls[0], "no such file")]),
+    );
+    // Back to a step that may answer.
+    let after = expect_generate(&run);
+    assert!(
+        matches!(after.constraint, Constraint::ToolCalls { .. }),
+        "{:?}",
+        after.constraint
+    );
+    reply(&mut run, "There is no such file.");
+    assert_eq!(
+        expect_done(&run).answer,
+        Some(json!("There is no such file."))
+    );
+}
+
+#[test]
+fn a_reply_cut_at_markup_after_results_is_the_answer_before_it() {
+    let mut run = native_run("What is 6 * 7?");
+    reply(
+        &mut run,
+        r#"<tool_call>{"name": "calculator", "arguments": {"expression": "6 * 7"}}</tool_call>"#,
+    );
+    let calls = expect_calls(&run);
+    feed(
+        &mut run,
+        Input::ToolResults(vec![ok_result(&calls[0], json!(42))]),
+    );
+    reply_cut_at_markup(&mut run, "It is 42.\n");
+    assert_eq!(expect_done(&run).answer, Some(json!("It is 42.")));
+}
+
+#[test]
+fn with_stop_strings_of_its_own_a_run_takes_a_stopped_reply_as_it_is() {
+    let mut sampling = Sampling::default();
+    sampling.stop = vec!["END".into()];
+    let mut run = new_run(
+        RunConfig::new("Say hello.")
+            .with_tools(vec![calculator()])
+            .with_answer_schema(json!({"type": "string"}))
+            .with_step_format(HERMES)
+            .with_sampling(sampling),
+    );
+    reply_cut_at_markup(&mut run, "Hello!");
+    assert_eq!(expect_done(&run).answer, Some(json!("Hello!")));
+}
+
+#[test]
+fn an_answer_before_the_named_file_was_read_is_sent_back_once_naming_it() {
+    let mut run = native_run("What time is the meeting in agenda.txt?");
+    reply(&mut run, "The meeting is at 10:00 AM.");
+    let problems = sent_back(&mut run);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("`agenda.txt`"), "{problems:?}");
+    assert!(
+        last_user(&expect_generate(&run)).contains("`agenda.txt`"),
+        "the model is told which file"
+    );
+    // The second time the answer stands.
+    reply(&mut run, "The meeting is at 10:00 AM.");
+    assert_eq!(
+        expect_done(&run).answer,
+        Some(json!("The meeting is at 10:00 AM."))
+    );
+}
+
+#[test]
+fn a_call_that_reads_nothing_before_the_named_file_was_read_is_sent_back() {
+    let mut run = native_run("prices.txt lists a ticket's price. What do 7 tickets cost?");
+    reply(
+        &mut run,
+        r#"<tool_call>{"name": "calculator", "arguments": {"expression": "7 * 1"}}</tool_call>"#,
+    );
+    assert!(sent_back(&mut run)[0].contains("`prices.txt`"));
+    reply(
+        &mut run,
+        r#"<tool_call>{"name": "read_file", "arguments": {"path": "prices.txt"}}</tool_call>"#,
+    );
+    let calls = expect_calls(&run);
+    feed(
+        &mut run,
+        Input::ToolResults(vec![ok_result(&calls[0], json!("12"))]),
+    );
+    reply(
+        &mut run,
+        r#"<tool_call>{"name": "calculator", "arguments": {"expression": "7 * 12"}}</tool_call>"#,
+    );
+    let calls = expect_calls(&run);
+    assert_eq!(calls[0].args, json!({"expression": "7 * 12"}));
+    assert!(sent_back(&mut run).is_empty());
+}
+
+#[test]
+fn after_a_read_a_call_may_come_before_a_named_file_is_used() {
+    // sum.txt is to be written: the calculator comes first, after the read.
+    let mut run = native_run(
+        "Read numbers.txt, add the two numbers with the calculator, and write the sum to sum.txt.",
+    );
+    reply(
+        &mut run,
+        r#"<tool_call>{"name": "read_file", "arguments": {"path": "numbers.txt"}}</tool_call>"#,
+    );
+    let calls = expect_calls(&run);
+    feed(
+        &mut run,
+        Input::ToolResults(vec![ok_result(&calls[0], json!("17\n25"))]),
+    );
+    reply(
+        &mut run,
+        r#"<tool_call>{"name": "calculator", "arguments": {"expression": "17 + 25"}}</tool_call>"#,
+    );
+    assert_eq!(expect_calls(&run)[0].args, json!({"expression": "17 + 25"}));
+    assert!(sent_back(&mut run).is_empty());
+}
+
+#[test]
+fn a_reply_that_uses_or_reads_the_named_file_stands() {
+    // Writing the named file uses it; after that the answer stands.
+    let mut write_file = ToolSpec::new(
+        "write_file",
+        "Writes a text file.",
+        json!({"type": "object", "properties": {"path": {"type": "string"}, "content": {"type": "string"}}}),
+    );
+    write_file.capabilities = Capabilities {
+        write_files: true,
+        ..Capabilities::NONE
+    };
+    let mut run = new_run(
+        RunConfig::new("Write hello to greeting.txt.")
+            .with_tools(vec![read_file(), write_file])
+            .with_answer_schema(json!({"type": "string"}))
+            .with_step_format(HERMES),
+    );
+    reply(
+        &mut run,
+        r#"<tool_call>{"name": "write_file", "arguments": {"path": "greeting.txt", "content": "hello"}}</tool_call>"#,
+    );
+    assert!(sent_back(&mut run).is_empty());
+    feed(&mut run, Input::Approval(ApprovalDecision::Approve));
+    let calls = expect_calls(&run);
+    feed(
+        &mut run,
+        Input::ToolResults(vec![ok_result(&calls[0], json!("written"))]),
+    );
+    reply(&mut run, "Done.");
+    assert_eq!(expect_done(&run).answer, Some(json!("Done.")));
+    // Reading something else may be how the model finds it (a folder, say).
+    let mut run = native_run("What does config/server.toml set?");
+    reply(
+        &mut run,
+        r#"<tool_call>{"name": "read_file", "arguments": {"path": "config"}}</tool_call>"#,
+    );
+    expect_calls(&run);
+    assert!(sent_back(&mut run).is_empty());
+}
+
+#[test]
+fn a_task_that_names_no_source_is_answered_at_once() {
+    let mut run = native_run("Say hello in French.");
+    reply(&mut run, "Bonjour !");
+    assert_eq!(expect_done(&run).answer, Some(json!("Bonjour !")));
+}
+
+#[test]
+fn on_the_last_step_nothing_is_sent_back() {
+    let mut run = new_run(
+        RunConfig::new("What time is the meeting in agenda.txt?")
+            .with_tools(vec![read_file()])
+            .with_answer_schema(json!({"type": "string"}))
+            .with_step_format(HERMES)
+            .with_limits(Limits {
+                max_steps: 1,
+                ..Limits::default()
+            }),
+    );
+    reply(&mut run, "I cannot tell.");
+    assert_eq!(expect_done(&run).answer, Some(json!("I cannot tell.")));
+}
