@@ -170,12 +170,21 @@ fn values(n: usize, seed: u64, amplitude: f32) -> Vec<f32> {
         .collect()
 }
 
-/// What an adapter holds: for each model tensor it updates, `lora_a` and `lora_b`.
+/// The update of one model tensor: `lora_a` and `lora_b`, each with its ggml dimensions.
+#[derive(Clone)]
+struct Pair {
+    target: String,
+    a_dims: Vec<u64>,
+    a: Vec<f32>,
+    b_dims: Vec<u64>,
+    b: Vec<f32>,
+}
+
+/// What an adapter holds: its architecture, alpha and pairs.
 struct Adapter {
     architecture: String,
     alpha: f32,
-    /// (model tensor, lora_a dims, lora_a, lora_b dims, lora_b)
-    pairs: Vec<(String, Vec<u64>, Vec<f32>, Vec<u64>, Vec<f32>)>,
+    pairs: Vec<Pair>,
 }
 
 impl Adapter {
@@ -195,7 +204,13 @@ impl Adapter {
                 let (n_in, n_out) = (tensor.dims[0], tensor.dims[1]);
                 let a = values((n_in * rank) as usize, i as u64, 0.5);
                 let b = values((rank * n_out) as usize, 1000 + i as u64, b_amplitude);
-                (target.clone(), vec![n_in, rank], a, vec![rank, n_out], b)
+                Pair {
+                    target: target.clone(),
+                    a_dims: vec![n_in, rank],
+                    a,
+                    b_dims: vec![rank, n_out],
+                    b,
+                }
             })
             .collect();
         Self {
@@ -213,9 +228,9 @@ impl Adapter {
             pairs: self
                 .pairs
                 .iter()
-                .map(|(name, a_dims, a, b_dims, b)| {
-                    let b = b.iter().map(|x| x * factor).collect();
-                    (name.clone(), a_dims.clone(), a.clone(), b_dims.clone(), b)
+                .map(|pair| Pair {
+                    b: pair.b.iter().map(|x| x * factor).collect(),
+                    ..pair.clone()
                 })
                 .collect(),
         }
@@ -227,10 +242,11 @@ impl Adapter {
             .text("general.type", "adapter")
             .text("adapter.type", "lora")
             .float("adapter.lora.alpha", self.alpha);
-        for (name, a_dims, a, b_dims, b) in &self.pairs {
+        for pair in &self.pairs {
+            let name = &pair.target;
             gguf = gguf
-                .tensor(&format!("{name}.lora_a"), a_dims, a.clone())
-                .tensor(&format!("{name}.lora_b"), b_dims, b.clone());
+                .tensor(&format!("{name}.lora_a"), &pair.a_dims, pair.a.clone())
+                .tensor(&format!("{name}.lora_b"), &pair.b_dims, pair.b.clone());
         }
         gguf.write(path);
         path.to_path_buf()
@@ -361,11 +377,15 @@ async fn an_adapter_that_does_not_fit_the_model_is_a_lora_error_that_says_why() 
 
     // One pair with its input and output sides swapped (as for a transposed tensor).
     let mut swapped = Adapter::for_model(&model, &targets, 2, 0.5);
-    let (name, a_dims, a, b_dims, b) = swapped.pairs.remove(0);
-    let (n_in, n_out) = (a_dims[0], b_dims[1]);
-    swapped
-        .pairs
-        .push((name.clone(), vec![n_out, 2], b, vec![2, n_in], a));
+    let pair = swapped.pairs.remove(0);
+    let (name, n_in, n_out) = (pair.target.clone(), pair.a_dims[0], pair.b_dims[1]);
+    swapped.pairs.push(Pair {
+        target: pair.target,
+        a_dims: vec![n_out, 2],
+        a: pair.b,
+        b_dims: vec![2, n_in],
+        b: pair.a,
+    });
     let message = lora_error(&base_path, &swapped.write(&dir.path().join("swapped.gguf"))).await;
     assert!(
         message.contains(&format!(
@@ -378,7 +398,7 @@ async fn an_adapter_that_does_not_fit_the_model_is_a_lora_error_that_says_why() 
 
     // A tensor the model does not have (a layer past its last).
     let mut deeper = Adapter::for_model(&model, &targets, 2, 0.5);
-    deeper.pairs[0].0 = "blk.99.ffn_down.weight".into();
+    deeper.pairs[0].target = "blk.99.ffn_down.weight".into();
     let message = lora_error(&base_path, &deeper.write(&dir.path().join("deeper.gguf"))).await;
     assert!(
         message.contains("`blk.99.ffn_down.weight` is not a tensor of the model"),
