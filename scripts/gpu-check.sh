@@ -33,7 +33,7 @@ nvcc --version | tail -n 1
 export AGENTRY_TEST_GPU_LAYERS=$ALL_LAYERS
 # The tests that open a model: the backend's own, and the agent's on real models.
 cargo test --release --features cuda --workspace \
-    --test llama_model --test model_files --test schema_engines \
+    --test llama_model --test model_files --test lora --test schema_engines \
     --test agent --test parse_and_strategies --test memory_bridge
 # The doctor's GPU advice, checked against the GPU it sees.
 cargo test --release --features cuda --test cli doctor_

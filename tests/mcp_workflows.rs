@@ -1,8 +1,8 @@
 //! MCP servers in workflows and on the command line, end to end through `agentry`: the
 //! `world-clock` example validated and run against `mcp-server-time` (PyPI, installed by
 //! `scripts/install-mcp-servers.sh`) on the real model, and the refusals that come before
-//! any model loads; a workflow's server at an `https://` URL behind a private CA
-//! (`ca_cert`).
+//! any model loads; a server at an `https://` URL behind a private CA, from a workflow
+//! (`ca_cert`) and from the command line (`--mcp NAME=https://... --mcp-ca NAME=PATH`).
 
 #[path = "../tools/tests/support/https_mcp_server.rs"]
 mod https_mcp_server;
@@ -217,6 +217,102 @@ fn a_workflow_reaches_an_https_server_behind_a_private_ca_through_its_ca_cert() 
             "MCP server `private`: cannot use the CA certificate file `{}`",
             gone.display()
         )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_mcp_flag_server_behind_a_private_ca_is_reached_with_mcp_ca() {
+    let server = https_mcp_server::HttpsMcpServer::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(server.ca(), dir.path().join("ca.pem")).expect("copy the CA");
+    std::fs::write(dir.path().join("bad.pem"), "not a certificate\n").expect("write");
+    std::fs::create_dir_all(dir.path().join("flows")).expect("mkdir");
+    // No `mcp:` section: the server is the `--mcp private=https://...` flag's.
+    let flow = dir.path().join("flows/add.yaml");
+    std::fs::write(
+        &flow,
+        "name: add\nmodel: smollm2-135m\nsteps:\n  - id: sum\n    tool: private__add\n    \
+         args: { a: 20, b: 22 }\noutputs:\n  sum: \"{{ steps.sum.output }}\"\n",
+    )
+    .expect("write");
+    let flow = flow.to_str().expect("a UTF-8 path");
+    let mcp = format!("private={}", server.url());
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", flow, "--mcp", &mcp, "--approve", "private__add"];
+        args.extend_from_slice(extra);
+        agentry(dir.path(), &args)
+    };
+
+    // Without `--mcp-ca` the certificate is refused, and the message says which flag helps.
+    let (out, _, stderr) = run(&[]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("MCP server `private`: its TLS certificate is not trusted")
+            && stderr.contains("`--mcp-ca private=PATH`"),
+        "{stderr}"
+    );
+
+    // Each unusable `--mcp-ca` is refused before any server starts, naming the flag.
+    let refused = [
+        (
+            vec!["--mcp-ca", "private"],
+            "--mcp-ca: `private` is not NAME=PATH".to_string(),
+        ),
+        (
+            vec!["--mcp-ca", "other=ca.pem"],
+            "--mcp-ca other=ca.pem: no --mcp server is named `other`".to_string(),
+        ),
+        (
+            vec!["--mcp", "clock=mcp-server-time", "--mcp-ca", "clock=ca.pem"],
+            "--mcp-ca clock=ca.pem: `clock` is a stdio server".to_string(),
+        ),
+        (
+            vec!["--mcp-ca", "private=ca.pem", "--mcp-ca", "private=ca.pem"],
+            "--mcp-ca private=ca.pem: `private` already has a --mcp-ca".to_string(),
+        ),
+        (
+            vec!["--mcp-ca", "private=gone.pem"],
+            "--mcp-ca private=gone.pem: MCP server `private`: cannot use the CA \
+             certificate file `gone.pem`"
+                .to_string(),
+        ),
+        (
+            vec!["--mcp-ca", "private=bad.pem"],
+            "--mcp-ca private=bad.pem: MCP server `private`: cannot use the CA \
+             certificate file `bad.pem`: no `BEGIN CERTIFICATE` block"
+                .to_string(),
+        ),
+    ];
+    for (extra, message) in &refused {
+        let (out, _, stderr) = run(extra);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {stderr}");
+        assert!(stderr.contains(message.as_str()), "{extra:?}: {stderr}");
+    }
+    assert!(
+        !dir.path().join(".agentry/runs").exists(),
+        "nothing may run"
+    );
+
+    // With the flag the run reaches the server; the CA file is read from the working
+    // directory.
+    let (out, stdout, stderr) = run(&["--mcp-ca", "private=ca.pem", "--json"]);
+    assert!(out.status.success(), "agentry run failed\n{stderr}");
+    let result: Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"));
+    assert!(
+        result["outputs"]["sum"].to_string().contains("42"),
+        "{result}"
+    );
+
+    // `chat` takes the flag too, with the same refusals.
+    let (out, _, stderr) = agentry(
+        dir.path(),
+        &["chat", "--mcp", &mcp, "--mcp-ca", "private=bad.pem"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--mcp-ca private=bad.pem: MCP server `private`: cannot use the CA"),
         "{stderr}"
     );
 }

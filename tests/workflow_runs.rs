@@ -395,6 +395,31 @@ fn a_run_killed_in_the_middle_of_an_agent_step_continues_that_step() {
 }
 
 #[test]
+fn a_workflow_lora_is_read_from_its_folder_and_one_that_cannot_load_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("flows/adapters")).expect("mkdir");
+    // Not a GGUF file: llama/tests/lora.rs covers adapters that load; this covers the
+    // path from `lora:` to the model (relative to the workflow's folder, not to the
+    // working directory) and the error that comes back.
+    let adapter = dir.path().join("flows/adapters/notes.gguf");
+    std::fs::write(&adapter, "not an adapter").expect("write");
+    let flow = dir.path().join("flows/tuned.yaml");
+    std::fs::write(
+        &flow,
+        "name: tuned\nmodel: { spec: smollm2-135m, lora: adapters/notes.gguf }\n\
+         agents:\n  a: { role: r }\nsteps:\n  - id: one\n    agent: a\n    task: hi\n",
+    )
+    .expect("write");
+    let (out, _, stderr) = agentry(dir.path(), &["run", flow.to_str().unwrap()]);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("LoRA adapter {}:", adapter.display()))
+            && stderr.contains("is not a GGUF file"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn invalid_files_inputs_and_runs_exit_2_and_run_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let bad = dir.path().join("bad.yaml");

@@ -39,6 +39,7 @@ pub mod gguf;
 pub mod grammar;
 #[cfg(feature = "llguidance")]
 pub mod guidance;
+mod lora;
 mod model;
 pub mod sampler;
 mod slots;

@@ -38,7 +38,8 @@ pub struct LlamaConfig {
     /// Flash attention: `None` lets llama.cpp decide.
     pub flash_attention: Option<bool>,
     /// LoRA adapters (GGUF) and their scales. llama-cpp-2 0.1.160 applies one adapter per
-    /// context, so at most one is accepted.
+    /// context, so at most one is accepted. Each is checked against the model's header
+    /// before llama.cpp loads it (architecture, tensor names, shapes).
     pub lora: Vec<(PathBuf, f32)>,
     /// A Jinja chat template that replaces the GGUF's own.
     pub chat_template: Option<String>,
@@ -150,11 +151,15 @@ impl LlamaModel {
                 config.n_seq_max
             )));
         }
+        // llama.cpp only says that an adapter failed to load: its header is checked here
+        // against the model's first, so a misfit is named.
         for (lora, _) in &config.lora {
-            GgufInfo::read(lora).map_err(|e| ModelError::Lora {
+            let fail = |detail: String| ModelError::Lora {
                 path: lora.clone(),
-                detail: e.to_string(),
-            })?;
+                detail,
+            };
+            let adapter = GgufInfo::read(lora).map_err(|e| fail(e.to_string()))?;
+            super::lora::check_fit(&adapter, &gguf).map_err(fail)?;
         }
         let tool_calls = config
             .chat_template
@@ -273,7 +278,7 @@ fn run_worker(
             Err(e) => {
                 let _ = ready.send(Err(ModelError::Lora {
                     path: lora.clone(),
-                    detail: e.to_string(),
+                    detail: format!("llama.cpp cannot load it ({e}; its log says why)"),
                 }));
                 return;
             }

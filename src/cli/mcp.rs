@@ -1,20 +1,61 @@
-//! MCP servers for `run` and `chat`: `--mcp NAME=COMMAND ARG...` (or `NAME=URL`) flags and a workflow's
+//! MCP servers for `run` and `chat`: `--mcp NAME=COMMAND ARG...` (or `NAME=URL`) flags, with
+//! `--mcp-ca NAME=PATH` for a server behind a private CA, and a workflow's
 //! `mcp:` section, connected before the model loads, their tools (`NAME__TOOL`) added to
 //! the run's registry.
+
+use std::path::PathBuf;
 
 use agentry_tools::{McpServer, McpServerConfig, ToolRegistry};
 use anyhow::Context;
 
 /// The servers of `--mcp` flags (`NAME=COMMAND ARG...`, split on whitespace, or
-/// `NAME=http(s)://...`).
+/// `NAME=http(s)://...`), each named by a `--mcp-ca NAME=PATH` of `cas` trusting the CA
+/// certificates of the PEM file `PATH` (read now, so a bad file stops the command before
+/// anything starts).
 ///
 /// # Errors
-/// A flag that is not `NAME=COMMAND`.
-pub fn from_flags(flags: &[String]) -> anyhow::Result<Vec<McpServerConfig>> {
-    flags
+/// A flag that is not `NAME=COMMAND`; a `--mcp-ca` that is not `NAME=PATH`, names no
+/// `--mcp` server, names one that is not at an `https://` URL or twice, or whose file
+/// cannot be used. Each message starts with the flag.
+pub fn from_flags(flags: &[String], cas: &[String]) -> anyhow::Result<Vec<McpServerConfig>> {
+    let mut configs = flags
         .iter()
         .map(|flag| McpServerConfig::parse_cli(flag).map_err(|e| anyhow::anyhow!("--mcp: {e}")))
-        .collect()
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    for flag in cas {
+        let Some((name, path)) = flag
+            .split_once('=')
+            .map(|(name, path)| (name.trim(), path.trim()))
+            .filter(|(name, path)| !name.is_empty() && !path.is_empty())
+        else {
+            anyhow::bail!("--mcp-ca: `{flag}` is not NAME=PATH (e.g. wiki=certs/ca.pem)");
+        };
+        let Some(config) = configs.iter_mut().find(|c| c.name == name) else {
+            anyhow::bail!(
+                "--mcp-ca {flag}: no --mcp server is named `{name}` (a workflow's `mcp:` \
+                 server takes `ca_cert:` instead)"
+            );
+        };
+        match config.url.as_deref() {
+            None => anyhow::bail!(
+                "--mcp-ca {flag}: `{name}` is a stdio server; a CA certificate is for a \
+                 server at an https:// URL"
+            ),
+            Some(url) if !url.starts_with("https://") => anyhow::bail!(
+                "--mcp-ca {flag}: `{name}` is at {url}; a CA certificate is for a server \
+                 at an https:// URL"
+            ),
+            Some(_) => {}
+        }
+        if config.ca_cert.is_some() {
+            anyhow::bail!("--mcp-ca {flag}: `{name}` already has a --mcp-ca");
+        }
+        config.ca_cert = Some(PathBuf::from(path));
+        config
+            .check_ca_cert()
+            .map_err(|e| anyhow::anyhow!("--mcp-ca {flag}: {e}"))?;
+    }
+    Ok(configs)
 }
 
 /// Starts every server of `configs`, in order; one that cannot start (or whose tools are

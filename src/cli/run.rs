@@ -72,6 +72,11 @@ pub struct RunArgs {
     /// Its tools wait for approval unless `--approve`d.
     #[arg(long = "mcp", value_name = "NAME=COMMAND")]
     mcp: Vec<String>,
+    /// Trust the CA certificates of the PEM file PATH for the `--mcp NAME=https://...`
+    /// server NAME, besides the system's roots (a server behind a private CA; repeatable,
+    /// one per server).
+    #[arg(long = "mcp-ca", value_name = "NAME=PATH")]
+    mcp_ca: Vec<String>,
     #[command(flatten)]
     approvals: ApprovalArgs,
     #[command(flatten)]
@@ -100,7 +105,7 @@ fn memory_place(
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // `--mcp` servers first: the workflow may name their tools.
-    let flag_servers = match mcp::from_flags(&args.mcp) {
+    let flag_servers = match mcp::from_flags(&args.mcp, &args.mcp_ca) {
         Ok(configs) => mcp::connect_all(configs).await,
         Err(error) => Err(error),
     };

@@ -37,6 +37,9 @@ use clap::Args;
 
 use super::bounds;
 use super::memory_dir::MemoryArgs;
+
+/// Exit code: arguments that cannot be used; nothing started.
+const EXIT_INVALID: u8 = 2;
 use super::templates_dir::TemplatesArgs;
 use super::toolbox::BUILTIN_TOOLS;
 use super::workflow_models::{ModelCache, ModelFlags, input_defaults, llama_config};
@@ -90,13 +93,26 @@ pub struct ChatArgs {
     /// HTTP (repeatable). You approve each call.
     #[arg(long = "mcp", value_name = "NAME=COMMAND")]
     mcp: Vec<String>,
+    /// Trust the CA certificates of the PEM file PATH for the `--mcp NAME=https://...`
+    /// server NAME, besides the system's roots (a server behind a private CA; repeatable,
+    /// one per server).
+    #[arg(long = "mcp-ca", value_name = "NAME=PATH")]
+    mcp_ca: Vec<String>,
     #[command(flatten)]
     templates: TemplatesArgs,
 }
 
 /// Runs the REPL until the user leaves.
 pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
-    let servers = super::mcp::connect_all(super::mcp::from_flags(&args.mcp)?).await?;
+    // A flag that cannot be used is a usage error (exit 2), before anything starts.
+    let configs = match super::mcp::from_flags(&args.mcp, &args.mcp_ca) {
+        Ok(configs) => configs,
+        Err(error) => {
+            errln!("error: {error:#}");
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+    };
+    let servers = super::mcp::connect_all(configs).await?;
     let tools = Toolset::new(args.files.as_deref())?.with_mcp(&servers)?;
     let templates = args.templates.load().context("--templates")?;
     let persona = args.agent.as_deref().map(persona).transpose()?;

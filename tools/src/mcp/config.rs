@@ -125,6 +125,17 @@ impl McpServerConfig {
         self
     }
 
+    /// Reads the [`McpServerConfig::ca_cert`] file, when one is set, as connecting does:
+    /// for a caller that wants a bad file refused before anything starts.
+    ///
+    /// # Errors
+    /// [`McpError::CaCert`](super::McpError::CaCert) when the file is missing, unreadable,
+    /// too large or holds no valid certificate; [`McpError::InvalidConfig`](super::McpError::InvalidConfig)
+    /// when rustls refuses the TLS configuration.
+    pub fn check_ca_cert(&self) -> Result<(), super::McpError> {
+        super::tls::client_config(self).map(|_| ())
+    }
+
     /// Where the server is, for people: its URL, or its command line.
     pub fn describe(&self) -> String {
         match &self.url {

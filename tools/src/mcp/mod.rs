@@ -91,7 +91,8 @@ pub enum McpError {
     /// The server at an `https://` URL showed a certificate no trusted root vouches for.
     #[error(
         "MCP server `{server}`: its TLS certificate is not trusted ({reason}); for a \
-         server behind a private CA, set `ca_cert` to that CA's PEM file"
+         server behind a private CA, trust that CA's PEM file (`ca_cert` in a workflow's \
+         `mcp:`, `--mcp-ca {server}=PATH` on the command line)"
     )]
     UntrustedCertificate {
         /// The server's name.
