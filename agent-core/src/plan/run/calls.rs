@@ -4,7 +4,9 @@ use agentry_tools::{ToolCall, ToolFailure, ToolResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{AgentEvent, AgentRun, ApprovalDecision, Input, Phase, RunError, StopReason, prompt, sources};
+use super::{
+    AgentEvent, AgentRun, ApprovalDecision, Input, Phase, RunError, StopReason, prompt, sources,
+};
 
 /// A call of an idempotent tool that succeeded, or failed in a way a retry cannot mend
 /// (see [`lasting_failure`]), kept so that the same call is answered from its result
@@ -304,7 +306,8 @@ impl AgentRun {
         if tools.is_empty() {
             return Ok(None);
         }
-        let note = prompt::denied_call(&self.templates, &tools, &self.untrusted, &self.config.task)?;
+        let note =
+            prompt::denied_call(&self.templates, &tools, &self.untrusted, &self.config.task)?;
         Ok(Some(note))
     }
 }

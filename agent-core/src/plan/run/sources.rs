@@ -23,12 +23,80 @@ const MAX_SOURCE_LEN: usize = 256;
 /// File extensions that make a bare word (`todo.txt`) a file name. A word with a folder
 /// (`notes/plan.v2`) needs only a short alphabetic extension.
 const FILE_EXTENSIONS: &[&str] = &[
-    "txt", "md", "markdown", "rst", "csv", "tsv", "json", "jsonl", "ndjson", "yaml", "yml",
-    "toml", "ini", "cfg", "conf", "env", "xml", "html", "htm", "log", "sql", "py", "rs", "js",
-    "ts", "tsx", "jsx", "go", "java", "c", "h", "cpp", "hpp", "cs", "rb", "php", "sh", "bash",
-    "zsh", "ps1", "bat", "pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "odt", "rtf", "tex",
-    "ipynb", "lock", "properties", "gradle", "kt", "swift", "lua", "pl", "r", "scala", "dart",
-    "vue", "svelte", "css", "scss", "sass", "less", "svg", "dat", "bak", "out", "diff", "patch",
+    "txt",
+    "md",
+    "markdown",
+    "rst",
+    "csv",
+    "tsv",
+    "json",
+    "jsonl",
+    "ndjson",
+    "yaml",
+    "yml",
+    "toml",
+    "ini",
+    "cfg",
+    "conf",
+    "env",
+    "xml",
+    "html",
+    "htm",
+    "log",
+    "sql",
+    "py",
+    "rs",
+    "js",
+    "ts",
+    "tsx",
+    "jsx",
+    "go",
+    "java",
+    "c",
+    "h",
+    "cpp",
+    "hpp",
+    "cs",
+    "rb",
+    "php",
+    "sh",
+    "bash",
+    "zsh",
+    "ps1",
+    "bat",
+    "pdf",
+    "doc",
+    "docx",
+    "xls",
+    "xlsx",
+    "ppt",
+    "pptx",
+    "odt",
+    "rtf",
+    "tex",
+    "ipynb",
+    "lock",
+    "properties",
+    "gradle",
+    "kt",
+    "swift",
+    "lua",
+    "pl",
+    "r",
+    "scala",
+    "dart",
+    "vue",
+    "svelte",
+    "css",
+    "scss",
+    "sass",
+    "less",
+    "svg",
+    "dat",
+    "bak",
+    "out",
+    "diff",
+    "patch",
 ];
 
 /// A page address in running text.
@@ -96,14 +164,18 @@ pub(super) fn named(task: &str, tools: &[ToolSpec]) -> Vec<Source> {
     };
     for url in URL.find_iter(task) {
         push(Source::Page(
-            url.as_str().trim_end_matches(['.', ',', ';', ':', '!', '?']).to_owned(),
+            url.as_str()
+                .trim_end_matches(['.', ',', ';', ':', '!', '?'])
+                .to_owned(),
         ));
     }
     let without_urls = URL.replace_all(task, " ");
     for word in without_urls.split_whitespace() {
         let path = word
             .trim_start_matches(['`', '\'', '"', '(', '[', '{', '<'])
-            .trim_end_matches(['`', '\'', '"', ')', ']', '}', '>', ',', ';', ':', '!', '?', '.']);
+            .trim_end_matches([
+                '`', '\'', '"', ')', ']', '}', '>', ',', ';', ':', '!', '?', '.',
+            ]);
         let Some(found) = FILE.captures(path) else {
             continue;
         };
@@ -234,9 +306,18 @@ mod tests {
     #[test]
     fn files_and_pages_are_found_in_running_text() {
         assert_eq!(files("What is the first item in todo.txt?"), ["todo.txt"]);
-        assert_eq!(files("What port does config/server.toml set?"), ["config/server.toml"]);
-        assert_eq!(files("a.txt and b.txt each hold a number."), ["a.txt", "b.txt"]);
-        assert_eq!(files("Read `notes.md`, then (data.csv)."), ["notes.md", "data.csv"]);
+        assert_eq!(
+            files("What port does config/server.toml set?"),
+            ["config/server.toml"]
+        );
+        assert_eq!(
+            files("a.txt and b.txt each hold a number."),
+            ["a.txt", "b.txt"]
+        );
+        assert_eq!(
+            files("Read `notes.md`, then (data.csv)."),
+            ["notes.md", "data.csv"]
+        );
         assert_eq!(
             files("Fetch https://shop.example/price. Then read it.txt."),
             ["https://shop.example/price", "it.txt"]

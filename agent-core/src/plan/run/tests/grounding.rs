@@ -78,8 +78,15 @@ fn a_reply_cut_at_markup_before_any_result_is_followed_by_one_forced_call() {
     let Constraint::JsonSchema(schema) = &forced.constraint else {
         panic!("the next step must call: {:?}", forced.constraint);
     };
-    assert_eq!(schema["anyOf"][1]["properties"]["name"]["const"], "read_file");
-    assert!(forced.sampling.stop.is_empty(), "{:?}", forced.sampling.stop);
+    assert_eq!(
+        schema["anyOf"][1]["properties"]["name"]["const"],
+        "read_file"
+    );
+    assert!(
+        forced.sampling.stop.is_empty(),
+        "{:?}",
+        forced.sampling.stop
+    );
     // The markup is not in the conversation: the reply goes back cut.
     let messages = messages_of(&forced);
     assert_eq!(
@@ -132,8 +139,10 @@ fn a_reply_cut_at_markup_after_results_is_the_answer_before_it() {
 
 #[test]
 fn with_stop_strings_of_its_own_a_run_takes_a_stopped_reply_as_it_is() {
-    let mut sampling = Sampling::default();
-    sampling.stop = vec!["END".into()];
+    let sampling = Sampling {
+        stop: vec!["END".into()],
+        ..Sampling::default()
+    };
     let mut run = new_run(
         RunConfig::new("Say hello.")
             .with_tools(vec![calculator()])

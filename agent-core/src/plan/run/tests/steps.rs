@@ -420,7 +420,10 @@ fn a_memory_already_shown_is_not_shown_again() {
         &scripted_call("calculator", json!({"expression": "3*3600"})),
     );
     let [call] = expect_calls(&run).try_into().expect("one call");
-    feed(&mut run, Input::ToolResults(vec![ok_result(&call, json!(10800))]));
+    feed(
+        &mut run,
+        Input::ToolResults(vec![ok_result(&call, json!(10800))]),
+    );
     feed(
         &mut run,
         Input::Recalled(vec![
