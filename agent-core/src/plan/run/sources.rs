@@ -128,6 +128,14 @@ impl Source {
         }
     }
 
+    /// What it is, and what a tool does to get what it holds.
+    fn kind(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::File(_) => ("file", "read"),
+            Self::Page(_) => ("page", "fetch"),
+        }
+    }
+
     /// Whether a call's `args` use this source: one of their strings holds its address,
     /// or, for a file, its file name (`server.toml` for `config/server.toml`).
     fn used_by(&self, args: &Value) -> bool {
@@ -207,38 +215,38 @@ fn any_string(value: &Value, test: &dyn Fn(&str) -> bool) -> bool {
 
 /// The problem of a reply given while `unused` sources remain: an answer, or, while no
 /// call of the run has read anything (`read_before`: a tool that reads files or the
-/// network was called), calls that use none of them and read nothing. `None` when the
-/// reply may stand. After a read, calls are free: a named file may be one to write.
+/// network was called), calls that read nothing while a source they do not use remains
+/// (writing the copy before reading the original). `None` when the reply may stand.
+/// After a read, calls are free: a named file may be one to write.
 pub(super) fn unused_problem(
     unused: &[Source],
     calls: Option<&[(String, Value)]>,
     read_before: bool,
     tools: &[ToolSpec],
 ) -> Option<String> {
-    let first = unused.first()?;
-    let (what, verb) = match first {
-        Source::File(_) => ("file", "read"),
-        Source::Page(_) => ("page", "fetch"),
-    };
-    let name = first.name();
     let Some(calls) = calls else {
+        let first = unused.first()?;
+        let (what, verb) = first.kind();
         return Some(format!(
             "the request names the {what} `{name}`, and no call has used it in this run: \
              what it holds is unknown until a tool {verb}s it. If the request needs what it \
              holds, {verb} it now; if it asks you to write it, write it now; if it turns out \
-             missing, say so. Do not guess what it holds"
+             missing, say so. Do not guess what it holds",
+            name = first.name()
         ));
     };
-    let uses = calls
-        .iter()
-        .any(|(_, args)| unused.iter().any(|source| source.used_by(args)));
-    if read_before || uses || calls.iter().any(|(name, _)| reads(name, tools)) {
+    if read_before || calls.iter().any(|(name, _)| reads(name, tools)) {
         return None;
     }
+    let left = unused
+        .iter()
+        .find(|source| !calls.iter().any(|(_, args)| source.used_by(args)))?;
+    let (what, verb) = left.kind();
     Some(format!(
         "the request names the {what} `{name}`, and no tool has {verb} anything in this run \
          yet: what it holds is unknown until a tool {verb}s it. {verb_cap} it first, then use \
          what it holds",
+        name = left.name(),
         verb_cap = if verb == "read" { "Read" } else { "Fetch" },
     ))
 }
@@ -369,6 +377,15 @@ mod tests {
         assert_eq!(unused_problem(&unused, Some(&guess), true, &tools), None);
         let read = [("read_file".to_owned(), json!({"path": "other.txt"}))];
         assert_eq!(unused_problem(&unused, Some(&read), false, &tools), None);
+        // Writing the copy before reading the original: the original is named.
+        let copy = [
+            Source::File("source.txt".into()),
+            Source::File("target.txt".into()),
+        ];
+        let write = [("write_file".to_owned(), json!({"path": "target.txt"}))];
+        let problem = unused_problem(&copy, Some(&write), false, &tools).expect("sent back");
+        assert!(problem.contains("`source.txt`"), "{problem}");
+        assert_eq!(unused_problem(&copy[1..], Some(&write), false, &tools), None);
         assert_eq!(unused_problem(&[], None, false, &tools), None);
     }
 }
