@@ -212,10 +212,10 @@ pub struct AgentRun {
     /// ([`sources::named`]).
     #[serde(default)]
     unused_sources: Vec<sources::Source>,
-    /// Whether a reply given while a named source was unused was sent back once; a second
-    /// such reply stands.
+    /// The named sources a reply was already sent back for: each is asked for once; a
+    /// later reply that leaves it unused stands.
     #[serde(default)]
-    unused_source_sent_back: bool,
+    sources_asked: Vec<sources::Source>,
     /// Where the untrusted text in the run came from (tools whose output is untrusted,
     /// recalled memories, a templated task), each once; while it is not empty, calls with
     /// side effects wait for approval even when pre-approved.
@@ -299,7 +299,7 @@ impl AgentRun {
             call_next: false,
             shown_memories: Vec::new(),
             unused_sources,
-            unused_source_sent_back: false,
+            sources_asked: Vec::new(),
             untrusted: Vec::new(),
             events: Vec::new(),
             templates,

@@ -3,7 +3,7 @@
 //! a source holds is unknown until a tool reads it, and small models answer from what
 //! they imagine it holds: an answer given while a named source is still unused, or,
 //! before the run has read anything, calls of tools that read nothing (the calculator on
-//! a guessed price), are sent back once, naming it.
+//! a guessed price), are sent back, naming it, once per source.
 
 use std::sync::LazyLock;
 
@@ -223,7 +223,7 @@ pub(super) fn unused_problem(
     calls: Option<&[(String, Value)]>,
     read_before: bool,
     tools: &[ToolSpec],
-) -> Option<String> {
+) -> Option<(String, Source)> {
     let Some(calls) = calls else {
         let first = unused.first()?;
         let (what, verb) = first.kind();
@@ -233,7 +233,8 @@ pub(super) fn unused_problem(
              holds, {verb} it now; if it asks you to write it, write it now; if it turns out \
              missing, say so. Do not guess what it holds",
             name = first.name()
-        ));
+        ))
+        .map(|problem| (problem, first.clone()));
     };
     if read_before || calls.iter().any(|(name, _)| reads(name, tools)) {
         return None;
@@ -242,13 +243,14 @@ pub(super) fn unused_problem(
         .iter()
         .find(|source| !calls.iter().any(|(_, args)| source.used_by(args)))?;
     let (what, verb) = left.kind();
-    Some(format!(
+    let problem = format!(
         "the request names the {what} `{name}`, and no tool has {verb} anything in this run \
          yet: what it holds is unknown until a tool {verb}s it. {verb_cap} it first, then use \
          what it holds",
         name = left.name(),
         verb_cap = if verb == "read" { "Read" } else { "Fetch" },
-    ))
+    );
+    Some((problem, left.clone()))
 }
 
 /// Whether `name` is one of `tools` that reads files or the network.
@@ -260,19 +262,25 @@ pub(super) fn reads(name: &str, tools: &[ToolSpec]) -> bool {
 
 impl AgentRun {
     /// The problem of a reply given while a source the task names is unused (see
-    /// [`unused_problem`]), the first time in the run and when a step is left to use it.
+    /// [`unused_problem`]), once per source and when a step is left to use it.
     pub(super) fn unused_source_problem(&mut self, step: &Step) -> Option<String> {
-        if self.unused_source_sent_back || self.must_answer() || self.last_step() {
+        if self.must_answer() || self.last_step() {
             return None;
         }
+        let unasked: Vec<Source> = self
+            .unused_sources
+            .iter()
+            .filter(|source| !self.sources_asked.contains(source))
+            .cloned()
+            .collect();
         let calls = match step {
             Step::Act { calls, .. } => Some(calls.as_slice()),
             Step::Answer { .. } => None,
         };
         let tools = &self.config.tools;
         let read_before = self.tools_used.iter().any(|name| reads(name, tools));
-        let problem = unused_problem(&self.unused_sources, calls, read_before, tools)?;
-        self.unused_source_sent_back = true;
+        let (problem, source) = unused_problem(&unasked, calls, read_before, tools)?;
+        self.sources_asked.push(source);
         Some(problem)
     }
 }
@@ -369,7 +377,7 @@ mod tests {
     fn an_answer_or_a_call_that_reads_nothing_is_sent_back_while_a_source_is_unused() {
         let tools = reader_and_fetcher();
         let unused = [Source::File("prices.txt".into())];
-        let answer = unused_problem(&unused, None, true, &tools).expect("sent back");
+        let (answer, _) = unused_problem(&unused, None, true, &tools).expect("sent back");
         assert!(answer.contains("`prices.txt`"), "{answer}");
         let guess = [("calculator".to_owned(), json!({"expression": "7 * 1"}))];
         assert!(unused_problem(&unused, Some(&guess), false, &tools).is_some());
@@ -383,9 +391,14 @@ mod tests {
             Source::File("target.txt".into()),
         ];
         let write = [("write_file".to_owned(), json!({"path": "target.txt"}))];
-        let problem = unused_problem(&copy, Some(&write), false, &tools).expect("sent back");
+        let (problem, named) =
+            unused_problem(&copy, Some(&write), false, &tools).expect("sent back");
         assert!(problem.contains("`source.txt`"), "{problem}");
-        assert_eq!(unused_problem(&copy[1..], Some(&write), false, &tools), None);
+        assert_eq!(named, copy[0]);
+        assert_eq!(
+            unused_problem(&copy[1..], Some(&write), false, &tools),
+            None
+        );
         assert_eq!(unused_problem(&[], None, false, &tools), None);
     }
 }

@@ -223,6 +223,32 @@ fn after_a_read_a_call_may_come_before_a_named_file_is_used() {
 }
 
 #[test]
+fn each_named_file_is_asked_for_once() {
+    let mut run = native_run("a.txt and b.txt each hold a number. What is their product?");
+    reply(
+        &mut run,
+        r#"<tool_call>{"name": "calculator", "arguments": {"expression": "a * b"}}</tool_call>"#,
+    );
+    assert!(sent_back(&mut run)[0].contains("`a.txt`"));
+    reply(
+        &mut run,
+        r#"<tool_call>{"name": "read_file", "arguments": {"path": "a.txt"}}</tool_call>"#,
+    );
+    let calls = expect_calls(&run);
+    feed(
+        &mut run,
+        Input::ToolResults(vec![ok_result(&calls[0], json!("12"))]),
+    );
+    // b.txt was never read: the answer goes back, naming it.
+    reply(&mut run, "The product is 144.");
+    let problems = sent_back(&mut run);
+    assert!(problems[0].contains("`b.txt`"), "{problems:?}");
+    // Asked once: the same answer now stands.
+    reply(&mut run, "The product is 144.");
+    assert_eq!(expect_done(&run).answer, Some(json!("The product is 144.")));
+}
+
+#[test]
 fn a_reply_that_uses_or_reads_the_named_file_stands() {
     // Writing the named file uses it; after that the answer stands.
     let mut write_file = ToolSpec::new(
