@@ -260,6 +260,7 @@ impl AgentRun {
         let Phase::CallTools { calls, denied } = &self.phase else {
             return Err(self.mismatch(&Input::ToolResults(results)));
         };
+        let denied = denied.clone();
         let ordered = in_call_order(calls, results)?;
         let answered = self.idempotent_results(calls, &ordered);
         let all: Vec<&ToolResult> = denied.iter().chain(&ordered).collect();
@@ -267,7 +268,7 @@ impl AgentRun {
         let noted: Vec<(String, String)> = named(all.iter().copied(), &observations)
             .map(|(tool, text)| (tool.to_owned(), text.to_owned()))
             .collect();
-        let note = self.denied_note(denied)?;
+        let note = self.denied_note(&denied)?;
         self.answered_calls.extend(answered);
         for result in &ordered {
             let untrusted = self
@@ -293,8 +294,9 @@ impl AgentRun {
 
     /// The note after refused calls among `results` (`denied_call`): not made, not to
     /// be asked for again, the user's own request to answer; `None` when none was
-    /// refused.
-    fn denied_note(&self, results: &[ToolResult]) -> Result<Option<String>, RunError> {
+    /// refused. While untrusted text is in the run, the refused tools are withheld from
+    /// the next step.
+    fn denied_note(&mut self, results: &[ToolResult]) -> Result<Option<String>, RunError> {
         let mut tools: Vec<&str> = Vec::new();
         for result in results {
             if matches!(result.outcome, Err(ToolFailure::ApprovalDenied { .. }))
@@ -305,6 +307,13 @@ impl AgentRun {
         }
         if tools.is_empty() {
             return Ok(None);
+        }
+        // Refused while untrusted text is in the run, a call was most likely asked for by
+        // that text, and small models ask again at once (qwen2.5-coder-0.5b: three
+        // refused writes in a row, each with other arguments): the refused tools sit out
+        // the next step. A person's refusal otherwise leaves the next call to them.
+        if !self.untrusted.is_empty() {
+            self.withheld = tools.iter().map(|name| (*name).to_owned()).collect();
         }
         let note =
             prompt::denied_call(&self.templates, &tools, &self.untrusted, &self.config.task)?;
