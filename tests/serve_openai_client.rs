@@ -1,7 +1,8 @@
 //! The official `openai` Python package (pinned by `scripts/install-mcp-servers.sh` in its
 //! venv) as the client of `agentry serve` on SmolLM2-135M: models, chat, stream, tools
 //! (`tool_calls` with a tool's name and JSON arguments, then the tool's result back),
-//! json_schema, embeddings and typed errors. Skips, saying why, when the venv or the
+//! json_schema, embeddings and typed errors; and on qwen2.5-coder-0.5b, tool calls streamed
+//! token by token (name first, then argument fragments). Skips, saying why, when the venv or the
 //! package is absent, unless `AGENTRY_REQUIRE_OPENAI_CLIENT=1`.
 
 mod serve_support;
@@ -36,27 +37,29 @@ fn python() -> Result<PathBuf, String> {
     Ok(python)
 }
 
-#[test]
-fn the_official_openai_python_client_drives_agentry_serve() {
-    let python = match python() {
-        Ok(python) => python,
+/// The venv's python, or `None` (the test skips, saying why) when it is absent and not
+/// required.
+fn python_or_skip() -> Option<PathBuf> {
+    match python() {
+        Ok(python) => Some(python),
         Err(why) => {
             let required =
                 std::env::var("AGENTRY_REQUIRE_OPENAI_CLIENT").is_ok_and(|v| v.trim() == "1");
             assert!(!required, "AGENTRY_REQUIRE_OPENAI_CLIENT=1 but {why}");
             eprintln!("SKIPPED: {why} (run scripts/install-mcp-servers.sh)");
-            return;
+            None
         }
-    };
-    let server = Served::start(
-        &["--api-key-env", "SERVE_TEST_KEY"],
-        &[("SERVE_TEST_KEY", "sk-test-123")],
-    );
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/serve_support/openai_client.py");
+    }
+}
+
+/// Runs `tests/serve_support/SCRIPT ARGS` and asserts it ends with `ALL OK`.
+fn run_client(python: PathBuf, script: &str, args: &[&str]) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/serve_support")
+        .join(script);
     let output = Command::new(python)
         .arg(script)
-        .arg(format!("{}/v1", server.base))
+        .args(args)
         .output()
         .expect("run the client script");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -65,6 +68,41 @@ fn the_official_openai_python_client_drives_agentry_serve() {
     assert!(
         output.status.success() && stdout.trim_end().ends_with("ALL OK"),
         "the openai client failed:\n{stdout}\n{stderr}"
+    );
+}
+
+#[test]
+fn the_official_openai_python_client_drives_agentry_serve() {
+    let Some(python) = python_or_skip() else {
+        return;
+    };
+    let server = Served::start(
+        &["--api-key-env", "SERVE_TEST_KEY"],
+        &[("SERVE_TEST_KEY", "sk-test-123")],
+    );
+    run_client(
+        python,
+        "openai_client.py",
+        &[&format!("{}/v1", server.base)],
+    );
+    assert!(server.stop());
+}
+
+/// A streamed reply with tools on qwen2.5-coder-0.5b: the call comes as its name, then
+/// argument fragments that join to the arguments of the same request not streamed,
+/// `finish_reason: tool_calls`, and no call markup as content; a reply in text (with
+/// `tool_choice: none`, or to a question that needs no tool) streams as content alone.
+#[test]
+fn the_openai_client_gets_tool_calls_streamed_token_by_token() {
+    let Some(python) = python_or_skip() else {
+        return;
+    };
+    let model = "qwen2.5-coder-0.5b";
+    let server = Served::start_on(model, &[], &[]);
+    run_client(
+        python,
+        "openai_tool_stream.py",
+        &[&format!("{}/v1", server.base), model],
     );
     assert!(server.stop());
 }

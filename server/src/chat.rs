@@ -4,7 +4,9 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use agentry_model::{Completion, FinishReason, StreamEvent, ToolCallSyntax};
+use agentry_model::{
+    Completion, Constraint, FinishReason, StreamEvent, ToolCallSyntax, call_names,
+};
 use agentry_prompts::Role;
 use axum::Json;
 use axum::body::Bytes;
@@ -17,6 +19,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use crate::error::ApiError;
 use crate::prompt::{self, ReplyShape};
+use crate::tool_stream::{CallSplitter, Piece};
 use crate::wire::{ChatRequest, parse_body};
 use crate::{ServedAgent, Shared};
 
@@ -86,10 +89,15 @@ fn usage_json(prompt: usize, cached: usize, generated: usize) -> Value {
     })
 }
 
+/// The id of call `k` of the reply `id`.
+fn call_id(id: &str, k: usize) -> String {
+    format!("call_{}_{k}", id.rsplit('-').next().unwrap_or(id))
+}
+
 /// A `tool_calls` entry.
 fn tool_call(id: &str, k: usize, name: &str, arguments: &Value) -> Value {
     json!({
-        "id": format!("call_{}_{k}", id.rsplit('-').next().unwrap_or(id)),
+        "id": call_id(id, k),
         "type": "function",
         "function": {"name": name, "arguments": arguments.to_string()},
     })
@@ -228,27 +236,31 @@ pub(crate) async fn completions(
         let body = completion_body(&id, &state.model_name, messages, usage(&completions));
         return Ok(Json(body).into_response());
     }
-    if !matches!(prepared.shape, ReplyShape::Text) {
-        // Calls are read from the whole reply: generate, then send it as chunks.
-        let completions = state.batcher.generate(prepared.request).await?;
-        let messages = completions
-            .iter()
-            .map(|c| reply_message(&id, c, &prepared.shape))
-            .collect();
-        let usage = include_usage.then(|| usage(&completions));
-        return Ok(whole_as_stream(
-            id,
-            state.model_name.clone(),
-            messages,
-            usage,
-            permit,
-        ));
-    }
     let n = prepared.request.n;
-    let mut events = state.model.stream(prepared.request).await?;
+    // With tools, each sample's text is split into content and calls as it comes.
+    let tools: Vec<String> = match &prepared.request.constraint {
+        Constraint::ToolCalls { call_schema, .. } | Constraint::JsonSchema(call_schema) => {
+            call_names(call_schema)
+                .into_iter()
+                .map(str::to_owned)
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    let mut splitters: Vec<CallSplitter> = match &prepared.shape {
+        ReplyShape::Text => Vec::new(),
+        ReplyShape::Calls(syntax) => (0..n)
+            .map(|_| CallSplitter::new(*syntax, tools.clone()))
+            .collect(),
+        ReplyShape::OneCall(syntax) => (0..n)
+            .map(|_| CallSplitter::one_call(*syntax, tools.clone()))
+            .collect(),
+    };
+    let mut streamed = vec![String::new(); n];
+    let mut events_rx = state.model.stream(prepared.request).await?;
     // The first event comes after the prompt is evaluated and the constraint compiled: an
     // error there is still an HTTP error, not a broken stream.
-    let first = match events.next_event().await {
+    let first = match events_rx.next_event().await {
         Some(Ok(event)) => event,
         Some(Err(error)) => return Err(error.into()),
         None => {
@@ -273,19 +285,45 @@ pub(crate) async fn completions(
         }
         let mut next = Some(Ok(first));
         while let Some(event) = next {
-            let event = match event {
-                Ok(StreamEvent::Token { index, text }) => chunk(
-                    &id,
-                    &model,
-                    json!([{"index": index, "delta": {"content": text}, "finish_reason": null}]),
-                    None,
-                ),
+            let events = match event {
+                Ok(StreamEvent::Token { index, text }) => match splitters.get_mut(index) {
+                    Some(splitter) => {
+                        if let Some(seen) = streamed.get_mut(index) {
+                            seen.push_str(&text);
+                        }
+                        let pieces = splitter.push(&text);
+                        piece_chunks(&id, &model, index, pieces)
+                    }
+                    None => vec![chunk(
+                        &id,
+                        &model,
+                        json!([{"index": index, "delta": {"content": text}, "finish_reason": null}]),
+                        None,
+                    )],
+                },
                 Ok(StreamEvent::Done(completions)) => {
-                    let finals: Vec<Value> = completions
-                        .iter()
-                        .enumerate()
-                        .map(|(index, c)| json!({"index": index, "delta": {}, "finish_reason": finish_name(c.finish_reason)}))
-                        .collect();
+                    let mut finals = Vec::with_capacity(completions.len());
+                    for (index, c) in completions.iter().enumerate() {
+                        let mut finish = finish_name(c.finish_reason);
+                        if let Some(splitter) = splitters.get_mut(index) {
+                            // Text the tokens did not carry (none, normally) is read too.
+                            let seen = streamed.get(index).map_or("", String::as_str);
+                            let mut pieces = match c.text.strip_prefix(seen) {
+                                Some(rest) if !rest.is_empty() => splitter.push(rest),
+                                _ => Vec::new(),
+                            };
+                            pieces.extend(splitter.finish());
+                            for event in piece_chunks(&id, &model, index, pieces) {
+                                if tx.send(event).await.is_err() {
+                                    return;
+                                }
+                            }
+                            if splitter.calls() > 0 && !splitter.call_open() {
+                                finish = "tool_calls";
+                            }
+                        }
+                        finals.push(json!({"index": index, "delta": {}, "finish_reason": finish}));
+                    }
                     if tx
                         .send(chunk(&id, &model, Value::Array(finals), None))
                         .await
@@ -312,13 +350,45 @@ pub(crate) async fn completions(
             };
             // A client that went away drops the receiver: stop decoding (dropping
             // `events` cancels the generation).
-            if tx.send(event).await.is_err() {
-                return;
+            for event in events {
+                if tx.send(event).await.is_err() {
+                    return;
+                }
             }
-            next = events.next_event().await;
+            next = events_rx.next_event().await;
         }
     });
     Ok(sse(rx))
+}
+
+/// The chunks of sample `index` for `pieces`: content as `delta.content`, a call's start
+/// as a `tool_calls` entry with its id, type and name, each arguments fragment as
+/// `function.arguments` of the entry with the call's index.
+fn piece_chunks(id: &str, model: &str, index: usize, pieces: Vec<Piece>) -> Vec<Event> {
+    pieces
+        .into_iter()
+        .map(|piece| {
+            let delta = match piece {
+                Piece::Content(text) => json!({"content": text}),
+                Piece::CallStart { index: k, name } => json!({"tool_calls": [{
+                    "index": k,
+                    "id": call_id(id, k),
+                    "type": "function",
+                    "function": {"name": name, "arguments": ""},
+                }]}),
+                Piece::Arguments { index: k, fragment } => json!({"tool_calls": [{
+                    "index": k,
+                    "function": {"arguments": fragment},
+                }]}),
+            };
+            chunk(
+                id,
+                model,
+                json!([{"index": index, "delta": delta, "finish_reason": null}]),
+                None,
+            )
+        })
+        .collect()
 }
 
 /// Finished messages sent as a stream: per choice one chunk with the whole message, one

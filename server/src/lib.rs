@@ -7,7 +7,8 @@
 //! - `GET /v1/models`: the model, every agent, and the embedding model.
 //! - `POST /v1/chat/completions`: messages, sampling, `n`, `stop`, streaming (SSE),
 //!   `tools` / `tool_choice` with `tool_calls` in the reply (in the model's own tool-call
-//!   format, decoded under the call's schema), `response_format` (`json_object`,
+//!   format, decoded under the call's schema; streamed, a call's name and then its
+//!   arguments come in fragments as they are generated), `response_format` (`json_object`,
 //!   `json_schema`) as constrained decoding, usage and finish reasons. A model name that
 //!   is an agent's runs that agent on the last user message.
 //! - `POST /v1/embeddings`: the embedder, `float` or `base64` vectors.
@@ -37,6 +38,7 @@ mod chat;
 mod embeddings;
 pub mod error;
 pub mod prompt;
+mod tool_stream;
 pub mod wire;
 
 use std::collections::BTreeMap;
