@@ -136,14 +136,26 @@ impl Source {
         }
     }
 
-    /// Whether a call's `args` use this source: one of their strings holds its address,
-    /// or, for a file, its file name (`server.toml` for `config/server.toml`).
+    /// Whether a call's `args` use this source: for a file, one of their strings is its
+    /// path (`./` before it or a folder before it allowed) or its file name alone
+    /// (`server.toml` for `config/server.toml`), not merely a text that mentions it (a
+    /// write whose content quotes the task); for a page, one of them holds its address.
     fn used_by(&self, args: &Value) -> bool {
-        let wanted = match self {
-            Self::File(path) => path.rsplit('/').next().unwrap_or(path),
-            Self::Page(url) => url.trim_end_matches('/'),
-        };
-        any_string(args, &|text| text.contains(wanted))
+        match self {
+            Self::File(path) => {
+                let name = path.rsplit('/').next().unwrap_or(path);
+                any_string(args, &|text| {
+                    let text = text.trim();
+                    [path.as_str(), name]
+                        .iter()
+                        .any(|wanted| text == *wanted || text.ends_with(&format!("/{wanted}")))
+                })
+            }
+            Self::Page(url) => {
+                let url = url.trim_end_matches('/');
+                any_string(args, &|text| text.contains(url))
+            }
+        }
     }
 
     /// Whether one of `tools` could use it: for a file, a tool that reads files; for a
@@ -370,6 +382,15 @@ mod tests {
         mark_used(&mut unused, &json!({"path": "./server.toml"}));
         assert_eq!(unused, [Source::Page("https://docs.example/setup".into())]);
         mark_used(&mut unused, &json!({"url": "https://docs.example/setup/"}));
+        assert!(unused.is_empty());
+        // A text that only mentions the file does not use it.
+        let mut unused = vec![Source::File("source.txt".into())];
+        mark_used(
+            &mut unused,
+            &json!({"path": "target.txt", "content": "Copy a line of source.txt."}),
+        );
+        assert_eq!(unused.len(), 1);
+        mark_used(&mut unused, &json!({"path": "work/source.txt"}));
         assert!(unused.is_empty());
     }
 
