@@ -743,9 +743,15 @@ impl AgentRun {
     }
 
     /// Whether the next step must make one call (see `call_next`); never when it must
-    /// answer.
+    /// answer or every tool is withheld from it.
     fn must_call(&self) -> bool {
-        self.call_next && !self.must_answer()
+        self.call_next
+            && !self.must_answer()
+            && self
+                .config
+                .tools
+                .iter()
+                .any(|tool| !self.withheld.contains(&tool.name))
     }
 
     /// Whether the next step is the last one the step limit allows: a reply sent back
