@@ -35,6 +35,13 @@ fn reply(run: &mut AgentRun, text: &str) {
     feed(run, Input::Generated(scripted_completion(text)));
 }
 
+/// A reply making one call, and that call's `result`.
+fn call_with_result(run: &mut AgentRun, text: &str, result: Value) {
+    reply(run, text);
+    let calls = expect_calls(run);
+    feed(run, Input::ToolResults(vec![ok_result(&calls[0], result)]));
+}
+
 /// A reply the model ended at one of the request's stop strings.
 fn reply_cut_at_markup(run: &mut AgentRun, text_before: &str) {
     feed(
@@ -124,14 +131,10 @@ fn a_reply_cut_at_markup_before_any_result_is_followed_by_one_forced_call() {
 #[test]
 fn a_reply_cut_at_markup_after_results_is_the_answer_before_it() {
     let mut run = native_run("What is 6 * 7?");
-    reply(
+    call_with_result(
         &mut run,
         r#"<tool_call>{"name": "calculator", "arguments": {"expression": "6 * 7"}}</tool_call>"#,
-    );
-    let calls = expect_calls(&run);
-    feed(
-        &mut run,
-        Input::ToolResults(vec![ok_result(&calls[0], json!(42))]),
+        json!(42),
     );
     reply_cut_at_markup(&mut run, "It is 42.\n");
     assert_eq!(expect_done(&run).answer, Some(json!("It is 42.")));
@@ -181,14 +184,10 @@ fn a_call_that_reads_nothing_before_the_named_file_was_read_is_sent_back() {
         r#"<tool_call>{"name": "calculator", "arguments": {"expression": "7 * 1"}}</tool_call>"#,
     );
     assert!(sent_back(&mut run)[0].contains("`prices.txt`"));
-    reply(
+    call_with_result(
         &mut run,
         r#"<tool_call>{"name": "read_file", "arguments": {"path": "prices.txt"}}</tool_call>"#,
-    );
-    let calls = expect_calls(&run);
-    feed(
-        &mut run,
-        Input::ToolResults(vec![ok_result(&calls[0], json!("12"))]),
+        json!("12"),
     );
     reply(
         &mut run,
@@ -205,14 +204,10 @@ fn after_a_read_a_call_may_come_before_a_named_file_is_used() {
     let mut run = native_run(
         "Read numbers.txt, add the two numbers with the calculator, and write the sum to sum.txt.",
     );
-    reply(
+    call_with_result(
         &mut run,
         r#"<tool_call>{"name": "read_file", "arguments": {"path": "numbers.txt"}}</tool_call>"#,
-    );
-    let calls = expect_calls(&run);
-    feed(
-        &mut run,
-        Input::ToolResults(vec![ok_result(&calls[0], json!("17\n25"))]),
+        json!("17\n25"),
     );
     reply(
         &mut run,
@@ -230,14 +225,10 @@ fn each_named_file_is_asked_for_once() {
         r#"<tool_call>{"name": "calculator", "arguments": {"expression": "a * b"}}</tool_call>"#,
     );
     assert!(sent_back(&mut run)[0].contains("`a.txt`"));
-    reply(
+    call_with_result(
         &mut run,
         r#"<tool_call>{"name": "read_file", "arguments": {"path": "a.txt"}}</tool_call>"#,
-    );
-    let calls = expect_calls(&run);
-    feed(
-        &mut run,
-        Input::ToolResults(vec![ok_result(&calls[0], json!("12"))]),
+        json!("12"),
     );
     // b.txt was never read: the answer goes back, naming it.
     reply(&mut run, "The product is 144.");
