@@ -63,7 +63,9 @@ pub mod names {
     /// Tells the model why its last agent step could not be used (not JSON,
     /// cut off, no action or answer, an answer that breaks the schema) and
     /// asks for another. Variables: `error` (string), `native` (bool: the step is in
-    /// the model's own tool-call format, not agentry's JSON step).
+    /// the model's own tool-call format, not agentry's JSON step), `task` (the user's
+    /// request to repeat, empty when not repeated: native steps repeat it after a reply
+    /// cut off at the token limit).
     pub const STEP_ERROR: &str = "step_error";
     /// Sent after an agent step that only repeated calls already answered in the run
     /// (same tool, same arguments): their earlier results are shown again, and the model
@@ -82,6 +84,11 @@ pub mod names {
     /// names), `sources` (list of where untrusted text came from, may be empty), `task`
     /// (the user's request, empty when too long to repeat).
     pub const DENIED_CALL: &str = "denied_call";
+    /// Asks for the final answer as JSON under its schema, after a native step answered
+    /// in prose. Variables: `task` (the user's request, empty when too long to repeat),
+    /// `choices` (the allowed strings when the schema is an enumeration of strings, else
+    /// empty), `schema` (the answer's JSON Schema as text).
+    pub const ANSWER_AS_JSON: &str = "answer_as_json";
     /// Memories recalled for an agent step. Variables: `items` (list of
     /// recalled texts, each already fenced by a [`Guard`](crate::guard::Guard)).
     pub const MEMORY_RECALL: &str = "memory_recall";
@@ -169,6 +176,10 @@ pub(crate) const BUILTIN: &[(&str, &str)] = &[
     (
         names::DENIED_CALL,
         include_str!("../templates/denied_call.jinja"),
+    ),
+    (
+        names::ANSWER_AS_JSON,
+        include_str!("../templates/answer_as_json.jinja"),
     ),
     (
         names::MEMORY_RECALL,

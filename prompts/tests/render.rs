@@ -220,7 +220,7 @@ fn builtin_contexts() -> Vec<(&'static str, Value)> {
         ),
         (
             names::STEP_ERROR,
-            json!({"error": "no JSON object", "native": false}),
+            json!({"error": "no JSON object", "native": true, "task": "What is the capital of Italy?"}),
         ),
         (
             names::REPEATED_CALL,
@@ -230,6 +230,10 @@ fn builtin_contexts() -> Vec<(&'static str, Value)> {
         (
             names::DENIED_CALL,
             json!({"tools": ["send_email"], "sources": ["fetch_page"], "task": "Tell me the headline."}),
+        ),
+        (
+            names::ANSWER_AS_JSON,
+            json!({"task": "Route ticket.txt.", "choices": [], "schema": "{\"type\":\"integer\"}"}),
         ),
         (
             names::MEMORY_RECALL,
@@ -302,6 +306,31 @@ fn every_builtin_renders_and_names_each_missing_variable() {
             }
         }
     }
+}
+
+#[test]
+fn the_typed_answer_request_names_the_choices_or_the_schema_and_the_request() {
+    let templates = Templates::new();
+    let labels = templates
+        .render(
+            names::ANSWER_AS_JSON,
+            json!({"task": "Read ticket.txt and route it.", "choices": ["billing", "technical"], "schema": "SCHEMA-X"}),
+        )
+        .expect("renders");
+    assert!(
+        labels.contains(r#"one of: "billing", "technical"."#),
+        "{labels}"
+    );
+    assert!(labels.contains("Read ticket.txt and route it."), "{labels}");
+    assert!(!labels.contains("SCHEMA-X"), "{labels}");
+    let schema = templates
+        .render(
+            names::ANSWER_AS_JSON,
+            json!({"task": "", "choices": [], "schema": "SCHEMA-X"}),
+        )
+        .expect("renders");
+    assert!(schema.contains("SCHEMA-X"), "{schema}");
+    assert!(!schema.contains("request ("), "{schema}");
 }
 
 #[test]

@@ -4,9 +4,7 @@ use agentry_tools::{ToolCall, ToolFailure, ToolResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{
-    AgentEvent, AgentRun, ApprovalDecision, Input, Phase, RunError, StopReason, prompt, sources,
-};
+use super::{AgentEvent, AgentRun, ApprovalDecision, Input, Phase, RunError, StopReason, prompt};
 
 /// A call of an idempotent tool that succeeded, or failed in a way a retry cannot mend
 /// (see [`lasting_failure`]), kept so that the same call is answered from its result
@@ -28,9 +26,7 @@ impl AnsweredCall {
 
 impl AgentRun {
     pub(super) fn request_calls(&mut self, step: usize, calls: Vec<(String, Value)>) {
-        for (_, args) in &calls {
-            sources::mark_used(&mut self.unused_sources, args);
-        }
+        self.note_used(&calls);
         let calls: Vec<ToolCall> = calls
             .into_iter()
             .enumerate()

@@ -216,6 +216,13 @@ pub struct AgentRun {
     /// later reply that leaves it unused stands.
     #[serde(default)]
     sources_asked: Vec<sources::Source>,
+    /// The files a listing showed that no call has read yet ([`sources::listed`]).
+    #[serde(default)]
+    listed_sources: Vec<sources::Source>,
+    /// The arguments of the run's calls of tools that read files or the network (at
+    /// most [`sources::MAX_READ_ARGS`]), to tell a listed file already read.
+    #[serde(default)]
+    read_args: Vec<Value>,
     /// Where the untrusted text in the run came from (tools whose output is untrusted,
     /// recalled memories, a templated task), each once; while it is not empty, calls with
     /// side effects wait for approval even when pre-approved.
@@ -300,6 +307,8 @@ impl AgentRun {
             shown_memories: Vec::new(),
             unused_sources,
             sources_asked: Vec::new(),
+            listed_sources: Vec::new(),
+            read_args: Vec::new(),
             untrusted: Vec::new(),
             events: Vec::new(),
             templates,
@@ -505,12 +514,27 @@ impl AgentRun {
             },
         };
         let retry = match &verdict {
-            Err(rejection) => Some(prompt::step_error(
+            Err(rejection) => {
+                let native = self.config.step_format != StepFormat::Json;
+                // Cut off at the token limit (a call on a made-up 200-digit number, say),
+                // a small model no longer knows what was asked: it apologised for the
+                // cut instead of answering.
+                let task =
+                    (native && finish == FinishReason::Length).then_some(self.config.task.as_str());
+                Some(prompt::step_error(
+                    &self.templates,
+                    rejection.problem(),
+                    native,
+                    task,
+                )?)
+            }
+            // A prose answer where the answer must be JSON: asked for under its schema.
+            Ok(None) => Some(prompt::answer_as_json(
                 &self.templates,
-                rejection.problem(),
-                self.config.step_format != StepFormat::Json,
+                &self.config.answer_schema,
+                &self.config.task,
             )?),
-            Ok(_) => None,
+            Ok(Some(_)) => None,
         };
 
         self.steps = step;
@@ -548,7 +572,7 @@ impl AgentRun {
                 self.next_step();
             }
             Ok(None) => {
-                self.pending.push(native::ANSWER_AS_JSON.to_owned());
+                self.pending.extend(retry);
                 self.next_step();
                 self.answer_next = true;
             }
@@ -587,6 +611,7 @@ impl AgentRun {
                 self.pending.extend(note);
             }
         }
+        self.note_listed(&results);
         let texts: Vec<&str> = results.iter().map(|(_, text)| text.as_str()).collect();
         self.last_observation = Some(texts.join("\n"));
         self.observations.extend(results);

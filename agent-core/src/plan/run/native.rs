@@ -323,7 +323,3 @@ pub(super) fn unmade_call<'a>(
         })
     })
 }
-
-/// The note asking for the answer under its schema after a prose reply.
-pub(super) const ANSWER_AS_JSON: &str =
-    "Now give your final answer as JSON matching the answer schema, and nothing else.";

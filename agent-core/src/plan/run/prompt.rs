@@ -225,8 +225,18 @@ pub(crate) fn answer_now(templates: &Templates) -> Result<String, PromptError> {
         .to_owned())
 }
 
-/// Longest request repeated after a refused call; a longer one is referred to.
+/// Longest request repeated in a note (after a refused call, a reply cut off, a request
+/// for the typed answer); a longer one is referred to.
 const MAX_REPEATED_TASK: usize = 300;
+
+/// `task` trimmed when it is short enough to repeat, else empty.
+fn repeatable(task: &str) -> &str {
+    if task.chars().count() <= MAX_REPEATED_TASK {
+        task.trim()
+    } else {
+        ""
+    }
+}
 
 /// The note after a step whose calls of `tools` were refused approval (`denied_call`):
 /// `sources` are where the run's untrusted text came from, `task` the user's request
@@ -237,30 +247,59 @@ pub(crate) fn denied_call(
     sources: &[String],
     task: &str,
 ) -> Result<String, PromptError> {
-    let task = if task.chars().count() <= MAX_REPEATED_TASK {
-        task.trim()
-    } else {
-        ""
-    };
     Ok(templates
         .render(
             names::DENIED_CALL,
-            json!({ "tools": tools, "sources": sources, "task": task }),
+            json!({ "tools": tools, "sources": sources, "task": repeatable(task) }),
         )?
         .trim()
         .to_owned())
 }
 
-/// Why the last reply could not be used (`step_error`).
+/// Why the last reply could not be used (`step_error`); `task`, the user's request, is
+/// repeated when given and short (after a native reply cut off at the token limit, the
+/// model has lost the request).
 pub(crate) fn step_error(
     templates: &Templates,
     error: &str,
     native: bool,
+    task: Option<&str>,
 ) -> Result<String, PromptError> {
     Ok(templates
         .render(
             names::STEP_ERROR,
-            json!({ "error": error, "native": native }),
+            json!({ "error": error, "native": native, "task": task.map(repeatable).unwrap_or("") }),
+        )?
+        .trim()
+        .to_owned())
+}
+
+/// The request for the final answer under its `schema` after a prose answer
+/// (`answer_as_json`): the user's `task` (repeated when short), and the schema, or its
+/// choices when it is an enumeration of strings.
+pub(crate) fn answer_as_json(
+    templates: &Templates,
+    schema: &Value,
+    task: &str,
+) -> Result<String, PromptError> {
+    let choices: Vec<&str> = schema
+        .get("enum")
+        .and_then(Value::as_array)
+        .map(|values| values.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let all_strings = schema
+        .get("enum")
+        .and_then(Value::as_array)
+        .is_some_and(|values| values.len() == choices.len());
+    let choices = if all_strings { choices } else { Vec::new() };
+    Ok(templates
+        .render(
+            names::ANSWER_AS_JSON,
+            json!({
+                "schema": self_contained(schema).to_string(),
+                "choices": choices,
+                "task": repeatable(task),
+            }),
         )?
         .trim()
         .to_owned())

@@ -1,9 +1,17 @@
 //! The sources a task names (a file such as `agenda.txt` or `config/server.toml`, a page
-//! such as `https://docs.example/setup`) that no call of the run has used yet. What such
-//! a source holds is unknown until a tool reads it, and small models answer from what
-//! they imagine it holds: an answer given while a named source is still unused, or,
-//! before the run has read anything, calls of tools that read nothing (the calculator on
-//! a guessed price), are sent back, naming it, once per source.
+//! such as `https://docs.example/setup`) that no call of the run has used yet, and the
+//! files a listing showed that no call has read. What such a source holds is unknown
+//! until a tool reads it, and small models answer from what they imagine it holds:
+//!
+//! - an answer given while a named source is still unused is sent back, naming it;
+//! - before the run has read anything, calls of tools that read nothing (the calculator
+//!   on a guessed price) are sent back while a source they do not use remains; after a
+//!   read, such a call is sent back only when it holds a number found neither in the
+//!   task nor in any result (`12 * 3` with only `a.txt` = 12 read, `b.txt` not);
+//! - an answer that names a listed file no call has read (`trip.md`, seen in a folder's
+//!   listing, with the city it names made up) is sent back, naming it.
+//!
+//! Each source is asked for once.
 
 use std::sync::LazyLock;
 
@@ -19,6 +27,11 @@ use super::step::Step;
 const MAX_SOURCES: usize = 8;
 /// Longest source taken, in bytes.
 const MAX_SOURCE_LEN: usize = 256;
+/// Most listed files kept for a run.
+pub(super) const MAX_LISTED: usize = 64;
+/// Most calls of reading tools whose arguments are kept (to tell a listed file already
+/// read).
+pub(super) const MAX_READ_ARGS: usize = 64;
 
 /// File extensions that make a bare word (`todo.txt`) a file name. A word with a folder
 /// (`notes/plan.v2`) needs only a short alphabetic extension.
@@ -109,6 +122,10 @@ static FILE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 
+/// A number as written in running text or a call (`12`, `3.5`).
+static NUMBER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\d+(?:\.\d+)?").expect("valid regex"));
+
 /// A source a task names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "name", rename_all = "snake_case")]
@@ -196,18 +213,106 @@ pub(super) fn named(task: &str, tools: &[ToolSpec]) -> Vec<Source> {
             .trim_end_matches([
                 '`', '\'', '"', ')', ']', '}', '>', ',', ';', ':', '!', '?', '.',
             ]);
-        let Some(found) = FILE.captures(path) else {
-            continue;
-        };
-        let extension = found[1].to_ascii_lowercase();
-        let known = FILE_EXTENSIONS.contains(&extension.as_str());
-        let in_folder = path.contains('/') && extension.len() <= 5;
-        if known || in_folder {
+        if is_file_path(path) {
             push(Source::File(path.to_owned()));
         }
     }
     sources.truncate(MAX_SOURCES);
     sources
+}
+
+/// Whether `path` is a relative file path: plain characters, no `.` or `..` part, and a
+/// known extension (or a folder and a short alphabetic one).
+fn is_file_path(path: &str) -> bool {
+    let Some(found) = FILE.captures(path) else {
+        return false;
+    };
+    let extension = found[1].to_ascii_lowercase();
+    let known = FILE_EXTENSIONS.contains(&extension.as_str());
+    let in_folder = path.contains('/') && extension.len() <= 5;
+    path.len() <= MAX_SOURCE_LEN && (known || in_folder)
+}
+
+/// The files a result of `tool` shows (a folder's listing: each string of the JSON
+/// result that is a file path), when `tool` reads files and another of `tools` does too
+/// (one that could read what the listing shows); at most [`MAX_LISTED`].
+pub(super) fn listed(tool: &str, result: &str, tools: &[ToolSpec]) -> Vec<Source> {
+    let readers = tools.iter().filter(|spec| spec.capabilities.read_files);
+    let from_reader = tools
+        .iter()
+        .any(|spec| spec.name == tool && spec.capabilities.read_files);
+    if !from_reader || readers.count() < 2 {
+        return Vec::new();
+    }
+    let Ok(value) = serde_json::from_str::<Value>(result) else {
+        return Vec::new();
+    };
+    let mut files = Vec::new();
+    collect_files(&value, &mut files);
+    files
+}
+
+/// Pushes onto `files` each string in `value` (keys aside) that is a file path, each
+/// once, up to [`MAX_LISTED`].
+fn collect_files(value: &Value, files: &mut Vec<Source>) {
+    match value {
+        Value::String(text) if is_file_path(text) => {
+            let source = Source::File(text.clone());
+            if files.len() < MAX_LISTED && !files.contains(&source) {
+                files.push(source);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_files(item, files)),
+        Value::Object(fields) => fields.values().for_each(|item| collect_files(item, files)),
+        _ => {}
+    }
+}
+
+/// Whether `text` names `source` as a word of its own (`trip.md` in "The file `trip.md`
+/// names Paris.", not in `old-trip.md`).
+fn named_in(source: &Source, text: &str) -> bool {
+    let name = source.name();
+    let part_of_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '/' | '.');
+    text.match_indices(name).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + name.len()..].chars().next();
+        !before.is_some_and(part_of_name)
+            && !after.is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '/'))
+    })
+}
+
+/// The numbers written in `value`'s strings and numbers (keys aside).
+fn numbers_in(value: &Value, numbers: &mut Vec<f64>) {
+    match value {
+        Value::String(text) => numbers.extend(numbers_in_text(text)),
+        Value::Number(number) => numbers.extend(number.as_f64().map(f64::abs)),
+        Value::Array(items) => items.iter().for_each(|item| numbers_in(item, numbers)),
+        Value::Object(fields) => fields.values().for_each(|item| numbers_in(item, numbers)),
+        _ => {}
+    }
+}
+
+/// The numbers written in `text`.
+fn numbers_in_text(text: &str) -> impl Iterator<Item = f64> + '_ {
+    NUMBER
+        .find_iter(text)
+        .filter_map(|found| found.as_str().parse::<f64>().ok())
+}
+
+/// The first number in `calls`' arguments that appears in none of `grounds` (the task,
+/// the results), as the call writes it.
+fn made_up_number<'a>(
+    calls: &[(String, Value)],
+    grounds: impl IntoIterator<Item = &'a str>,
+) -> Option<f64> {
+    let known: Vec<f64> = grounds.into_iter().flat_map(numbers_in_text).collect();
+    let mut written = Vec::new();
+    for (_, args) in calls {
+        numbers_in(args, &mut written);
+    }
+    written
+        .into_iter()
+        .find(|number| !known.iter().any(|known| (known - number).abs() < 1e-9))
 }
 
 /// Removes from `unused` the sources `args` use.
@@ -225,15 +330,24 @@ fn any_string(value: &Value, test: &dyn Fn(&str) -> bool) -> bool {
     }
 }
 
-/// The problem of a reply given while `unused` sources remain: an answer, or, while no
-/// call of the run has read anything (`read_before`: a tool that reads files or the
-/// network was called), calls that read nothing while a source they do not use remains
-/// (writing the copy before reading the original). `None` when the reply may stand.
-/// After a read, calls are free: a named file may be one to write.
+/// What the run has read so far, for [`unused_problem`].
+pub(super) struct Reads<'a> {
+    /// Whether a call of a tool that reads files or the network was made.
+    pub(super) any: bool,
+    /// The texts a value may come from: the task and every result.
+    pub(super) grounds: Vec<&'a str>,
+}
+
+/// The problem of a reply given while `unused` sources remain: an answer; while no call
+/// of the run has read anything, calls that read nothing while a source they do not use
+/// remains (writing the copy before reading the original); after a read, such calls
+/// when they hold a number found in none of the `reads`' grounds (the number of a file
+/// not read yet, made up). `None` when the reply may stand: after a read, a named file
+/// may be one to write.
 pub(super) fn unused_problem(
     unused: &[Source],
     calls: Option<&[(String, Value)]>,
-    read_before: bool,
+    reads_so_far: &Reads<'_>,
     tools: &[ToolSpec],
 ) -> Option<(String, Source)> {
     let Some(calls) = calls else {
@@ -248,21 +362,45 @@ pub(super) fn unused_problem(
         ))
         .map(|problem| (problem, first.clone()));
     };
-    if read_before || calls.iter().any(|(name, _)| reads(name, tools)) {
+    if calls.iter().any(|(name, _)| reads(name, tools)) {
         return None;
     }
     let left = unused
         .iter()
         .find(|source| !calls.iter().any(|(_, args)| source.used_by(args)))?;
     let (what, verb) = left.kind();
-    let problem = format!(
-        "the request names the {what} `{name}`, and no tool has {verb} anything in this run \
-         yet: what it holds is unknown until a tool {verb}s it. {verb_cap} it first, then use \
-         what it holds",
-        name = left.name(),
-        verb_cap = if verb == "read" { "Read" } else { "Fetch" },
-    );
+    let verb_cap = if verb == "read" { "Read" } else { "Fetch" };
+    let name = left.name();
+    let problem = if !reads_so_far.any {
+        format!(
+            "the request names the {what} `{name}`, and no tool has {verb} anything in this \
+             run yet: what it holds is unknown until a tool {verb}s it. {verb_cap} it first, \
+             then use what it holds"
+        )
+    } else {
+        let number = made_up_number(calls, reads_so_far.grounds.iter().copied())?;
+        format!(
+            "the call uses {number}, which is neither in the request nor in a tool result, \
+             and the request names the {what} `{name}`, which no call has {verb} in this \
+             run. {verb_cap} `{name}` first, then use what it holds"
+        )
+    };
     Some((problem, left.clone()))
+}
+
+/// The problem of an answer that names one of the `listed` files (shown by a listing,
+/// read by no call): what it holds is unknown. `None` when it names none.
+pub(super) fn listed_problem(listed: &[Source], answer: &str) -> Option<(String, Source)> {
+    let source = listed.iter().find(|source| named_in(source, answer))?;
+    Some((
+        format!(
+            "it names the file `{name}`, which no call has read in this run: what it holds \
+             is unknown until a tool reads it. If your answer depends on what it holds, read \
+             it now; otherwise give your answer again",
+            name = source.name()
+        ),
+        source.clone(),
+    ))
 }
 
 /// Whether `name` is one of `tools` that reads files or the network.
@@ -274,26 +412,78 @@ pub(super) fn reads(name: &str, tools: &[ToolSpec]) -> bool {
 
 impl AgentRun {
     /// The problem of a reply given while a source the task names is unused (see
-    /// [`unused_problem`]), once per source and when a step is left to use it.
+    /// [`unused_problem`]), or of an answer naming a listed file no call has read (see
+    /// [`listed_problem`]); once per source and when a step is left to use it.
     pub(super) fn unused_source_problem(&mut self, step: &Step) -> Option<String> {
         if self.must_answer() || self.last_step() {
             return None;
         }
-        let unasked: Vec<Source> = self
-            .unused_sources
-            .iter()
-            .filter(|source| !self.sources_asked.contains(source))
-            .cloned()
-            .collect();
-        let calls = match step {
-            Step::Act { calls, .. } => Some(calls.as_slice()),
-            Step::Answer { .. } => None,
+        let unasked = |sources: &[Source]| -> Vec<Source> {
+            sources
+                .iter()
+                .filter(|source| !self.sources_asked.contains(source))
+                .cloned()
+                .collect()
         };
         let tools = &self.config.tools;
-        let read_before = self.tools_used.iter().any(|name| reads(name, tools));
-        let (problem, source) = unused_problem(&unasked, calls, read_before, tools)?;
+        let found = match step {
+            Step::Act { calls, .. } => {
+                let reads_so_far = Reads {
+                    any: self.tools_used.iter().any(|name| reads(name, tools)),
+                    grounds: std::iter::once(self.config.task.as_str())
+                        .chain(self.observations.iter().map(|(_, text)| text.as_str()))
+                        .collect(),
+                };
+                unused_problem(
+                    &unasked(&self.unused_sources),
+                    Some(calls),
+                    &reads_so_far,
+                    tools,
+                )
+            }
+            Step::Answer { answer, .. } => {
+                let no_reads = Reads {
+                    any: false,
+                    grounds: Vec::new(),
+                };
+                let text = match answer {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                unused_problem(&unasked(&self.unused_sources), None, &no_reads, tools)
+                    .or_else(|| listed_problem(&unasked(&self.listed_sources), &text))
+            }
+        };
+        let (problem, source) = found?;
         self.sources_asked.push(source);
         Some(problem)
+    }
+
+    /// Notes the files a step's `results` list (see [`listed`]) that no call has read.
+    pub(super) fn note_listed(&mut self, results: &[(String, String)]) {
+        for (tool, text) in results {
+            for source in listed(tool, text, &self.config.tools) {
+                let read = self.read_args.iter().any(|args| source.used_by(args));
+                if !read
+                    && !self.listed_sources.contains(&source)
+                    && self.listed_sources.len() < MAX_LISTED
+                {
+                    self.listed_sources.push(source);
+                }
+            }
+        }
+    }
+
+    /// Notes the arguments of `calls` of tools that read files, and marks the sources
+    /// they use as used.
+    pub(super) fn note_used(&mut self, calls: &[(String, Value)]) {
+        for (name, args) in calls {
+            mark_used(&mut self.unused_sources, args);
+            mark_used(&mut self.listed_sources, args);
+            if reads(name, &self.config.tools) && self.read_args.len() < MAX_READ_ARGS {
+                self.read_args.push(args.clone());
+            }
+        }
     }
 }
 
@@ -394,18 +584,33 @@ mod tests {
         assert!(unused.is_empty());
     }
 
+    fn none_read() -> Reads<'static> {
+        Reads {
+            any: false,
+            grounds: Vec::new(),
+        }
+    }
+
+    fn read(grounds: &[&'static str]) -> Reads<'static> {
+        Reads {
+            any: true,
+            grounds: grounds.to_vec(),
+        }
+    }
+
     #[test]
     fn an_answer_or_a_call_that_reads_nothing_is_sent_back_while_a_source_is_unused() {
         let tools = reader_and_fetcher();
         let unused = [Source::File("prices.txt".into())];
-        let (answer, _) = unused_problem(&unused, None, true, &tools).expect("sent back");
+        let (answer, _) = unused_problem(&unused, None, &read(&[]), &tools).expect("sent back");
         assert!(answer.contains("`prices.txt`"), "{answer}");
         let guess = [("calculator".to_owned(), json!({"expression": "7 * 1"}))];
-        assert!(unused_problem(&unused, Some(&guess), false, &tools).is_some());
-        // After a read the named file may be one to write: calls are free.
-        assert_eq!(unused_problem(&unused, Some(&guess), true, &tools), None);
-        let read = [("read_file".to_owned(), json!({"path": "other.txt"}))];
-        assert_eq!(unused_problem(&unused, Some(&read), false, &tools), None);
+        assert!(unused_problem(&unused, Some(&guess), &none_read(), &tools).is_some());
+        let read_call = [("read_file".to_owned(), json!({"path": "other.txt"}))];
+        assert_eq!(
+            unused_problem(&unused, Some(&read_call), &none_read(), &tools),
+            None
+        );
         // Writing the copy before reading the original: the original is named.
         let copy = [
             Source::File("source.txt".into()),
@@ -413,13 +618,85 @@ mod tests {
         ];
         let write = [("write_file".to_owned(), json!({"path": "target.txt"}))];
         let (problem, named) =
-            unused_problem(&copy, Some(&write), false, &tools).expect("sent back");
+            unused_problem(&copy, Some(&write), &none_read(), &tools).expect("sent back");
         assert!(problem.contains("`source.txt`"), "{problem}");
         assert_eq!(named, copy[0]);
         assert_eq!(
-            unused_problem(&copy[1..], Some(&write), false, &tools),
+            unused_problem(&copy[1..], Some(&write), &none_read(), &tools),
             None
         );
-        assert_eq!(unused_problem(&[], None, false, &tools), None);
+        assert_eq!(unused_problem(&[], None, &none_read(), &tools), None);
+    }
+
+    #[test]
+    fn after_a_read_only_a_call_with_a_made_up_number_is_sent_back() {
+        let tools = reader_and_fetcher();
+        let unused = [Source::File("b.txt".into())];
+        let task = "a.txt and b.txt each hold a number. What is their product?";
+        let after_a = read(&[task, r#"{"path":"a.txt","content":"12\n"}"#]);
+        // 3 is in neither the request nor a result: b.txt's number, made up.
+        let guess = [("calculator".to_owned(), json!({"expression": "12 * 3"}))];
+        let (problem, named) =
+            unused_problem(&unused, Some(&guess), &after_a, &tools).expect("sent back");
+        assert!(problem.contains("uses 3,"), "{problem}");
+        assert!(problem.contains("`b.txt`"), "{problem}");
+        assert_eq!(named, unused[0]);
+        // Numbers from the results (or none at all) may stand: the named file may be one
+        // to write.
+        for expression in ["12 * 12", "a * b", "12.0 * 12"] {
+            let call = [("calculator".to_owned(), json!({ "expression": expression }))];
+            assert_eq!(
+                unused_problem(&unused, Some(&call), &after_a, &tools),
+                None,
+                "{expression}"
+            );
+        }
+        // A number argument counts too, and 123 is not 12.
+        let numbers = [("calculator".to_owned(), json!({"a": 12, "b": 123}))];
+        assert!(unused_problem(&unused, Some(&numbers), &after_a, &tools).is_some());
+    }
+
+    #[test]
+    fn a_listing_shows_files_when_another_tool_could_read_them() {
+        let mut tools = reader_and_fetcher();
+        let mut list_dir = tool(
+            "list_dir",
+            Capabilities {
+                read_files: true,
+                ..Capabilities::NONE
+            },
+        );
+        list_dir.name = "list_dir".into();
+        tools.push(list_dir.clone());
+        let listing = r#"{"path":".","entries":[{"name":"trip.md","kind":"file","size":26},{"name":"notes","kind":"dir"},{"name":"3.5","kind":"file"}],"truncated":false}"#;
+        assert_eq!(
+            listed("list_dir", listing, &tools),
+            [Source::File("trip.md".into())]
+        );
+        // Only a reading tool's result lists, and only when another tool could read.
+        assert!(listed("calculator", listing, &tools).is_empty());
+        assert!(listed("list_dir", listing, &[list_dir]).is_empty());
+        assert!(listed("list_dir", "not json trip.md", &tools).is_empty());
+    }
+
+    #[test]
+    fn an_answer_naming_a_listed_file_is_sent_back_naming_it() {
+        let listed_files = [Source::File("trip.md".into())];
+        let (problem, named) = listed_problem(
+            &listed_files,
+            "The file `trip.md` is in the folder. It names the city Paris.",
+        )
+        .expect("sent back");
+        assert!(problem.contains("`trip.md`"), "{problem}");
+        assert_eq!(named, listed_files[0]);
+        assert!(listed_problem(&listed_files, "It is trip.md.").is_some());
+        for answer in [
+            "The city is Lisbon.",
+            "See old-trip.md",
+            "trip.mdx",
+            "a/trip.md",
+        ] {
+            assert_eq!(listed_problem(&listed_files, answer), None, "{answer}");
+        }
     }
 }

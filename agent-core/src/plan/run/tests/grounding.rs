@@ -302,3 +302,163 @@ fn on_the_last_step_nothing_is_sent_back() {
     reply(&mut run, "I cannot tell.");
     assert_eq!(expect_done(&run).answer, Some(json!("I cannot tell.")));
 }
+
+#[test]
+fn after_a_read_a_call_with_a_number_from_nowhere_is_sent_back_naming_the_unread_file() {
+    let mut run = native_run("a.txt and b.txt each hold a number. What is their product?");
+    call_with_result(
+        &mut run,
+        r#"<tool_call>{"name": "read_file", "arguments": {"path": "a.txt"}}</tool_call>"#,
+        json!({"path": "a.txt", "content": "12\n"}),
+    );
+    // 3 is b.txt's number, made up: b.txt was never read.
+    reply(
+        &mut run,
+        r#"<tool_call>{"name": "calculator", "arguments": {"expression": "12 * 3"}}</tool_call>"#,
+    );
+    let problems = sent_back(&mut run);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("`b.txt`"), "{problems:?}");
+    assert!(last_user(&expect_generate(&run)).contains("uses 3,"));
+    call_with_result(
+        &mut run,
+        r#"<tool_call>{"name": "read_file", "arguments": {"path": "b.txt"}}</tool_call>"#,
+        json!({"path": "b.txt", "content": "7\n"}),
+    );
+    reply(
+        &mut run,
+        r#"<tool_call>{"name": "calculator", "arguments": {"expression": "12 * 7"}}</tool_call>"#,
+    );
+    assert_eq!(expect_calls(&run)[0].args, json!({"expression": "12 * 7"}));
+    assert!(sent_back(&mut run).is_empty());
+}
+
+/// A native run with `list_dir` and `read_file`, free-text answers.
+fn listing_run(task: &str) -> AgentRun {
+    let mut list_dir = ToolSpec::new(
+        "list_dir",
+        "Lists a folder.",
+        json!({"type": "object", "properties": {"path": {"type": "string"}}}),
+    );
+    list_dir.capabilities = Capabilities {
+        read_files: true,
+        ..Capabilities::NONE
+    };
+    new_run(
+        RunConfig::new(task)
+            .with_tools(vec![list_dir, read_file()])
+            .with_answer_schema(json!({"type": "string"}))
+            .with_step_format(HERMES),
+    )
+}
+
+#[test]
+fn an_answer_naming_a_listed_file_no_call_read_is_sent_back_once() {
+    let mut run =
+        listing_run("There is one file in the folder. Find it and tell me the city it names.");
+    call_with_result(
+        &mut run,
+        r#"<tool_call>{"name": "list_dir", "arguments": {"path": "."}}</tool_call>"#,
+        json!({"path": ".", "entries": [{"name": "trip.md", "kind": "file"}]}),
+    );
+    reply(&mut run, "The file `trip.md` names the city Paris.");
+    let problems = sent_back(&mut run);
+    assert!(problems[0].contains("`trip.md`"), "{problems:?}");
+    call_with_result(
+        &mut run,
+        r#"<tool_call>{"name": "read_file", "arguments": {"path": "trip.md"}}</tool_call>"#,
+        json!({"path": "trip.md", "content": "Next stop: Lisbon."}),
+    );
+    reply(&mut run, "trip.md names Lisbon.");
+    assert_eq!(
+        expect_done(&run).answer,
+        Some(json!("trip.md names Lisbon."))
+    );
+
+    // Asked once: the same answer stands the second time.
+    let mut run = listing_run("Which file is in the folder, and what city does it name?");
+    call_with_result(
+        &mut run,
+        r#"<tool_call>{"name": "list_dir", "arguments": {}}</tool_call>"#,
+        json!({"entries": [{"name": "trip.md", "kind": "file"}]}),
+    );
+    reply(&mut run, "trip.md, about Paris.");
+    assert_eq!(sent_back(&mut run).len(), 1);
+    reply(&mut run, "trip.md, about Paris.");
+    assert_eq!(
+        expect_done(&run).answer,
+        Some(json!("trip.md, about Paris."))
+    );
+}
+
+#[test]
+fn a_listed_file_read_before_the_listing_is_not_asked_for() {
+    let mut run = listing_run("Tell me what trip.md says and what else is in the folder.");
+    call_with_result(
+        &mut run,
+        r#"<tool_call>{"name": "read_file", "arguments": {"path": "trip.md"}}</tool_call>"#,
+        json!({"path": "trip.md", "content": "Next stop: Lisbon."}),
+    );
+    call_with_result(
+        &mut run,
+        r#"<tool_call>{"name": "list_dir", "arguments": {"path": "."}}</tool_call>"#,
+        json!({"entries": [{"name": "trip.md", "kind": "file"}]}),
+    );
+    reply(&mut run, "trip.md says Lisbon; it is the only file.");
+    assert!(sent_back(&mut run).is_empty());
+    assert_eq!(
+        expect_done(&run).answer,
+        Some(json!("trip.md says Lisbon; it is the only file."))
+    );
+}
+
+#[test]
+fn a_prose_answer_to_a_labelled_request_is_asked_again_with_the_labels_and_the_request() {
+    let mut run = new_run(
+        RunConfig::new("Read ticket.txt and route it.")
+            .with_tools(vec![read_file()])
+            .with_answer_schema(
+                json!({"type": "string", "enum": ["billing", "technical", "account"]}),
+            )
+            .with_step_format(HERMES),
+    );
+    call_with_result(
+        &mut run,
+        r#"<tool_call>{"name": "read_file", "arguments": {"path": "ticket.txt"}}</tool_call>"#,
+        json!({"path": "ticket.txt", "content": "The app crashes."}),
+    );
+    reply(&mut run, "The app crashes.");
+    let ask = last_user(&expect_generate(&run));
+    assert!(
+        ask.contains(r#"one of: "billing", "technical", "account"."#),
+        "{ask}"
+    );
+    assert!(ask.contains("Read ticket.txt and route it."), "{ask}");
+    reply(&mut run, r#""technical""#);
+    assert_eq!(expect_done(&run).answer, Some(json!("technical")));
+}
+
+#[test]
+fn a_native_reply_cut_at_the_token_limit_is_followed_by_the_request_again() {
+    let mut run = native_run("What is the capital of Italy?");
+    feed(
+        &mut run,
+        Input::Generated(Completion {
+            finish_reason: FinishReason::Length,
+            ..scripted_completion(
+                "I'll use the calculator:\n```json\n{\"name\": \"calculator\", \"arguments\": {\"expression\": \"abs(3456789012345",
+            )
+        }),
+    );
+    let retry = last_user(&expect_generate(&run));
+    assert!(retry.contains("cut off at the token limit"), "{retry}");
+    assert!(
+        retry.contains(r#"The user asked: "What is the capital of Italy?"."#),
+        "{retry}"
+    );
+    // Any other unusable reply is sent back without it.
+    let mut run = native_run("What is the capital of Italy?");
+    reply(&mut run, "");
+    let retry = last_user(&expect_generate(&run));
+    assert!(!retry.contains("The user asked"), "{retry}");
+}
