@@ -223,6 +223,10 @@ pub struct AgentRun {
     /// most [`sources::MAX_READ_ARGS`]), to tell a listed file already read.
     #[serde(default)]
     read_args: Vec<Value>,
+    /// Whether the next native step must make one call of a tool that reads files: set
+    /// after an answer that named a listed file no call had read.
+    #[serde(default)]
+    read_next: bool,
     /// Where the untrusted text in the run came from (tools whose output is untrusted,
     /// recalled memories, a templated task), each once; while it is not empty, calls with
     /// side effects wait for approval even when pre-approved.
@@ -309,6 +313,7 @@ impl AgentRun {
             sources_asked: Vec::new(),
             listed_sources: Vec::new(),
             read_args: Vec::new(),
+            read_next: false,
             untrusted: Vec::new(),
             events: Vec::new(),
             templates,
@@ -542,6 +547,17 @@ impl AgentRun {
         self.call_next = forged.is_some();
         if verdict.is_ok() {
             self.withheld.clear();
+        }
+        if std::mem::take(&mut self.read_next) {
+            // The listed file is read next: only the tools that read files are offered.
+            self.call_next = true;
+            self.withheld = self
+                .config
+                .tools
+                .iter()
+                .filter(|tool| !tool.capabilities.read_files)
+                .map(|tool| tool.name.clone())
+                .collect();
         }
         self.last_cut_off = finish == FinishReason::Length;
         self.add_usage(usage);

@@ -389,14 +389,23 @@ pub(super) fn unused_problem(
 }
 
 /// The problem of an answer that names one of the `listed` files (shown by a listing,
-/// read by no call): what it holds is unknown. `None` when it names none.
-pub(super) fn listed_problem(listed: &[Source], answer: &str) -> Option<(String, Source)> {
+/// read by no call): what it holds is unknown. `read_now`: the next step must read a file
+/// (it is told to); else it may read it or answer again. `None` when it names none.
+pub(super) fn listed_problem(
+    listed: &[Source],
+    answer: &str,
+    read_now: bool,
+) -> Option<(String, Source)> {
     let source = listed.iter().find(|source| named_in(source, answer))?;
+    let next = if read_now {
+        "Read it now"
+    } else {
+        "If your answer depends on what it holds, read it now; otherwise give your answer again"
+    };
     Some((
         format!(
             "it names the file `{name}`, which no call has read in this run: what it holds \
-             is unknown until a tool reads it. If your answer depends on what it holds, read \
-             it now; otherwise give your answer again",
+             is unknown until a tool reads it. {next}",
             name = source.name()
         ),
         source.clone(),
@@ -426,6 +435,7 @@ impl AgentRun {
                 .collect()
         };
         let tools = &self.config.tools;
+        let mut read_next = false;
         let found = match step {
             Step::Act { calls, .. } => {
                 let reads_so_far = Reads {
@@ -450,11 +460,22 @@ impl AgentRun {
                     Value::String(text) => text.clone(),
                     other => other.to_string(),
                 };
-                unused_problem(&unasked(&self.unused_sources), None, &no_reads, tools)
-                    .or_else(|| listed_problem(&unasked(&self.listed_sources), &text))
+                // A native step can be made to read it: the next step must call a tool
+                // that reads files (small models asked to read it planned the listing
+                // again in prose).
+                let native = matches!(self.config.step_format, super::StepFormat::Native(_));
+                match unused_problem(&unasked(&self.unused_sources), None, &no_reads, tools) {
+                    Some(found) => Some(found),
+                    None => {
+                        let found = listed_problem(&unasked(&self.listed_sources), &text, native);
+                        read_next = found.is_some() && native;
+                        found
+                    }
+                }
             }
         };
         let (problem, source) = found?;
+        self.read_next = read_next;
         self.sources_asked.push(source);
         Some(problem)
     }
@@ -685,18 +706,29 @@ mod tests {
         let (problem, named) = listed_problem(
             &listed_files,
             "The file `trip.md` is in the folder. It names the city Paris.",
+            true,
         )
         .expect("sent back");
         assert!(problem.contains("`trip.md`"), "{problem}");
+        assert!(problem.ends_with("Read it now"), "{problem}");
         assert_eq!(named, listed_files[0]);
-        assert!(listed_problem(&listed_files, "It is trip.md.").is_some());
+        let (problem, _) =
+            listed_problem(&listed_files, "It is trip.md.", false).expect("sent back");
+        assert!(
+            problem.contains("otherwise give your answer again"),
+            "{problem}"
+        );
         for answer in [
             "The city is Lisbon.",
             "See old-trip.md",
             "trip.mdx",
             "a/trip.md",
         ] {
-            assert_eq!(listed_problem(&listed_files, answer), None, "{answer}");
+            assert_eq!(
+                listed_problem(&listed_files, answer, true),
+                None,
+                "{answer}"
+            );
         }
     }
 }

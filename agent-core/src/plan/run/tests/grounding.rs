@@ -353,7 +353,7 @@ fn listing_run(task: &str) -> AgentRun {
 }
 
 #[test]
-fn an_answer_naming_a_listed_file_no_call_read_is_sent_back_once() {
+fn an_answer_naming_a_listed_file_no_call_read_is_followed_by_a_forced_read() {
     let mut run =
         listing_run("There is one file in the folder. Find it and tell me the city it names.");
     call_with_result(
@@ -364,9 +364,16 @@ fn an_answer_naming_a_listed_file_no_call_read_is_sent_back_once() {
     reply(&mut run, "The file `trip.md` names the city Paris.");
     let problems = sent_back(&mut run);
     assert!(problems[0].contains("`trip.md`"), "{problems:?}");
+    // The next step must make one call, of a tool that reads files.
+    let request = expect_generate(&run);
+    let Constraint::JsonSchema(schema) = &request.constraint else {
+        panic!("expected one call's schema, got {:?}", request.constraint);
+    };
+    let offered = schema.to_string();
+    assert!(offered.contains("read_file"), "{offered}");
     call_with_result(
         &mut run,
-        r#"<tool_call>{"name": "read_file", "arguments": {"path": "trip.md"}}</tool_call>"#,
+        r#"{"name": "read_file", "arguments": {"path": "trip.md"}}"#,
         json!({"path": "trip.md", "content": "Next stop: Lisbon."}),
     );
     reply(&mut run, "trip.md names Lisbon.");
@@ -374,17 +381,26 @@ fn an_answer_naming_a_listed_file_no_call_read_is_sent_back_once() {
         expect_done(&run).answer,
         Some(json!("trip.md names Lisbon."))
     );
+}
 
-    // Asked once: the same answer stands the second time.
-    let mut run = listing_run("Which file is in the folder, and what city does it name?");
+#[test]
+fn a_listed_file_is_asked_for_once() {
+    let mut run = listing_run("Which files are in the folder, and what city does the trip name?");
     call_with_result(
         &mut run,
         r#"<tool_call>{"name": "list_dir", "arguments": {}}</tool_call>"#,
-        json!({"entries": [{"name": "trip.md", "kind": "file"}]}),
+        json!({"entries": [{"name": "trip.md", "kind": "file"}, {"name": "notes.md", "kind": "file"}]}),
     );
     reply(&mut run, "trip.md, about Paris.");
     assert_eq!(sent_back(&mut run).len(), 1);
+    // The model reads another file; the answer naming trip.md then stands.
+    call_with_result(
+        &mut run,
+        r#"{"name": "read_file", "arguments": {"path": "notes.md"}}"#,
+        json!({"path": "notes.md", "content": "nothing"}),
+    );
     reply(&mut run, "trip.md, about Paris.");
+    assert!(sent_back(&mut run).is_empty());
     assert_eq!(
         expect_done(&run).answer,
         Some(json!("trip.md, about Paris."))
