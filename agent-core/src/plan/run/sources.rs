@@ -372,11 +372,32 @@ pub(super) fn unused_problem(
     let verb_cap = if verb == "read" { "Read" } else { "Fetch" };
     let name = left.name();
     let problem = if !reads_so_far.any {
-        format!(
-            "the request names the {what} `{name}`, and no tool has {verb} anything in this \
-             run yet: what it holds is unknown until a tool {verb}s it. {verb_cap} it first, \
-             then use what it holds"
-        )
+        // Every such source of the same kind is named (`a.txt` and `b.txt` for their
+        // product); only the first counts as asked for, so a later made-up number can
+        // still name the others.
+        let others: Vec<String> = unused
+            .iter()
+            .filter(|source| {
+                *source != left
+                    && source.kind() == left.kind()
+                    && !calls.iter().any(|(_, args)| source.used_by(args))
+            })
+            .map(|source| format!("`{}`", source.name()))
+            .collect();
+        if others.is_empty() {
+            format!(
+                "the request names the {what} `{name}`, and no tool has {verb} anything in \
+                 this run yet: what it holds is unknown until a tool {verb}s it. {verb_cap} \
+                 it first, then use what it holds"
+            )
+        } else {
+            format!(
+                "the request names the {what}s `{name}` and {others}, and no tool has {verb} \
+                 anything in this run yet: what they hold is unknown until a tool {verb}s \
+                 them. {verb_cap} each of them first, then use what they hold",
+                others = others.join(" and ")
+            )
+        }
     } else {
         let number = made_up_number(calls, reads_so_far.grounds.iter().copied())?;
         format!(
@@ -647,6 +668,25 @@ mod tests {
             None
         );
         assert_eq!(unused_problem(&[], None, &none_read(), &tools), None);
+    }
+
+    #[test]
+    fn a_call_before_any_read_names_every_unread_file_and_counts_the_first() {
+        let tools = reader_and_fetcher();
+        let unused = [
+            Source::File("a.txt".into()),
+            Source::File("b.txt".into()),
+            Source::Page("https://x.example/p".into()),
+        ];
+        let guess = [("calculator".to_owned(), json!({"expression": "a * b"}))];
+        let (problem, named) =
+            unused_problem(&unused, Some(&guess), &none_read(), &tools).expect("sent back");
+        assert!(
+            problem.contains("the files `a.txt` and `b.txt`"),
+            "{problem}"
+        );
+        assert!(!problem.contains("x.example"), "{problem}");
+        assert_eq!(named, unused[0]);
     }
 
     #[test]
