@@ -168,6 +168,9 @@ impl E2eBenchReport {
                 r.verdict.called, r.verdict.answer, r.ended
             ));
         }
+        if !self.both_correct() {
+            s.push_str("\n\nA side did not complete the task, so the wall-time and token ratios compare runs of different lengths, not the same work.");
+        }
         s.push('\n');
         s
     }
