@@ -11,7 +11,7 @@ PROFILE := --release
 BIN := target/release/agentry
 export RUST_BACKTRACE ?= 1
 
-.PHONY: demo test deps build fmt clippy check-tests llama-server
+.PHONY: demo test deps build fmt clippy check-tests llama-server langgraph
 
 deps:
 	bash scripts/install-deps.sh
@@ -33,9 +33,15 @@ clippy: deps
 llama-server: deps
 	bash scripts/build-llama-server.sh
 
+# LangGraph with langchain-openai, the peer of `agentry bench e2e` (a pinned venv under
+# ~/.cache/agentry/langgraph; offline once installed). Not needed to build: a failure is
+# reported and its test skips, saying why.
+langgraph:
+	bash scripts/install-langgraph.sh || echo "make: LangGraph is not installed; tests/e2e_bench.rs will skip" >&2
+
 # With a Qdrant server: QDRANT_URL when set, else ../shared/bin/qdrant started on
 # 127.0.0.1 for the run (scripts/with-qdrant.sh), else the embedded store only.
-check-tests: deps llama-server
+check-tests: deps llama-server langgraph
 	AGENTRY_REQUIRE_OPENAI_CLIENT=1 bash scripts/with-qdrant.sh $(CARGO) test $(PROFILE) --workspace
 
 test: fmt clippy check-tests

@@ -8,7 +8,10 @@
 //!   and embedding throughput.
 //! - [`serve`]: `agentry serve` against `llama-server` (decode speed with 1 and many
 //!   clients, follow-up time to first token) and `OpenAiModel`'s cost per request.
+//! - [`e2e`]: one ten-step tool-using task run by agentry in-process and by LangGraph
+//!   driving `llama-server`: wall time, prompt tokens, whether each got it right.
 
+pub mod e2e;
 pub mod llama_bench;
 pub mod memory;
 pub mod model;

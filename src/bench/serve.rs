@@ -199,7 +199,7 @@ impl Running {
     }
 }
 
-fn free_port() -> Result<u16, ServeBenchError> {
+pub(super) fn free_port() -> Result<u16, ServeBenchError> {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -210,7 +210,11 @@ fn free_port() -> Result<u16, ServeBenchError> {
 }
 
 /// Waits until `GET {root}/health` answers 200, or the child exits, or 180 s pass.
-async fn healthy(child: &mut Child, root: &str, label: &str) -> Result<(), ServeBenchError> {
+pub(super) async fn healthy(
+    child: &mut Child,
+    root: &str,
+    label: &str,
+) -> Result<(), ServeBenchError> {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(180);
     let failed = |detail: String| ServeBenchError::Start {
@@ -235,7 +239,11 @@ async fn healthy(child: &mut Child, root: &str, label: &str) -> Result<(), Serve
 
 /// Starts `command` (a server labelled `label`) with no stdin, stderr dropped and
 /// `stdout` as given; it is killed when dropped.
-fn spawn(command: &mut Command, stdout: Stdio, label: &str) -> Result<Child, ServeBenchError> {
+pub(super) fn spawn(
+    command: &mut Command,
+    stdout: Stdio,
+    label: &str,
+) -> Result<Child, ServeBenchError> {
     command
         .stdin(Stdio::null())
         .stdout(stdout)

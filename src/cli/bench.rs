@@ -1,7 +1,8 @@
-//! `agentry bench model|serve|memory`: benchmarks that print markdown tables.
+//! `agentry bench model|serve|e2e|memory`: benchmarks that print markdown tables.
 
 use std::process::ExitCode;
 
+use agentry::bench::e2e::{E2eBenchOptions, default_python, run_e2e_bench};
 use agentry::bench::llama_bench::default_llama_bench;
 use agentry::bench::memory::{MemoryBenchOptions, VectorKind, run_memory_bench};
 use agentry::bench::model::{ModelBenchOptions, run_model_bench};
@@ -59,6 +60,32 @@ pub enum BenchCommand {
         /// The llama-server binary.
         #[arg(long, value_name = "PATH")]
         llama_server: Option<std::path::PathBuf>,
+    },
+    /// End to end: one ten-step tool-using task run by agentry in-process and by
+    /// LangGraph's ReAct agent driving `llama-server` (same model, threads, prompts and
+    /// tool): wall time, prompt tokens sent and evaluated, whether each got it right.
+    #[command(
+        after_help = "Example:\n  agentry bench e2e --model qwen2.5-coder-0.5b --threads 2\n\nllama-server: --llama-server PATH, else $LLAMA_SERVER, else the one\nscripts/build-llama-server.sh caches (~/.cache/agentry/llama-server/bin).\nLangGraph: --python PATH, else $AGENTRY_LANGGRAPH_PYTHON, else the venv\nscripts/install-langgraph.sh makes (~/.cache/agentry/langgraph/venv).\nExits 1 when a side does not complete the task correctly."
+    )]
+    E2e {
+        /// Model spec (both sides load its GGUF file).
+        #[arg(long, short, default_value = "qwen2.5-coder-0.5b")]
+        model: String,
+        /// CPU threads of each side.
+        #[arg(long, default_value_t = 2, value_parser = super::bounds::threads())]
+        threads: i32,
+        /// Most tokens per model step.
+        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(16..=4096))]
+        max_tokens: u16,
+        /// Alternating rounds (each side's quickest counts).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=10))]
+        rounds: u8,
+        /// The llama-server binary.
+        #[arg(long, value_name = "PATH")]
+        llama_server: Option<std::path::PathBuf>,
+        /// The Python with `langgraph` and `langchain-openai` installed.
+        #[arg(long, value_name = "PATH")]
+        python: Option<std::path::PathBuf>,
     },
     /// Memory speed: insert throughput, recall latency at 10k and 100k items
     /// (the embedded store once per durability setting), embedding throughput.
@@ -139,6 +166,42 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             };
             let report = run_serve_bench(opts).await?;
             outln!("{}", report.to_markdown());
+        }
+        BenchCommand::E2e {
+            model,
+            threads,
+            max_tokens,
+            rounds,
+            llama_server,
+            python,
+        } => {
+            let llama_server = llama_server
+                .or_else(default_llama_server)
+                .filter(|p| p.is_file())
+                .context(
+                    "no llama-server binary: pass --llama-server PATH, set LLAMA_SERVER, or run scripts/build-llama-server.sh",
+                )?;
+            let python = python.or_else(default_python).filter(|p| p.is_file()).context(
+                "no LangGraph venv: pass --python PATH, set AGENTRY_LANGGRAPH_PYTHON, or run scripts/install-langgraph.sh",
+            )?;
+            let store = ModelStore::from_env().context("opening the model store")?;
+            let gguf = store.pull(&model).await?;
+            let opts = E2eBenchOptions {
+                model,
+                gguf,
+                llama_server,
+                python,
+                threads,
+                n_ctx: 4096,
+                max_tokens: usize::from(max_tokens),
+                max_steps: 16,
+                rounds: usize::from(rounds),
+            };
+            let report = run_e2e_bench(opts).await?;
+            outln!("{}", report.to_markdown());
+            if !report.both_correct() {
+                return Ok(ExitCode::FAILURE);
+            }
         }
         BenchCommand::Memory {
             sizes,
