@@ -11,15 +11,20 @@
 //! - it starts with only the environment its configuration sets plus [`BASE_ENV`]; a
 //!   server at a URL gets only the configured headers and bearer token;
 //! - connecting (process start and `initialize`), each `tools/list` page and each call
-//!   have a time limit, the listing a bound on pages, and each tool's argument schema a
-//!   bound on its size once `$ref`s are inlined ([`McpLimits`]);
+//!   have a time limit, the listing a bound on pages (and refuses a cursor sent twice),
+//!   and each tool's argument schema a bound on its size once `$ref`s are inlined
+//!   ([`McpLimits`]);
 //! - what its tools do is unknown, so they declare every capability (calls wait for
 //!   approval) unless the configuration says otherwise ([`McpServerConfig::read_only`],
 //!   or [`McpServerConfig::trust_read_only_hints`] for the server's own annotations);
 //! - its output is untrusted text, and so is its tool descriptions'
 //!   ([`ToolSpec::untrusted_description`](crate::ToolSpec::untrusted_description));
 //! - a server that exits (or stops answering at its URL) makes its calls fail as
-//!   observations, and [`McpServer::reconnect`] starts (or reaches) it again.
+//!   observations, and [`McpServer::reconnect`] starts (or reaches) it again;
+//! - a handshake that fails says which server, where (its command line or URL) and why
+//!   ([`HandshakeFailure`]): the exit status and last stderr lines of a process that
+//!   ended first, what a program that is not an MCP server wrote on stdout, an unknown
+//!   protocol version, a refused `initialize`, an HTTP status.
 //!
 //! The other direction, [`McpToolServer`], offers a registry's tools to MCP clients.
 
