@@ -1,12 +1,18 @@
 //! MCP servers for `run` and `chat`: `--mcp NAME=COMMAND ARG...` (or `NAME=URL`) flags, with
 //! `--mcp-ca NAME=PATH` for a server behind a private CA, and a workflow's
 //! `mcp:` section, connected before the model loads, their tools (`NAME__TOOL`) added to
-//! the run's registry.
+//! the run's registry. `AGENTRY_MCP_TIMEOUT=SECONDS` sets the time each server has to
+//! start (its handshake) and to answer each page of its tool list.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use agentry_tools::{McpServer, McpServerConfig, ToolRegistry};
+use agentry_tools::{McpError, McpServer, McpServerConfig, ToolRegistry};
 use anyhow::Context;
+
+/// The environment variable that sets, in seconds, the time limit for each MCP server's
+/// handshake and for each page of its tool list (`McpLimits::connect` and `list`).
+pub const TIMEOUT_VAR: &str = "AGENTRY_MCP_TIMEOUT";
 
 /// The servers of `--mcp` flags (`NAME=COMMAND ARG...`, split on whitespace, or
 /// `NAME=http(s)://...`), each named by a `--mcp-ca NAME=PATH` of `cas` trusting the CA
@@ -64,18 +70,53 @@ pub fn from_flags(flags: &[String], cas: &[String]) -> anyhow::Result<Vec<McpSer
 /// # Errors
 /// The first server that fails, with why.
 pub async fn connect_all(configs: Vec<McpServerConfig>) -> anyhow::Result<Vec<McpServer>> {
+    let timeout = timeout_from_env()?;
     let mut servers: Vec<McpServer> = Vec::with_capacity(configs.len());
-    for config in configs {
+    for mut config in configs {
         if servers.iter().any(|s| s.name() == config.name) {
             anyhow::bail!("two MCP servers are named `{}`", config.name);
+        }
+        if let Some(limit) = timeout {
+            config.limits.connect = limit;
+            config.limits.list = limit;
         }
         let name = config.name.clone();
         let server = McpServer::connect(config)
             .await
+            .map_err(with_remedy)
             .with_context(|| format!("connecting MCP server `{name}`"))?;
         servers.push(server);
     }
     Ok(servers)
+}
+
+/// [`TIMEOUT_VAR`] as a duration, when set.
+///
+/// # Errors
+/// A value that is not a positive number of seconds.
+fn timeout_from_env() -> anyhow::Result<Option<Duration>> {
+    let Ok(value) = std::env::var(TIMEOUT_VAR) else {
+        return Ok(None);
+    };
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|secs| secs.is_finite() && *secs > 0.0 && *secs <= 86_400.0)
+        .map(|secs| Some(Duration::from_secs_f64(secs)))
+        .ok_or_else(|| {
+            anyhow::anyhow!("{TIMEOUT_VAR}=`{value}`: not a number of seconds (0 < N <= 86400)")
+        })
+}
+
+/// `error`, and for a time limit reached, how to raise it with this command.
+fn with_remedy(error: McpError) -> anyhow::Error {
+    match &error {
+        McpError::Timeout { .. } => anyhow::anyhow!(
+            "{error}; with agentry, set {TIMEOUT_VAR}=SECONDS (e.g. {TIMEOUT_VAR}=120)"
+        ),
+        _ => error.into(),
+    }
 }
 
 /// The names of the tools of `servers` (`NAME__TOOL`).

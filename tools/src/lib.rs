@@ -72,7 +72,7 @@ mod tool;
 pub use call::{ApprovedCall, ToolCall};
 pub use error::{RegistryError, ToolError};
 pub use hold::{Approvals, HoldReason, ToolSet, hold};
-pub use mcp::{McpError, McpLimits, McpServer, McpServerConfig};
+pub use mcp::{HandshakeFailure, McpError, McpLimits, McpServer, McpServerConfig};
 pub use output::truncate_to_budget;
 pub use policy::{Approval, Approver, Policy};
 pub use registry::{DEFAULT_OUTPUT_BUDGET, DEFAULT_TIMEOUT, ToolFailure, ToolRegistry, ToolResult};

@@ -50,7 +50,9 @@ async fn a_server_that_never_answers_initialize_times_out() {
     );
     let message = error.map(|e| e.to_string()).unwrap_or_default();
     assert!(
-        message.contains("MCP server `bad` did not answer `initialize` within 500ms"),
+        message.contains(&format!(
+            "MCP server `bad` (`{BAD_SERVER} silent`) did not answer `initialize` within 500ms"
+        )),
         "{message}"
     );
 }

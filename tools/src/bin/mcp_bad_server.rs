@@ -8,6 +8,11 @@
 //!   to the next twice;
 //! - `colliding-names`: tools `get.time` and `get_time`;
 //! - `annotated`: tools `look` (annotated `readOnlyHint: true`) and `touch`;
+//! - `exit-early`: writes two lines on stderr and exits with status 3 before reading;
+//! - `not-mcp`: writes a usage text on stdout (not JSON-RPC) and exits with status 0;
+//! - `banner`: writes a banner on stdout, then never answers;
+//! - `old-protocol`: answers `initialize` with protocol version `1999-01-01`;
+//! - `refuse-initialize`: answers `initialize` with a JSON-RPC error;
 //! - `well-behaved` (default): tools `getenv` (the value of an environment variable in
 //!   this process), `hang` (never answers) and `exit` (the process exits without
 //!   answering), with an untrusted-looking description on `getenv`.
@@ -22,6 +27,23 @@ fn main() {
         .unwrap_or_else(|| "well-behaved".into());
     let stdin = std::io::stdin();
     let mut stdout = std::io::stdout();
+    match mode.as_str() {
+        "exit-early" => {
+            eprintln!("bad-server: reading its configuration");
+            eprintln!("bad-server: fatal: no configuration file at /nonexistent/bad.toml");
+            std::process::exit(3);
+        }
+        "not-mcp" => {
+            println!("Usage: bad-server MODE");
+            println!("  (a program that is not an MCP server)");
+            return;
+        }
+        "banner" => {
+            println!("bad-server 0.1 ready");
+            eprintln!("bad-server: warming up");
+        }
+        _ => {}
+    }
     for line in stdin.lock().lines() {
         let Ok(line) = line else { return };
         let Ok(request) = serde_json::from_str::<Value>(&line) else {
@@ -30,10 +52,21 @@ fn main() {
         let (Some(id), Some(method)) = (request.get("id"), request["method"].as_str()) else {
             continue; // a notification
         };
-        if mode == "silent" {
+        if mode == "silent" || mode == "banner" {
+            continue;
+        }
+        if mode == "refuse-initialize" && method == "initialize" {
+            let error = json!({"jsonrpc": "2.0", "id": id,
+                "error": {"code": -32602, "message": "Unsupported protocol version"}});
+            let _ = writeln!(stdout, "{error}").and_then(|()| stdout.flush());
             continue;
         }
         let result = match method {
+            "initialize" if mode == "old-protocol" => json!({
+                "protocolVersion": "1999-01-01",
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "agentry-mcp-bad-server", "version": "0"}
+            }),
             "initialize" => json!({
                 "protocolVersion": request["params"]["protocolVersion"],
                 "capabilities": {"tools": {}},

@@ -11,20 +11,27 @@
 //! - it starts with only the environment its configuration sets plus [`BASE_ENV`]; a
 //!   server at a URL gets only the configured headers and bearer token;
 //! - connecting (process start and `initialize`), each `tools/list` page and each call
-//!   have a time limit, the listing a bound on pages, and each tool's argument schema a
-//!   bound on its size once `$ref`s are inlined ([`McpLimits`]);
+//!   have a time limit, the listing a bound on pages (and refuses a cursor sent twice),
+//!   and each tool's argument schema a bound on its size once `$ref`s are inlined
+//!   ([`McpLimits`]);
 //! - what its tools do is unknown, so they declare every capability (calls wait for
 //!   approval) unless the configuration says otherwise ([`McpServerConfig::read_only`],
 //!   or [`McpServerConfig::trust_read_only_hints`] for the server's own annotations);
 //! - its output is untrusted text, and so is its tool descriptions'
 //!   ([`ToolSpec::untrusted_description`](crate::ToolSpec::untrusted_description));
 //! - a server that exits (or stops answering at its URL) makes its calls fail as
-//!   observations, and [`McpServer::reconnect`] starts (or reaches) it again.
+//!   observations, and [`McpServer::reconnect`] starts (or reaches) it again;
+//! - a handshake that fails says which server, where (its command line or URL) and why
+//!   ([`HandshakeFailure`]): the exit status and last stderr lines of a process that
+//!   ended first, what a program that is not an MCP server wrote on stdout, an unknown
+//!   protocol version, a refused `initialize`, an HTTP status.
 //!
 //! The other direction, [`McpToolServer`], offers a registry's tools to MCP clients.
 
+mod child;
 mod config;
 mod env;
+mod handshake;
 mod http;
 mod http_server;
 mod names;
@@ -37,11 +44,12 @@ use std::sync::{Arc, Mutex};
 use rmcp::ServiceExt;
 use rmcp::model::PaginatedRequestParams;
 use rmcp::service::{ClientInitializeError, RoleClient, RunningService};
-use rmcp::transport::TokioChildProcess;
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 pub use config::{McpLimits, McpServerConfig};
 pub use env::BASE_ENV;
+pub use handshake::HandshakeFailure;
 pub use http_server::{HttpOptions, MCP_PATH};
 pub use server::{McpServeError, McpToolServer};
 
@@ -110,23 +118,41 @@ pub enum McpError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// The MCP handshake failed.
-    #[error("MCP server `{server}` did not complete the handshake: {message}")]
+    /// The MCP handshake failed: why, in [`HandshakeFailure`]'s words, and the last
+    /// lines the process wrote on stderr.
+    #[error(
+        "MCP server `{server}` (`{target}`) {failure}{}",
+        stderr_note(failure, stderr)
+    )]
     Handshake {
         /// The server's name.
         server: String,
+        /// Its command line or URL.
+        target: String,
         /// What went wrong.
-        message: String,
+        failure: HandshakeFailure,
+        /// The last lines of its stderr (a process), oldest first.
+        stderr: Vec<String>,
     },
     /// The server did not answer within its time limit.
-    #[error("MCP server `{server}` did not answer {what} within {limit:?}")]
+    #[error(
+        "MCP server `{server}` (`{target}`) did not answer {what} within {limit:?}; if it \
+         is only slow, raise the limit (`McpLimits::{setting}`){}",
+        handshake::stderr_tail(stderr)
+    )]
     Timeout {
         /// The server's name.
         server: String,
+        /// Its command line or URL.
+        target: String,
         /// What it was asked (`initialize`, `tools/list`).
         what: &'static str,
         /// The limit.
         limit: std::time::Duration,
+        /// The field of [`McpLimits`] that sets the limit (`connect`, `list`).
+        setting: &'static str,
+        /// The last lines of its stderr (a process), oldest first.
+        stderr: Vec<String>,
     },
     /// Listing the server's tools failed.
     #[error("cannot list the tools of MCP server `{server}`: {message}")]
@@ -146,6 +172,19 @@ pub enum McpError {
         server: String,
         /// The bound.
         limit: usize,
+    },
+    /// The server sent a `tools/list` cursor it had sent before: paging would not end.
+    #[error(
+        "MCP server `{server}` sent the `tools/list` cursor `{cursor}` a second time (page \
+         {page}): its pagination loops; refused"
+    )]
+    CursorLoop {
+        /// The server's name.
+        server: String,
+        /// The cursor sent again.
+        cursor: String,
+        /// The page (counting from 1) whose `nextCursor` repeats an earlier one.
+        page: usize,
     },
     /// A tool's argument schema is too large once inlined.
     #[error("tool `{tool}` of MCP server `{server}` is refused: {source}")]
@@ -172,6 +211,15 @@ pub enum McpError {
         /// The name both become.
         name: String,
     },
+}
+
+/// The note on stderr that ends a handshake failure: its last lines, or that there
+/// were none when the process exited.
+fn stderr_note(failure: &HandshakeFailure, stderr: &[String]) -> String {
+    if stderr.is_empty() && matches!(failure, HandshakeFailure::Exited { .. }) {
+        return "; it wrote nothing on stderr".into();
+    }
+    handshake::stderr_tail(stderr)
 }
 
 type Client = RunningService<RoleClient, Notices>;
@@ -487,58 +535,106 @@ fn is_up(client: &Client) -> bool {
 /// Starts the process with a cleared environment (or reaches the URL) and performs the
 /// handshake within the connect limit.
 async fn start(config: &McpServerConfig, notices: Notices) -> Result<Client, McpError> {
-    match &config.url {
-        Some(url) => {
-            let transport = http::transport(config, url)?;
-            handshake(config, notices.serve(transport)).await
-        }
-        None => start_process(config, notices).await,
+    let client = match &config.url {
+        Some(url) => start_http(config, url, notices).await?,
+        None => start_process(config, notices).await?,
+    };
+    let version = client.peer_info().map(|info| info.protocol_version.clone());
+    if let Some(Err(failure)) = version.as_ref().map(handshake::check_version) {
+        // Dropping the client ends the session (and the process).
+        return Err(handshake_error(config, failure, Vec::new()));
+    }
+    Ok(client)
+}
+
+fn handshake_error(
+    config: &McpServerConfig,
+    failure: HandshakeFailure,
+    stderr: Vec<String>,
+) -> McpError {
+    McpError::Handshake {
+        server: config.name.clone(),
+        target: config.describe(),
+        failure,
+        stderr,
     }
 }
 
-/// Waits for the handshake at most the connect limit.
-async fn handshake(
+fn connect_timeout(config: &McpServerConfig, stderr: Vec<String>) -> McpError {
+    McpError::Timeout {
+        server: config.name.clone(),
+        target: config.describe(),
+        what: "`initialize`",
+        limit: config.limits.connect,
+        setting: "connect",
+        stderr,
+    }
+}
+
+/// Opens a session at `url` within the connect limit.
+async fn start_http(
     config: &McpServerConfig,
-    serving: impl std::future::Future<Output = Result<Client, ClientInitializeError>>,
+    url: &str,
+    notices: Notices,
 ) -> Result<Client, McpError> {
-    let limit = config.limits.connect;
-    match tokio::time::timeout(limit, serving).await {
-        Err(_) => Err(McpError::Timeout {
-            server: config.name.clone(),
-            what: "`initialize`",
-            limit,
-        }),
+    let transport = http::transport(config, url)?;
+    match tokio::time::timeout(config.limits.connect, notices.serve(transport)).await {
+        Err(_) => Err(connect_timeout(config, Vec::new())),
         Ok(Err(e)) => Err(match tls::refused_certificate(&e) {
             Some(reason) => McpError::UntrustedCertificate {
                 server: config.name.clone(),
                 reason,
             },
-            None => McpError::Handshake {
-                server: config.name.clone(),
-                message: e.to_string(),
-            },
+            None => handshake_error(config, handshake::http(e), Vec::new()),
         }),
         Ok(Ok(client)) => Ok(client),
     }
 }
 
-/// Starts the process with a cleared environment and performs the handshake.
+/// Starts the process with a cleared environment and performs the handshake within the
+/// connect limit; a failure says what the process did (its exit status, stray output on
+/// stdout, its last stderr lines).
 async fn start_process(config: &McpServerConfig, notices: Notices) -> Result<Client, McpError> {
-    let mut command = tokio::process::Command::new(&config.command);
-    command
-        .args(&config.args)
-        .env_clear()
-        .envs(env::child_env(&config.env))
-        .kill_on_drop(true);
-    if let Some(cwd) = &config.cwd {
-        command.current_dir(cwd);
-    }
-    let transport = TokioChildProcess::new(command).map_err(|source| McpError::Spawn {
+    let session = CancellationToken::new();
+    let spawned = child::spawn(config, session.clone()).map_err(|source| McpError::Spawn {
         server: config.name.clone(),
         command: config.command.clone(),
         source,
     })?;
-    handshake(config, notices.serve(transport)).await
+    let serving = notices.serve_with_ct(spawned.transport, session.clone());
+    let outcome = tokio::time::timeout(config.limits.connect, serving).await;
+    let watch = spawned.watch;
+    match outcome {
+        Ok(Ok(client)) => Ok(client),
+        Err(_) => {
+            let report = watch.report_now();
+            session.cancel();
+            Err(match report.stray {
+                Some(line) => handshake_error(
+                    config,
+                    HandshakeFailure::NotMcp { line, exited: None },
+                    report.stderr,
+                ),
+                None => connect_timeout(config, report.stderr),
+            })
+        }
+        Ok(Err(e)) => {
+            // Its output ended or was not MCP: give the process a moment to exit.
+            let settles = matches!(
+                e,
+                ClientInitializeError::ConnectionClosed(_)
+                    | ClientInitializeError::TransportError { .. }
+            );
+            let report = if settles {
+                watch.report().await
+            } else {
+                watch.report_now()
+            };
+            session.cancel();
+            let failure = handshake::stdio(e, &report);
+            Err(handshake_error(config, failure, report.stderr))
+        }
+    }
 }
 
 /// Reads every page of `tools/list`, each within the time limit, at most
@@ -550,7 +646,8 @@ async fn list_tools(
     let limits = &config.limits;
     let mut tools = Vec::new();
     let mut cursor: Option<String> = None;
-    for _ in 0..limits.max_pages {
+    let mut seen = std::collections::HashSet::new();
+    for number in 1..=limits.max_pages {
         let params = cursor
             .take()
             .map(|c| PaginatedRequestParams::default().with_cursor(Some(c)));
@@ -558,8 +655,11 @@ async fn list_tools(
             Err(_) => {
                 return Err(McpError::Timeout {
                     server: config.name.clone(),
+                    target: config.describe(),
                     what: "`tools/list`",
                     limit: limits.list,
+                    setting: "list",
+                    stderr: Vec::new(),
                 });
             }
             Ok(Err(e)) => {
@@ -572,6 +672,13 @@ async fn list_tools(
         };
         tools.extend(page.tools);
         match page.next_cursor {
+            Some(next) if !seen.insert(next.clone()) => {
+                return Err(McpError::CursorLoop {
+                    server: config.name.clone(),
+                    cursor: next,
+                    page: number,
+                });
+            }
             Some(next) => cursor = Some(next),
             None => return Ok(tools),
         }

@@ -94,7 +94,7 @@ pub(super) fn refused_certificate(error: &ClientInitializeError) -> Option<Strin
 
 /// The error `error` wraps, including those that do not give it as their `source`: an
 /// I/O error's inner error and the HTTP client's error inside rmcp's.
-fn cause<'a>(
+pub(super) fn cause<'a>(
     error: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a (dyn std::error::Error + 'static)> {
     if let Some(io) = error.downcast_ref::<std::io::Error>() {
