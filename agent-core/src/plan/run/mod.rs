@@ -608,6 +608,10 @@ impl AgentRun {
         note: Option<String>,
     ) -> Result<(), RunError> {
         let guard = self.guard()?;
+        let note = match (note, self.failed_call_note(&results)) {
+            (Some(note), Some(source)) => Some(format!("{note}\n\n{source}")),
+            (note, source) => note.or(source),
+        };
         let named = results
             .iter()
             .map(|(tool, observation)| (tool.as_str(), observation.as_str()));
@@ -917,7 +921,16 @@ impl AgentRun {
             return None;
         }
         let names = self.config.tools.iter().map(|tool| tool.name.as_str());
-        let problem = native::unmade_call(answer.as_str()?, names)?;
+        // Text copied from a result is the model quoting it, not announcing a call:
+        // qwen2.5-coder-1.5b answered with the error "tool `read_file` failed: `report.txt`
+        // does not exist", which names the tool.
+        let mut own_words = answer.as_str()?.to_owned();
+        for (_, observation) in &self.observations {
+            if !observation.trim().is_empty() {
+                own_words = own_words.replace(observation.trim(), " ");
+            }
+        }
+        let problem = native::unmade_call(&own_words, names)?;
         self.unmade_call_sent_back = true;
         Some(problem)
     }

@@ -310,6 +310,8 @@ pub(super) fn unmade_call<'a>(
     }
     let lower = text.to_lowercase();
     names.into_iter().find_map(|name| {
+        // "tool `read_file` failed" is a tool error quoted, not a call announced.
+        let lower = lower.replace(&format!("tool `{}` failed", name.to_lowercase()), " ");
         let named = lower.contains(&format!("`{}`", name.to_lowercase()))
             || [" tool", " function"].iter().any(|kind| {
                 lower.contains(&format!("{}{kind}", name.to_lowercase()))

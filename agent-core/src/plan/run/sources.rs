@@ -501,6 +501,33 @@ impl AgentRun {
         Some(problem)
     }
 
+    /// The note after `results` when one of them is a failure while a source the task
+    /// names is still unused and not yet asked for: the failed call may have wanted what
+    /// it holds (qwen2.5-coder-1.5b read `a.txt`, then called the calculator on `a * b`
+    /// until the step limit). The source then counts as asked for. `None` otherwise, and
+    /// when the next step must answer.
+    pub(super) fn failed_call_note(&mut self, results: &[(String, String)]) -> Option<String> {
+        let failed = results
+            .iter()
+            .any(|(_, text)| text.trim_start().starts_with("error:"));
+        if !failed || self.must_answer() || self.last_step() {
+            return None;
+        }
+        let source = self
+            .unused_sources
+            .iter()
+            .find(|source| !self.sources_asked.contains(source))?
+            .clone();
+        let (what, verb) = source.kind();
+        let note = format!(
+            "The request also names the {what} `{name}`, which no call has {verb} in this run: \
+             if the request needs what it holds, {verb} it.",
+            name = source.name()
+        );
+        self.sources_asked.push(source);
+        Some(note)
+    }
+
     /// Notes the files a step's `results` list (see [`listed`]) that no call has read.
     pub(super) fn note_listed(&mut self, results: &[(String, String)]) {
         for (tool, text) in results {

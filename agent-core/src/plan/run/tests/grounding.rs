@@ -478,3 +478,48 @@ fn a_native_reply_cut_at_the_token_limit_is_followed_by_the_request_again() {
     let retry = last_user(&expect_generate(&run));
     assert!(!retry.contains("The user asked"), "{retry}");
 }
+
+#[test]
+fn a_failed_call_while_a_named_file_is_unread_is_followed_by_a_note_naming_it() {
+    let mut run = native_run("a.txt and b.txt each hold a number. What is their product?");
+    call_with_result(
+        &mut run,
+        r#"<tool_call>{"name": "read_file", "arguments": {"path": "a.txt"}}</tool_call>"#,
+        json!({"path": "a.txt", "content": "12\n"}),
+    );
+    reply(
+        &mut run,
+        r#"<tool_call>{"name": "calculator", "arguments": {"expression": "a * b"}}</tool_call>"#,
+    );
+    let calls = expect_calls(&run);
+    feed(
+        &mut run,
+        Input::ToolResults(vec![failed_result(&calls[0], "`a` is not a number")]),
+    );
+    let note = last_user(&expect_generate(&run));
+    assert!(note.contains("also names the file `b.txt`"), "{note}");
+    // Asked for once: an answer that still leaves b.txt unread stands.
+    reply(&mut run, "The product is 144.");
+    assert_eq!(expect_done(&run).answer, Some(json!("The product is 144.")));
+}
+
+#[test]
+fn an_answer_quoting_a_tool_error_is_not_an_announced_call() {
+    let mut run = native_run("What does report.txt say? If there is no such file, say so.");
+    reply(
+        &mut run,
+        r#"<tool_call>{"name": "read_file", "arguments": {"path": "report.txt"}}</tool_call>"#,
+    );
+    let calls = expect_calls(&run);
+    feed(
+        &mut run,
+        Input::ToolResults(vec![failed_result(
+            &calls[0],
+            "`report.txt` does not exist",
+        )]),
+    );
+    let quoted = "error: tool `read_file` failed: `report.txt` does not exist";
+    reply(&mut run, quoted);
+    assert!(sent_back(&mut run).is_empty());
+    assert_eq!(expect_done(&run).answer, Some(json!(quoted)));
+}
