@@ -122,7 +122,8 @@ pub struct ServeBenchReport {
     pub client_request: Duration,
 }
 
-fn ratio(a: f64, b: f64) -> f64 {
+/// `a / b`, NaN when `b` is not positive (a ratio a report prints as "—" or NaN).
+pub(super) fn ratio(a: f64, b: f64) -> f64 {
     if b > 0.0 { a / b } else { f64::NAN }
 }
 

@@ -17,6 +17,7 @@ pub mod task;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::serve::ratio;
 use serde::Serialize;
 
 pub use task::Verdict;
@@ -95,10 +96,6 @@ pub struct E2eBenchReport {
     pub agentry: SideReport,
     /// LangGraph + llama-server.
     pub langgraph: SideReport,
-}
-
-fn ratio(a: f64, b: f64) -> f64 {
-    if b > 0.0 { a / b } else { f64::NAN }
 }
 
 fn secs(d: Duration) -> f64 {

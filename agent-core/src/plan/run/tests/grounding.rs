@@ -53,6 +53,12 @@ fn reply_cut_at_markup(run: &mut AgentRun, text_before: &str) {
     );
 }
 
+/// Replies `answer` and checks that the run ends with it, nothing sent back.
+fn answer_stands(run: &mut AgentRun, answer: &str) {
+    reply(run, answer);
+    assert_eq!(expect_done(run).answer, Some(json!(answer)));
+}
+
 fn sent_back(run: &mut AgentRun) -> Vec<String> {
     run.drain_events()
         .into_iter()
@@ -121,11 +127,7 @@ fn a_reply_cut_at_markup_before_any_result_is_followed_by_one_forced_call() {
         "{:?}",
         after.constraint
     );
-    reply(&mut run, "There is no such file.");
-    assert_eq!(
-        expect_done(&run).answer,
-        Some(json!("There is no such file."))
-    );
+    answer_stands(&mut run, "There is no such file.");
 }
 
 #[test]
@@ -169,11 +171,7 @@ fn an_answer_before_the_named_file_was_read_is_sent_back_once_naming_it() {
         "the model is told which file"
     );
     // The second time the answer stands.
-    reply(&mut run, "The meeting is at 10:00 AM.");
-    assert_eq!(
-        expect_done(&run).answer,
-        Some(json!("The meeting is at 10:00 AM."))
-    );
+    answer_stands(&mut run, "The meeting is at 10:00 AM.");
 }
 
 #[test]
@@ -235,8 +233,7 @@ fn each_named_file_is_asked_for_once() {
     let problems = sent_back(&mut run);
     assert!(problems[0].contains("`b.txt`"), "{problems:?}");
     // Asked once: the same answer now stands.
-    reply(&mut run, "The product is 144.");
-    assert_eq!(expect_done(&run).answer, Some(json!("The product is 144.")));
+    answer_stands(&mut run, "The product is 144.");
 }
 
 #[test]
@@ -268,8 +265,7 @@ fn a_reply_that_uses_or_reads_the_named_file_stands() {
         &mut run,
         Input::ToolResults(vec![ok_result(&calls[0], json!("written"))]),
     );
-    reply(&mut run, "Done.");
-    assert_eq!(expect_done(&run).answer, Some(json!("Done.")));
+    answer_stands(&mut run, "Done.");
     // Reading something else may be how the model finds it (a folder, say).
     let mut run = native_run("What does config/server.toml set?");
     reply(
@@ -283,8 +279,7 @@ fn a_reply_that_uses_or_reads_the_named_file_stands() {
 #[test]
 fn a_task_that_names_no_source_is_answered_at_once() {
     let mut run = native_run("Say hello in French.");
-    reply(&mut run, "Bonjour !");
-    assert_eq!(expect_done(&run).answer, Some(json!("Bonjour !")));
+    answer_stands(&mut run, "Bonjour !");
 }
 
 #[test]
@@ -299,8 +294,7 @@ fn on_the_last_step_nothing_is_sent_back() {
                 ..Limits::default()
             }),
     );
-    reply(&mut run, "I cannot tell.");
-    assert_eq!(expect_done(&run).answer, Some(json!("I cannot tell.")));
+    answer_stands(&mut run, "I cannot tell.");
 }
 
 #[test]
@@ -376,11 +370,7 @@ fn an_answer_naming_a_listed_file_no_call_read_is_followed_by_a_forced_read() {
         r#"{"name": "read_file", "arguments": {"path": "trip.md"}}"#,
         json!({"path": "trip.md", "content": "Next stop: Lisbon."}),
     );
-    reply(&mut run, "trip.md names Lisbon.");
-    assert_eq!(
-        expect_done(&run).answer,
-        Some(json!("trip.md names Lisbon."))
-    );
+    answer_stands(&mut run, "trip.md names Lisbon.");
 }
 
 #[test]
@@ -499,8 +489,7 @@ fn a_failed_call_while_a_named_file_is_unread_is_followed_by_a_note_naming_it() 
     let note = last_user(&expect_generate(&run));
     assert!(note.contains("also names the file `b.txt`"), "{note}");
     // Asked for once: an answer that still leaves b.txt unread stands.
-    reply(&mut run, "The product is 144.");
-    assert_eq!(expect_done(&run).answer, Some(json!("The product is 144.")));
+    answer_stands(&mut run, "The product is 144.");
 }
 
 #[test]
