@@ -144,12 +144,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             rounds,
             llama_server,
         } => {
-            let llama_server = llama_server
-                .or_else(default_llama_server)
-                .filter(|p| p.is_file())
-                .context(
-                    "no llama-server binary: pass --llama-server PATH, set LLAMA_SERVER, or run scripts/build-llama-server.sh",
-                )?;
+            let llama_server = llama_server_binary(llama_server)?;
             let store = ModelStore::from_env().context("opening the model store")?;
             let gguf = store.pull(&model).await?;
             let opts = ServeBenchOptions {
@@ -175,12 +170,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             llama_server,
             python,
         } => {
-            let llama_server = llama_server
-                .or_else(default_llama_server)
-                .filter(|p| p.is_file())
-                .context(
-                    "no llama-server binary: pass --llama-server PATH, set LLAMA_SERVER, or run scripts/build-llama-server.sh",
-                )?;
+            let llama_server = llama_server_binary(llama_server)?;
             let python = python.or_else(default_python).filter(|p| p.is_file()).context(
                 "no LangGraph venv: pass --python PATH, set AGENTRY_LANGGRAPH_PYTHON, or run scripts/install-langgraph.sh",
             )?;
@@ -229,6 +219,17 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `llama-server` binary: `given` (`--llama-server`), else the default lookup; an
+/// error saying how to get one when neither is a file.
+fn llama_server_binary(given: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
+    given
+        .or_else(default_llama_server)
+        .filter(|p| p.is_file())
+        .context(
+            "no llama-server binary: pass --llama-server PATH, set LLAMA_SERVER, or run scripts/build-llama-server.sh",
+        )
 }
 
 fn parse_durability(text: &str) -> Result<Durability, String> {
