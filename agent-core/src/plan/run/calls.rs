@@ -106,6 +106,7 @@ impl AgentRun {
             .tools
             .iter()
             .any(|spec| !tools.contains(&spec.name.as_str()));
+        self.repeat_steps += 1;
         let note = prompt::repeated_call(&self.templates, &tools, false, others)?;
         if others {
             self.withheld = tools.iter().map(|name| (*name).to_owned()).collect();
@@ -129,6 +130,7 @@ impl AgentRun {
                 failed.push(&result.name);
             }
         }
+        self.repeat_steps += 1;
         let note = prompt::repeated_call(&self.templates, &failed, true, true)?;
         self.withheld = failed.iter().map(|name| (*name).to_owned()).collect();
         self.observe_unrun(&repeated, Some(note), events)

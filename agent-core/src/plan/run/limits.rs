@@ -13,7 +13,10 @@ use serde::{Deserialize, Serialize};
 /// [`Input::Elapsed`](super::Input::Elapsed)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
-    /// Most model steps. Every generation counts, whether its reply could be used or not.
+    /// Most model steps. Every generation counts, whether its reply could be used or not,
+    /// except up to two steps that only repeated calls already answered in the run (their
+    /// earlier results are given again and nothing runs): at most `max_steps + 2`
+    /// generations.
     pub max_steps: usize,
     /// Most tokens the model may generate over the whole run (completion tokens; prompt
     /// tokens, cached or evaluated, do not count). Each step's `max_tokens` is cut to what

@@ -53,6 +53,7 @@ mod action;
 mod answer;
 mod calls;
 mod config;
+mod copied;
 mod error;
 mod events;
 mod format;
@@ -186,6 +187,10 @@ pub struct AgentRun {
     /// call (same tool, same arguments) is answered from here instead of run again.
     #[serde(default)]
     answered_calls: Vec<AnsweredCall>,
+    /// How many steps only repeated answered calls (nothing ran); up to
+    /// [`MAX_UNCOUNTED_REPEATS`] of them do not count toward the step limit.
+    #[serde(default)]
+    repeat_steps: usize,
     /// Whether the next step must answer (its schema offers no call): set after a step
     /// that only repeated answered calls of every tool the run has.
     #[serde(default)]
@@ -199,6 +204,10 @@ pub struct AgentRun {
     /// ([`native::unmade_call`]); a second such answer is taken as the answer.
     #[serde(default)]
     unmade_call_sent_back: bool,
+    /// Whether an answer that copied the run's own notes was sent back once
+    /// ([`copied::copied_sentence`]); a second one is taken as the answer.
+    #[serde(default)]
+    copied_note_sent_back: bool,
     /// Whether the next step must make one call (its constraint is one call's schema):
     /// set after a reply that wrote the prompt's own markup instead of a call
     /// ([`native::FORGED_MARKUP`]).
@@ -216,6 +225,10 @@ pub struct AgentRun {
     /// later reply that leaves it unused stands.
     #[serde(default)]
     sources_asked: Vec<sources::Source>,
+    /// Whether a call writing a number no result nor the request gave was sent back once
+    /// ([`sources::made_up_write_problem`]).
+    #[serde(default)]
+    made_up_write_asked: bool,
     /// The files a listing showed that no call has read yet ([`sources::listed`]).
     #[serde(default)]
     listed_sources: Vec<sources::Source>,
@@ -223,10 +236,11 @@ pub struct AgentRun {
     /// most [`sources::MAX_READ_ARGS`]), to tell a listed file already read.
     #[serde(default)]
     read_args: Vec<Value>,
-    /// Whether the next native step must make one call of a tool that reads files: set
-    /// after an answer that named a listed file no call had read.
+    /// When the next native step must make one call: the tools withheld from it (set
+    /// after an answer sent back for a file or page no call had used: only the tools
+    /// that could use it are offered).
     #[serde(default)]
-    read_next: bool,
+    use_next: Option<Vec<String>>,
     /// Where the untrusted text in the run came from (tools whose output is untrusted,
     /// recalled memories, a templated task), each once; while it is not empty, calls with
     /// side effects wait for approval even when pre-approved.
@@ -304,16 +318,19 @@ impl AgentRun {
             observations: Vec::new(),
             reasoning: None,
             answered_calls: Vec::new(),
+            repeat_steps: 0,
             answer_next: false,
             withheld: Vec::new(),
             unmade_call_sent_back: false,
+            copied_note_sent_back: false,
             call_next: false,
             shown_memories: Vec::new(),
             unused_sources,
             sources_asked: Vec::new(),
+            made_up_write_asked: false,
             listed_sources: Vec::new(),
             read_args: Vec::new(),
-            read_next: false,
+            use_next: None,
             untrusted: Vec::new(),
             events: Vec::new(),
             templates,
@@ -510,8 +527,10 @@ impl AgentRun {
                 Some(problem) => Err(Rejection::Unreadable(problem)),
                 None => match self
                     .withheld_problem(&step)
+                    .or_else(|| self.copied_note_problem(&step))
                     .or_else(|| self.unmade_call_problem(&step))
                     .or_else(|| self.unused_source_problem(&step))
+                    .or_else(|| self.made_up_write_problem(&step))
                 {
                     Some(problem) => Err(Rejection::SentBack(problem)),
                     None => Ok(Some(step)),
@@ -521,11 +540,10 @@ impl AgentRun {
         let retry = match &verdict {
             Err(rejection) => {
                 let native = self.config.step_format != StepFormat::Json;
-                // Cut off at the token limit (a call on a made-up 200-digit number, say),
-                // a small model no longer knows what was asked: it apologised for the
-                // cut instead of answering.
-                let task =
-                    (native && finish == FinishReason::Length).then_some(self.config.task.as_str());
+                // The request is repeated last in every native retry: cut off at the
+                // token limit, a small model no longer knew what was asked (it apologised
+                // for the cut), and sent back, it answered with the note's last line.
+                let task = native.then_some(self.config.task.as_str());
                 Some(prompt::step_error(
                     &self.templates,
                     rejection.problem(),
@@ -548,16 +566,11 @@ impl AgentRun {
         if verdict.is_ok() {
             self.withheld.clear();
         }
-        if std::mem::take(&mut self.read_next) {
-            // The listed file is read next: only the tools that read files are offered.
+        if let Some(withheld) = self.use_next.take() {
+            // The unused file or page is used next: only the tools that could use it are
+            // offered.
             self.call_next = true;
-            self.withheld = self
-                .config
-                .tools
-                .iter()
-                .filter(|tool| !tool.capabilities.read_files)
-                .map(|tool| tool.name.clone())
-                .collect();
+            self.withheld = withheld;
         }
         self.last_cut_off = finish == FinishReason::Length;
         self.add_usage(usage);
@@ -802,12 +815,20 @@ impl AgentRun {
     /// Whether the next step is the last one the step limit allows: a reply sent back
     /// there would end the run with no answer.
     fn last_step(&self) -> bool {
-        self.steps + 1 >= self.config.limits.max_steps
+        self.counted_steps() + 1 >= self.config.limits.max_steps
+    }
+
+    /// The steps that count toward the step limit: all but the first
+    /// [`MAX_UNCOUNTED_REPEATS`] that only repeated answered calls (qwen2.5-coder-0.5b
+    /// repeats each call once after its result, which spent half its steps).
+    fn counted_steps(&self) -> usize {
+        self.steps
+            .saturating_sub(self.repeat_steps.min(MAX_UNCOUNTED_REPEATS))
     }
 
     fn limit_reached(&self) -> Option<StopReason> {
         let limits = &self.config.limits;
-        if self.steps >= limits.max_steps {
+        if self.counted_steps() >= limits.max_steps {
             return Some(StopReason::MaxSteps {
                 limit: limits.max_steps,
             });
@@ -920,6 +941,10 @@ impl AgentRun {
         {
             return None;
         }
+        // A tool named in text copied from a note is the note's word, not the model's.
+        if self.copied_note(answer.as_str()?).is_some() {
+            return None;
+        }
         let names = self.config.tools.iter().map(|tool| tool.name.as_str());
         // Text copied from a result is the model quoting it, not announcing a call:
         // qwen2.5-coder-1.5b answered with the error "tool `read_file` failed: `report.txt`
@@ -933,6 +958,36 @@ impl AgentRun {
         let problem = native::unmade_call(&own_words, names)?;
         self.unmade_call_sent_back = true;
         Some(problem)
+    }
+
+    /// The problem of a free-text answer that copies a sentence of the run's own notes
+    /// (see [`copied`]) instead of answering, the first time in the run and when a step
+    /// is left: the model is asked again, the request repeated last.
+    fn copied_note_problem(&mut self, step: &Step) -> Option<String> {
+        let Step::Answer { answer, .. } = step else {
+            return None;
+        };
+        if self.copied_note_sent_back || self.last_step() {
+            return None;
+        }
+        self.copied_note(answer.as_str()?)?;
+        self.copied_note_sent_back = true;
+        Some(
+            "it repeats the instructions sent to you instead of answering. Answer the \
+             user's request itself, in your own words"
+                .to_owned(),
+        )
+    }
+
+    /// The sentence of the run's own notes that `answer` copies, if any: not one found
+    /// in the request or a tool result, which an answer may quote.
+    fn copied_note(&self, answer: &str) -> Option<String> {
+        let quoted: Vec<&str> = std::iter::once(self.config.task.as_str())
+            .chain(self.observations.iter().map(|(_, text)| text.as_str()))
+            .chain(self.shown_memories.iter().map(String::as_str))
+            .collect();
+        let sentences = copied::note_sentences(&self.messages, &quoted);
+        copied::copied_sentence(answer, &sentences).map(str::to_owned)
     }
 
     /// What is wrong with `answer` against the answer schema; `None` when it matches.
@@ -972,6 +1027,10 @@ impl Rejection {
         }
     }
 }
+
+/// How many steps that only repeated answered calls a run may take beyond its step
+/// limit: such a step runs nothing, and the next one may not call the repeated tool.
+const MAX_UNCOUNTED_REPEATS: usize = 2;
 
 /// Repetition penalty of a step after one that ran into the token limit.
 const LOOP_BREAK_PENALTY: f32 = 1.3;

@@ -257,8 +257,8 @@ pub(crate) fn denied_call(
 }
 
 /// Why the last reply could not be used (`step_error`); `task`, the user's request, is
-/// repeated when given and short (after a native reply cut off at the token limit, the
-/// model has lost the request).
+/// repeated last when given and short (native steps: a small model cut off at the token
+/// limit lost the request, and one sent back answered with the note's last line).
 pub(crate) fn step_error(
     templates: &Templates,
     error: &str,

@@ -15,13 +15,13 @@
 
 use std::sync::LazyLock;
 
-use agentry_tools::ToolSpec;
+use agentry_tools::{Capabilities, ToolSpec};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::AgentRun;
 use super::step::Step;
+use super::{AgentRun, StepFormat};
 
 /// Most sources taken from one task.
 const MAX_SOURCES: usize = 8;
@@ -178,10 +178,28 @@ impl Source {
     /// Whether one of `tools` could use it: for a file, a tool that reads files; for a
     /// page, one that goes on the network.
     fn reachable(&self, tools: &[ToolSpec]) -> bool {
-        tools.iter().any(|tool| match self {
-            Self::File(_) => tool.capabilities.read_files,
+        tools.iter().any(|tool| self.usable_by(tool, false))
+    }
+
+    /// Whether `tool` could use it: for a file, a tool that reads files (or, with
+    /// `writes`, one that writes them); for a page, one that goes on the network.
+    fn usable_by(&self, tool: &ToolSpec, writes: bool) -> bool {
+        match self {
+            Self::File(_) => {
+                tool.capabilities.read_files || (writes && tool.capabilities.write_files)
+            }
             Self::Page(_) => tool.capabilities.network,
-        })
+        }
+    }
+
+    /// The names of the `tools` that could not use it (see [`Source::usable_by`]): those
+    /// withheld from a step that must use it.
+    pub(super) fn withheld_from_use(&self, tools: &[ToolSpec], writes: bool) -> Vec<String> {
+        tools
+            .iter()
+            .filter(|tool| !self.usable_by(tool, writes))
+            .map(|tool| tool.name.clone())
+            .collect()
     }
 }
 
@@ -313,6 +331,67 @@ fn made_up_number<'a>(
     written
         .into_iter()
         .find(|number| !known.iter().any(|known| (known - number).abs() < 1e-9))
+}
+
+/// The problem of `calls` that write a file with a number taken from neither `grounds`
+/// (the request, the results, recalled memories, the instructions) nor the writing
+/// tool's own description and schema: a sum worked out in the model's head
+/// (qwen2.5-coder-0.5b wrote 32 for 17 + 25, asked to add them with the calculator). Only
+/// numbers of two digits or more, or with a fraction, count (a list's "1." is no result),
+/// and a percentage matches its fraction (`5` and `0.05`). The tools that compute without
+/// touching anything are named. `None` when no call writes one.
+///
+/// Calls that only compute are not looked at: sent back for a weight of 70 made up to
+/// fill a body-mass-index tool when asked for a triangle's area, qwen2.5-coder-1.5b made
+/// the same call again (BFCL irrelevance, 3 of 3 items).
+pub(super) fn made_up_write_problem(
+    calls: &[(String, Value)],
+    grounds: &[&str],
+    tools: &[ToolSpec],
+) -> Option<String> {
+    let known: Vec<f64> = grounds
+        .iter()
+        .flat_map(|text| numbers_in_text(text))
+        .collect();
+    calls.iter().find_map(|(name, args)| {
+        let tool = tools
+            .iter()
+            .find(|tool| tool.name == *name && tool.capabilities.write_files)?;
+        let spec = format!("{} {}", tool.description, tool.parameters);
+        let own: Vec<f64> = numbers_in_text(&spec).collect();
+        let mut used = Vec::new();
+        numbers_in(args, &mut used);
+        let number = used.into_iter().find(|number| {
+            (*number >= 10.0 || number.fract() != 0.0)
+                && !known
+                    .iter()
+                    .chain(&own)
+                    .any(|known| same_number(*known, *number))
+        })?;
+        let pure: Vec<String> = tools
+            .iter()
+            .filter(|tool| tool.capabilities == Capabilities::NONE)
+            .map(|tool| format!("`{}`", tool.name))
+            .collect();
+        let how = if pure.is_empty() {
+            "Work it out from the results above".to_owned()
+        } else {
+            format!(
+                "Work it out with a tool first ({}), then write what it gives",
+                pure.join(", ")
+            )
+        };
+        Some(format!(
+            "the call to `{name}` writes {number}, which is in neither the request nor a \
+             tool result. {how}"
+        ))
+    })
+}
+
+/// Whether `known` and `used` are one number, or a percentage and its fraction.
+fn same_number(known: f64, used: f64) -> bool {
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-9 * a.abs().max(1.0);
+    close(known, used) || close(known, used * 100.0) || close(known * 100.0, used)
 }
 
 /// Removes from `unused` the sources `args` use.
@@ -456,8 +535,9 @@ impl AgentRun {
                 .collect()
         };
         let tools = &self.config.tools;
-        let mut read_next = false;
-        let found = match step {
+        // `writes`: whether a tool that writes files could use it (a file the request
+        // names may be one to write).
+        let (found, writes) = match step {
             Step::Act { calls, .. } => {
                 let reads_so_far = Reads {
                     any: self.tools_used.iter().any(|name| reads(name, tools)),
@@ -465,11 +545,11 @@ impl AgentRun {
                         .chain(self.observations.iter().map(|(_, text)| text.as_str()))
                         .collect(),
                 };
-                unused_problem(
-                    &unasked(&self.unused_sources),
-                    Some(calls),
-                    &reads_so_far,
-                    tools,
+                let unasked = unasked(&self.unused_sources);
+                // Told to read it first.
+                (
+                    unused_problem(&unasked, Some(calls), &reads_so_far, tools),
+                    false,
                 )
             }
             Step::Answer { answer, .. } => {
@@ -481,23 +561,45 @@ impl AgentRun {
                     Value::String(text) => text.clone(),
                     other => other.to_string(),
                 };
-                // A native step can be made to read it: the next step must call a tool
-                // that reads files (small models asked to read it planned the listing
-                // again in prose).
-                let native = matches!(self.config.step_format, super::StepFormat::Native(_));
                 match unused_problem(&unasked(&self.unused_sources), None, &no_reads, tools) {
-                    Some(found) => Some(found),
+                    Some(found) => (Some(found), true),
                     None => {
-                        let found = listed_problem(&unasked(&self.listed_sources), &text, native);
-                        read_next = found.is_some() && native;
-                        found
+                        let native = matches!(self.config.step_format, StepFormat::Native(_));
+                        let listed = unasked(&self.listed_sources);
+                        (listed_problem(&listed, &text, native), false)
                     }
                 }
             }
         };
         let (problem, source) = found?;
-        self.read_next = read_next;
+        // A native step can be made to use it: the next step must call a tool that could
+        // (small models asked to read it planned the listing again in prose, answered by
+        // copying the note, or wrote the copy again before reading the original).
+        if matches!(self.config.step_format, StepFormat::Native(_)) {
+            self.use_next = Some(source.withheld_from_use(tools, writes));
+        }
         self.sources_asked.push(source);
+        Some(problem)
+    }
+
+    /// The problem of a step whose call writes a number that no result, the request, a
+    /// recalled memory or the instructions gave (see [`made_up_write_problem`]): once per
+    /// run, and when a step is left to work it out.
+    pub(super) fn made_up_write_problem(&mut self, step: &Step) -> Option<String> {
+        let Step::Act { calls, .. } = step else {
+            return None;
+        };
+        if self.made_up_write_asked || self.must_answer() || self.last_step() {
+            return None;
+        }
+        let grounds: Vec<&str> = std::iter::once(self.config.task.as_str())
+            .chain(std::iter::once(self.config.role.as_str()))
+            .chain(self.config.instructions.iter().map(String::as_str))
+            .chain(self.observations.iter().map(|(_, text)| text.as_str()))
+            .chain(self.shown_memories.iter().map(String::as_str))
+            .collect();
+        let problem = made_up_write_problem(calls, &grounds, &self.config.tools)?;
+        self.made_up_write_asked = true;
         Some(problem)
     }
 

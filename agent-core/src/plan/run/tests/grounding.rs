@@ -1,7 +1,9 @@
 //! Replies that answer from what the model imagines, on a scripted model (logic only):
 //! a reply cut at the prompt's own markup (the tool list copied, a tool result made up)
 //! is followed by a step that must make one call; a reply given before any call used a
-//! file or page the task names is sent back once, naming it.
+//! file or page the task names is sent back once, naming it, and a native step after it must
+//! call a tool that could use it; an answer copying a note, or a write of a number no result
+//! gave, is sent back once.
 
 use super::*;
 use crate::model::{Sampling, ToolCallSyntax};
@@ -16,6 +18,19 @@ fn read_file() -> ToolSpec {
     );
     spec.capabilities = Capabilities {
         read_files: true,
+        ..Capabilities::NONE
+    };
+    spec
+}
+
+fn write_file() -> ToolSpec {
+    let mut spec = ToolSpec::new(
+        "write_file",
+        "Writes a text file.",
+        json!({"type": "object", "properties": {"path": {"type": "string"}, "content": {"type": "string"}}}),
+    );
+    spec.capabilities = Capabilities {
+        write_files: true,
         ..Capabilities::NONE
     };
     spec
@@ -170,8 +185,51 @@ fn an_answer_before_the_named_file_was_read_is_sent_back_once_naming_it() {
         last_user(&expect_generate(&run)).contains("`agenda.txt`"),
         "the model is told which file"
     );
-    // The second time the answer stands.
-    answer_stands(&mut run, "The meeting is at 10:00 AM.");
+    // The next step must make one call, of a tool that could use the file.
+    assert_eq!(offered_calls(&run), vec!["read_file".to_owned()]);
+    call_with_result(
+        &mut run,
+        r#"{"name": "read_file", "arguments": {"path": "agenda.txt"}}"#,
+        json!("Meeting at 10:30."),
+    );
+    answer_stands(&mut run, "The meeting is at 10:30.");
+}
+
+/// The tools the next step must call one of: the names its one-call schema allows.
+fn offered_calls(run: &AgentRun) -> Vec<String> {
+    let request = expect_generate(run);
+    let Constraint::JsonSchema(schema) = &request.constraint else {
+        panic!("expected one call's schema, got {:?}", request.constraint);
+    };
+    // One tool: its call's schema; several: one schema each, under `anyOf`.
+    let calls = match schema["anyOf"].as_array() {
+        Some(calls) => calls.clone(),
+        None => vec![schema.clone()],
+    };
+    let mut names: Vec<String> = calls
+        .iter()
+        .filter_map(|call| call["properties"]["name"]["const"].as_str())
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn an_answer_before_a_named_file_was_written_is_followed_by_a_call_that_may_write_it() {
+    let mut run = new_run(
+        RunConfig::new("Write hello to greeting.txt.")
+            .with_tools(vec![calculator(), read_file(), write_file()])
+            .with_answer_schema(json!({"type": "string"}))
+            .with_step_format(HERMES),
+    );
+    reply(&mut run, "Done: greeting.txt says hello.");
+    assert_eq!(sent_back(&mut run).len(), 1);
+    assert_eq!(
+        offered_calls(&run),
+        vec!["read_file".to_owned(), "write_file".to_owned()],
+        "the calculator cannot use a file"
+    );
 }
 
 #[test]
@@ -182,9 +240,11 @@ fn a_call_that_reads_nothing_before_the_named_file_was_read_is_sent_back() {
         r#"<tool_call>{"name": "calculator", "arguments": {"expression": "7 * 1"}}</tool_call>"#,
     );
     assert!(sent_back(&mut run)[0].contains("`prices.txt`"));
+    // The next step must read.
+    assert_eq!(offered_calls(&run), vec!["read_file".to_owned()]);
     call_with_result(
         &mut run,
-        r#"<tool_call>{"name": "read_file", "arguments": {"path": "prices.txt"}}</tool_call>"#,
+        r#"{"name": "read_file", "arguments": {"path": "prices.txt"}}"#,
         json!("12"),
     );
     reply(
@@ -225,32 +285,28 @@ fn each_named_file_is_asked_for_once() {
     assert!(sent_back(&mut run)[0].contains("`a.txt`"));
     call_with_result(
         &mut run,
-        r#"<tool_call>{"name": "read_file", "arguments": {"path": "a.txt"}}</tool_call>"#,
+        r#"{"name": "read_file", "arguments": {"path": "a.txt"}}"#,
         json!("12"),
     );
     // b.txt was never read: the answer goes back, naming it.
     reply(&mut run, "The product is 144.");
     let problems = sent_back(&mut run);
     assert!(problems[0].contains("`b.txt`"), "{problems:?}");
-    // Asked once: the same answer now stands.
+    // The forced call reads another file; b.txt was asked for once: the answer stands.
+    call_with_result(
+        &mut run,
+        r#"{"name": "read_file", "arguments": {"path": "notes.txt"}}"#,
+        json!("nothing"),
+    );
     answer_stands(&mut run, "The product is 144.");
 }
 
 #[test]
 fn a_reply_that_uses_or_reads_the_named_file_stands() {
     // Writing the named file uses it; after that the answer stands.
-    let mut write_file = ToolSpec::new(
-        "write_file",
-        "Writes a text file.",
-        json!({"type": "object", "properties": {"path": {"type": "string"}, "content": {"type": "string"}}}),
-    );
-    write_file.capabilities = Capabilities {
-        write_files: true,
-        ..Capabilities::NONE
-    };
     let mut run = new_run(
         RunConfig::new("Write hello to greeting.txt.")
-            .with_tools(vec![read_file(), write_file])
+            .with_tools(vec![read_file(), write_file()])
             .with_answer_schema(json!({"type": "string"}))
             .with_step_format(HERMES),
     );
@@ -314,9 +370,10 @@ fn after_a_read_a_call_with_a_number_from_nowhere_is_sent_back_naming_the_unread
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].contains("`b.txt`"), "{problems:?}");
     assert!(last_user(&expect_generate(&run)).contains("uses 3,"));
+    assert_eq!(offered_calls(&run), vec!["read_file".to_owned()]);
     call_with_result(
         &mut run,
-        r#"<tool_call>{"name": "read_file", "arguments": {"path": "b.txt"}}</tool_call>"#,
+        r#"{"name": "read_file", "arguments": {"path": "b.txt"}}"#,
         json!({"path": "b.txt", "content": "7\n"}),
     );
     reply(
@@ -445,7 +502,7 @@ fn a_prose_answer_to_a_labelled_request_is_asked_again_with_the_labels_and_the_r
 }
 
 #[test]
-fn a_native_reply_cut_at_the_token_limit_is_followed_by_the_request_again() {
+fn a_native_reply_sent_back_ends_with_the_request_again() {
     let mut run = native_run("What is the capital of Italy?");
     feed(
         &mut run,
@@ -459,14 +516,62 @@ fn a_native_reply_cut_at_the_token_limit_is_followed_by_the_request_again() {
     let retry = last_user(&expect_generate(&run));
     assert!(retry.contains("cut off at the token limit"), "{retry}");
     assert!(
-        retry.contains(r#"The user asked: "What is the capital of Italy?"."#),
+        retry.ends_with(r#"The user asked: "What is the capital of Italy?""#),
         "{retry}"
     );
-    // Any other unusable reply is sent back without it.
+    // Any other unusable reply too: a small model answered with the retry's last line.
     let mut run = native_run("What is the capital of Italy?");
     reply(&mut run, "");
     let retry = last_user(&expect_generate(&run));
-    assert!(!retry.contains("The user asked"), "{retry}");
+    assert!(
+        retry.ends_with(r#"The user asked: "What is the capital of Italy?""#),
+        "{retry}"
+    );
+}
+
+#[test]
+fn an_answer_copying_a_note_is_sent_back_once() {
+    let mut run = native_run("What is the capital of Italy?");
+    reply(&mut run, "");
+    assert!(
+        last_user(&expect_generate(&run))
+            .contains("Reply again: call a tool in the format given, or answer the user.")
+    );
+    reply(
+        &mut run,
+        "call a tool in the format given, or answer the user.",
+    );
+    let problems = sent_back(&mut run);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("repeats the instructions"),
+        "{problems:?}"
+    );
+    // Once: a second copy is taken as the answer, and an answer in the model's own
+    // words stands.
+    answer_stands(
+        &mut run,
+        "Call a tool in the format given, or answer the user.",
+    );
+    let mut run = native_run("What is the capital of Italy?");
+    reply(&mut run, "");
+    answer_stands(&mut run, "The capital of Italy is Rome.");
+}
+
+#[test]
+fn a_tool_named_in_a_copied_note_is_no_announced_call() {
+    let mut run = native_run("What is 2 + 2?");
+    reply(&mut run, "");
+    // The copy is sent back once; the next copy names no call of its own.
+    reply(
+        &mut run,
+        "call a tool in the format given, or answer the user.",
+    );
+    assert_eq!(sent_back(&mut run).len(), 1);
+    answer_stands(
+        &mut run,
+        "Reply again: call a tool in the format given, or answer the user. `calculator`",
+    );
 }
 
 #[test]
@@ -511,4 +616,148 @@ fn an_answer_quoting_a_tool_error_is_not_an_announced_call() {
     reply(&mut run, quoted);
     assert!(sent_back(&mut run).is_empty());
     assert_eq!(expect_done(&run).answer, Some(json!(quoted)));
+}
+
+#[test]
+fn a_write_of_a_number_no_result_gave_is_sent_back_once_naming_the_calculator() {
+    let mut run = new_run(
+        RunConfig::new(
+            "Read numbers.txt, add the two numbers with the calculator, and write the sum to sum.txt.",
+        )
+        .with_tools(vec![calculator(), read_file(), write_file()])
+        .with_answer_schema(json!({"type": "string"}))
+        .with_step_format(HERMES),
+    );
+    call_with_result(
+        &mut run,
+        r#"<tool_call>{"name": "read_file", "arguments": {"path": "numbers.txt"}}</tool_call>"#,
+        json!({"path": "numbers.txt", "content": "17\n25\n"}),
+    );
+    let write_32 = r#"<tool_call>{"name": "write_file", "arguments": {"path": "sum.txt", "content": "32"}}</tool_call>"#;
+    reply(&mut run, write_32);
+    let problems = sent_back(&mut run);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("writes 32"), "{problems:?}");
+    assert!(problems[0].contains("`calculator`"), "{problems:?}");
+    // The calculator's 42 may be written.
+    call_with_result(
+        &mut run,
+        r#"<tool_call>{"name": "calculator", "arguments": {"expression": "17 + 25"}}</tool_call>"#,
+        json!(42),
+    );
+    reply(
+        &mut run,
+        r#"<tool_call>{"name": "write_file", "arguments": {"path": "sum.txt", "content": "42"}}</tool_call>"#,
+    );
+    assert!(sent_back(&mut run).is_empty());
+    assert_eq!(expect_calls_or_approval(&run), "write_file");
+}
+
+#[test]
+fn a_made_up_number_is_sent_back_once_and_small_numbers_stand() {
+    let run_with = || {
+        new_run(
+            RunConfig::new("Write a short list of chores to chores.txt.")
+                .with_tools(vec![calculator(), write_file()])
+                .with_answer_schema(json!({"type": "string"}))
+                .with_step_format(HERMES),
+        )
+    };
+    // "1." and "2." are a list's numbers, not results.
+    let mut run = run_with();
+    reply(
+        &mut run,
+        r#"<tool_call>{"name": "write_file", "arguments": {"path": "chores.txt", "content": "1. dishes\n2. floors"}}</tool_call>"#,
+    );
+    assert!(sent_back(&mut run).is_empty());
+    // A made-up 30 goes back once; the same call then stands.
+    let mut run = run_with();
+    let write_30 = r#"<tool_call>{"name": "write_file", "arguments": {"path": "chores.txt", "content": "dishes: 30 minutes"}}</tool_call>"#;
+    reply(&mut run, write_30);
+    assert_eq!(sent_back(&mut run).len(), 1);
+    reply(&mut run, write_30);
+    assert!(sent_back(&mut run).is_empty());
+    assert_eq!(expect_calls_or_approval(&run), "write_file");
+}
+
+/// The tool of the call the run asks to run or to approve next.
+fn expect_calls_or_approval(run: &AgentRun) -> String {
+    match run.next_action() {
+        Action::CallTools { calls } => calls[0].call().name.clone(),
+        Action::AwaitApproval { call, .. } => call.name.clone(),
+        other => panic!("expected a call, got {other:?}"),
+    }
+}
+
+/// A native run of `task` with one pure tool taking two numbers, free-text answers.
+fn two_number_run(task: &str, tool: &str, first: &str, second: &str) -> AgentRun {
+    let spec = ToolSpec::new(
+        tool,
+        "Computes from two numbers.",
+        json!({"type": "object", "properties": {first: {"type": "number"}, second: {"type": "number"}}}),
+    );
+    new_run(
+        RunConfig::new(task)
+            .with_tools(vec![spec, calculator()])
+            .with_answer_schema(json!({"type": "string"}))
+            .with_step_format(HERMES),
+    )
+}
+
+#[test]
+fn a_call_that_only_computes_is_not_sent_back_for_a_number_from_nowhere() {
+    let mut run = two_number_run(
+        "Calculate the area of a triangle with base 10 and height 5.",
+        "body_mass_index",
+        "weight",
+        "height",
+    );
+    reply(
+        &mut run,
+        r#"<tool_call>{"name": "body_mass_index", "arguments": {"weight": 70, "height": 1.75}}</tool_call>"#,
+    );
+    assert!(sent_back(&mut run).is_empty());
+    assert_eq!(expect_calls_or_approval(&run), "body_mass_index");
+}
+
+#[test]
+fn numbers_from_the_request_percentages_and_expression_constants_stand() {
+    // Written to a file, the request's 5% may be 0.05 and its 200 stays 200.
+    let mut run = new_run(
+        RunConfig::new("Write 5% of 200 as a fraction to rate.txt.")
+            .with_tools(vec![calculator(), write_file()])
+            .with_answer_schema(json!({"type": "string"}))
+            .with_step_format(HERMES),
+    );
+    reply(
+        &mut run,
+        r#"<tool_call>{"name": "write_file", "arguments": {"path": "rate.txt", "content": "0.05 of 200"}}</tool_call>"#,
+    );
+    assert!(sent_back(&mut run).is_empty());
+    assert_eq!(expect_calls_or_approval(&run), "write_file");
+    let mut run = two_number_run(
+        "What is 5% yearly interest on 200 dollars?",
+        "interest",
+        "rate",
+        "principal",
+    );
+    reply(
+        &mut run,
+        r#"<tool_call>{"name": "interest", "arguments": {"rate": 0.05, "principal": 200}}</tool_call>"#,
+    );
+    assert!(sent_back(&mut run).is_empty());
+    assert_eq!(expect_calls_or_approval(&run), "interest");
+    // Numbers inside an expression string (3600 seconds an hour) are the model's working.
+    let mut run = two_number_run(
+        "How many seconds are in 3 hours?",
+        "interest",
+        "rate",
+        "principal",
+    );
+    reply(
+        &mut run,
+        r#"<tool_call>{"name": "calculator", "arguments": {"expression": "3 * 3600"}}</tool_call>"#,
+    );
+    assert!(sent_back(&mut run).is_empty());
+    assert_eq!(expect_calls_or_approval(&run), "calculator");
 }

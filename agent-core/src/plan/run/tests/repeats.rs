@@ -169,6 +169,34 @@ fn the_last_step_must_answer_once_the_run_has_results() {
 }
 
 #[test]
+fn two_steps_that_only_repeat_answered_calls_do_not_count_toward_the_limit() {
+    let limits = Limits {
+        max_steps: 4,
+        ..Limits::default()
+    };
+    let mut run = new_run(config().with_limits(limits));
+    let calc = json!({"expression": "3 * 3600"});
+    let time = json!({"tz": "UTC"});
+    first_call(&mut run, "calculator", calc.clone(), json!(10800));
+    // Step 2 repeats the call: not counted.
+    scripted_step(&mut run, &scripted_call("calculator", calc.clone()));
+    first_call(&mut run, "clock", time.clone(), json!("12:00"));
+    // Step 4 repeats too (not counted either), so step 5 may still call.
+    scripted_step(&mut run, &scripted_call("clock", time));
+    assert!(offers_calls(&schema_of_next_step(&run)));
+    // A third repeat counts: step 6 is the last and must answer.
+    scripted_step(&mut run, &scripted_call("calculator", calc));
+    assert!(!offers_calls(&schema_of_next_step(&run)));
+    scripted_step(&mut run, &scripted_answer(json!(10800)));
+    let outcome = expect_done(&run);
+    assert_eq!(outcome.answer, Some(json!(10800)));
+    assert_eq!(
+        outcome.steps, 6,
+        "every generation is a step of the outcome"
+    );
+}
+
+#[test]
 fn a_single_step_run_may_still_call_a_tool() {
     let limits = Limits {
         max_steps: 1,
