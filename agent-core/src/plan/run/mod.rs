@@ -237,8 +237,8 @@ pub struct AgentRun {
     #[serde(default)]
     read_args: Vec<Value>,
     /// When the next native step must make one call: the tools withheld from it (set
-    /// after an answer sent back for a file or page no call had used: only the tools
-    /// that could use it are offered).
+    /// after a reply sent back for a file or page no call had used: only the tools that
+    /// could use it are offered).
     #[serde(default)]
     use_next: Option<Vec<String>>,
     /// Where the untrusted text in the run came from (tools whose output is untrusted,
