@@ -535,6 +535,7 @@ impl AgentRun {
                 .collect()
         };
         let tools = &self.config.tools;
+        let native = matches!(self.config.step_format, StepFormat::Native(_));
         // `writes`: whether a tool that writes files could use it (a file the request
         // names may be one to write).
         let (found, writes) = match step {
@@ -564,7 +565,6 @@ impl AgentRun {
                 match unused_problem(&unasked(&self.unused_sources), None, &no_reads, tools) {
                     Some(found) => (Some(found), true),
                     None => {
-                        let native = matches!(self.config.step_format, StepFormat::Native(_));
                         let listed = unasked(&self.listed_sources);
                         (listed_problem(&listed, &text, native), false)
                     }
@@ -575,7 +575,7 @@ impl AgentRun {
         // A native step can be made to use it: the next step must call a tool that could
         // (small models asked to read it planned the listing again in prose, answered by
         // copying the note, or wrote the copy again before reading the original).
-        if matches!(self.config.step_format, StepFormat::Native(_)) {
+        if native {
             self.use_next = Some(source.withheld_from_use(tools, writes));
         }
         self.sources_asked.push(source);
