@@ -165,6 +165,11 @@ pub struct RunOutcome {
     pub stop: StopReason,
     /// Model steps taken.
     pub steps: usize,
+    /// Steps among `steps` that did not count toward the step limit: the first few that
+    /// only repeated calls already answered (nothing ran). `steps - uncounted_steps`
+    /// never exceeds [`Limits::max_steps`](super::Limits::max_steps).
+    #[serde(default)]
+    pub uncounted_steps: usize,
     /// Tool calls the model asked for (denied ones included).
     pub tool_calls: usize,
     /// Token counts, summed over all steps.

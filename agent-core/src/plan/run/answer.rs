@@ -102,6 +102,7 @@ impl AgentRun {
             answer,
             stop,
             steps: self.steps,
+            uncounted_steps: self.steps - self.counted_steps(),
             tool_calls: self.tool_calls,
             usage: self.usage,
             tools_used: self.tools_used.clone(),

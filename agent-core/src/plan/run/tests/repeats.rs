@@ -194,6 +194,7 @@ fn two_steps_that_only_repeat_answered_calls_do_not_count_toward_the_limit() {
         outcome.steps, 6,
         "every generation is a step of the outcome"
     );
+    assert_eq!(outcome.uncounted_steps, 2, "the third repeat counts");
 }
 
 #[test]
