@@ -58,6 +58,7 @@ mod error;
 mod events;
 mod format;
 mod limits;
+mod made_up;
 mod native;
 pub(crate) mod prompt;
 mod rebind;
@@ -229,6 +230,14 @@ pub struct AgentRun {
     /// ([`sources::made_up_write_problem`]).
     #[serde(default)]
     made_up_write_asked: bool,
+    /// Whether a call holding numbers nothing gave was sent back once
+    /// ([`made_up::made_up_arguments`]).
+    #[serde(default)]
+    made_up_argument_asked: bool,
+    /// The tool that sits out the next step: set when its call was sent back for
+    /// made-up arguments.
+    #[serde(default)]
+    sit_out_next: Option<String>,
     /// The files a listing showed that no call has read yet ([`sources::listed`]).
     #[serde(default)]
     listed_sources: Vec<sources::Source>,
@@ -328,6 +337,8 @@ impl AgentRun {
             unused_sources,
             sources_asked: Vec::new(),
             made_up_write_asked: false,
+            made_up_argument_asked: false,
+            sit_out_next: None,
             listed_sources: Vec::new(),
             read_args: Vec::new(),
             use_next: None,
@@ -531,6 +542,7 @@ impl AgentRun {
                     .or_else(|| self.unmade_call_problem(&step))
                     .or_else(|| self.unused_source_problem(&step))
                     .or_else(|| self.made_up_write_problem(&step))
+                    .or_else(|| self.made_up_argument_problem(&step))
                 {
                     Some(problem) => Err(Rejection::SentBack(problem)),
                     None => Ok(Some(step)),
@@ -571,6 +583,12 @@ impl AgentRun {
             // offered.
             self.call_next = true;
             self.withheld = withheld;
+        }
+        if let Some(tool) = self.sit_out_next.take() {
+            // A tool called with made-up values sits out the next step (and any reply
+            // sent back before one is accepted); with no other tool, the next step answers.
+            self.answer_next = self.config.tools.iter().all(|spec| spec.name == tool);
+            self.withheld = vec![tool];
         }
         self.last_cut_off = finish == FinishReason::Length;
         self.add_usage(usage);
@@ -920,8 +938,8 @@ impl AgentRun {
             .iter()
             .find(|(name, _)| self.withheld.contains(name))?;
         Some(format!(
-            "`{name}` cannot be called in this step: you just repeated a call of it, and \
-             its results above stand. Use another tool, or answer the user"
+            "`{name}` cannot be called in this step: its last call was repeated or sent back, \
+             and what you have read above stands. Use another tool, or answer the user"
         ))
     }
 

@@ -341,9 +341,8 @@ fn made_up_number<'a>(
 /// and a percentage matches its fraction (`5` and `0.05`). The tools that compute without
 /// touching anything are named. `None` when no call writes one.
 ///
-/// Calls that only compute are not looked at: sent back for a weight of 70 made up to
-/// fill a body-mass-index tool when asked for a triangle's area, qwen2.5-coder-1.5b made
-/// the same call again (BFCL irrelevance, 3 of 3 items).
+/// Calls that only compute are left to [`made_up_arguments`](super::made_up::made_up_arguments),
+/// which also withholds their tool for a step.
 pub(super) fn made_up_write_problem(
     calls: &[(String, Value)],
     grounds: &[&str],
@@ -389,7 +388,7 @@ pub(super) fn made_up_write_problem(
 }
 
 /// Whether `known` and `used` are one number, or a percentage and its fraction.
-fn same_number(known: f64, used: f64) -> bool {
+pub(super) fn same_number(known: f64, used: f64) -> bool {
     let close = |a: f64, b: f64| (a - b).abs() < 1e-9 * a.abs().max(1.0);
     close(known, used) || close(known, used * 100.0) || close(known * 100.0, used)
 }
@@ -592,12 +591,7 @@ impl AgentRun {
         if self.made_up_write_asked || self.must_answer() || self.last_step() {
             return None;
         }
-        let grounds: Vec<&str> = std::iter::once(self.config.task.as_str())
-            .chain(std::iter::once(self.config.role.as_str()))
-            .chain(self.config.instructions.iter().map(String::as_str))
-            .chain(self.observations.iter().map(|(_, text)| text.as_str()))
-            .chain(self.shown_memories.iter().map(String::as_str))
-            .collect();
+        let grounds = self.grounds();
         let problem = made_up_write_problem(calls, &grounds, &self.config.tools)?;
         self.made_up_write_asked = true;
         Some(problem)

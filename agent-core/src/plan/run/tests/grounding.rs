@@ -3,7 +3,8 @@
 //! is followed by a step that must make one call; a reply given before any call used a
 //! file or page the task names is sent back once, naming it, and a native step after it must
 //! call a tool that could use it; an answer copying a note, or a write of a number no result
-//! gave, is sent back once.
+//! gave, is sent back once; a call holding values nothing gave is sent back once and its
+//! tool sits out the next step.
 
 use super::*;
 use crate::model::{Sampling, ToolCallSyntax};
@@ -705,22 +706,6 @@ fn two_number_run(task: &str, tool: &str, first: &str, second: &str) -> AgentRun
 }
 
 #[test]
-fn a_call_that_only_computes_is_not_sent_back_for_a_number_from_nowhere() {
-    let mut run = two_number_run(
-        "Calculate the area of a triangle with base 10 and height 5.",
-        "body_mass_index",
-        "weight",
-        "height",
-    );
-    reply(
-        &mut run,
-        r#"<tool_call>{"name": "body_mass_index", "arguments": {"weight": 70, "height": 1.75}}</tool_call>"#,
-    );
-    assert!(sent_back(&mut run).is_empty());
-    assert_eq!(expect_calls_or_approval(&run), "body_mass_index");
-}
-
-#[test]
 fn numbers_from_the_request_percentages_and_expression_constants_stand() {
     // Written to a file, the request's 5% may be 0.05 and its 200 stays 200.
     let mut run = new_run(
@@ -760,4 +745,97 @@ fn numbers_from_the_request_percentages_and_expression_constants_stand() {
     );
     assert!(sent_back(&mut run).is_empty());
     assert_eq!(expect_calls_or_approval(&run), "calculator");
+}
+
+fn body_mass_index() -> ToolSpec {
+    ToolSpec::new(
+        "determine_body_mass_index",
+        "Calculate body mass index given weight and height.",
+        json!({"type": "object", "properties": {"weight": {"type": "number"}, "height": {"type": "number"}}, "required": ["weight", "height"]}),
+    )
+}
+
+const MADE_UP_BMI: &str = r#"<tool_call>{"name": "determine_body_mass_index", "arguments": {"weight": 70, "height": 1.75}}</tool_call>"#;
+
+#[test]
+fn a_call_with_made_up_values_is_sent_back_and_the_only_tool_sits_out_the_next_step() {
+    let mut run = new_run(
+        RunConfig::new("Calculate the area of a triangle with base 10 and height 5.")
+            .with_tools(vec![body_mass_index()])
+            .with_answer_schema(json!({"type": "string"}))
+            .with_step_format(HERMES),
+    );
+    reply(&mut run, MADE_UP_BMI);
+    let problems = sent_back(&mut run);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("uses 70 and 1.75"), "{problems:?}");
+    // The next step may only answer: its constraint opens no call.
+    let next = expect_generate(&run);
+    assert!(
+        !matches!(next.constraint, Constraint::ToolCalls { .. }),
+        "{:?}",
+        next.constraint
+    );
+    answer_stands(&mut run, "The area is 25.");
+}
+
+#[test]
+fn with_another_tool_the_made_up_call_sits_out_one_step_and_is_sent_back_once() {
+    let mut run = new_run(
+        RunConfig::new("What is my body mass index?")
+            .with_tools(vec![body_mass_index(), calculator()])
+            .with_answer_schema(json!({"type": "string"}))
+            .with_step_format(HERMES),
+    );
+    reply(&mut run, MADE_UP_BMI);
+    assert_eq!(sent_back(&mut run).len(), 1);
+    let Constraint::ToolCalls { call_schema, .. } = &expect_generate(&run).constraint else {
+        panic!("the next step may call another tool");
+    };
+    let offered = call_schema.to_string();
+    assert!(offered.contains("calculator"), "{offered}");
+    assert!(!offered.contains("determine_body_mass_index"), "{offered}");
+    // Once the tool is back, the same call stands: it is sent back once per run.
+    call_with_result(
+        &mut run,
+        r#"<tool_call>{"name": "calculator", "arguments": {"expression": "2 + 2"}}</tool_call>"#,
+        json!(4),
+    );
+    reply(&mut run, MADE_UP_BMI);
+    assert!(sent_back(&mut run).is_empty());
+    assert_eq!(expect_calls(&run)[0].name, "determine_body_mass_index");
+}
+
+#[test]
+fn a_call_whose_values_the_request_gives_runs_at_once() {
+    let mut run = new_run(
+        RunConfig::new("I weigh seventy kilograms and I am 1.75 m tall: my body mass index?")
+            .with_tools(vec![body_mass_index()])
+            .with_answer_schema(json!({"type": "string"}))
+            .with_step_format(HERMES),
+    );
+    reply(&mut run, MADE_UP_BMI);
+    assert!(sent_back(&mut run).is_empty());
+    assert_eq!(expect_calls(&run)[0].name, "determine_body_mass_index");
+}
+
+#[test]
+fn in_the_json_step_a_made_up_call_of_the_only_tool_leaves_an_answer_step() {
+    let mut run = new_run(
+        RunConfig::new("Calculate the area of a triangle with base 10 and height 5.")
+            .with_tools(vec![body_mass_index()])
+            .with_answer_schema(json!({"type": "string"})),
+    );
+    scripted_step(
+        &mut run,
+        &scripted_call(
+            "determine_body_mass_index",
+            json!({"weight": 70, "height": 1.75}),
+        ),
+    );
+    assert_eq!(sent_back(&mut run).len(), 1);
+    let Constraint::JsonSchema(schema) = expect_generate(&run).constraint else {
+        panic!("a JSON step");
+    };
+    assert!(!schema.to_string().contains("\"action"), "{schema}");
 }
