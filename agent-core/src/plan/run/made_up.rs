@@ -26,10 +26,10 @@ use super::AgentRun;
 use super::sources::same_number;
 use super::step::Step;
 
-/// A number written in digits, with thousands separators and a scale word when it has
-/// them: `12`, `1,200`, `3.5`, `2 million`.
+/// A number written in digits, with thousands separators and a scale word or letter when
+/// it has them: `12`, `1,200`, `3.5`, `2 million`, `$1.2M`, `5k`.
 static WRITTEN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:\s*(thousand|million|billion)\b)?")
+    Regex::new(r"(?i)(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:\s*(thousand|million|billion|k|m|bn|b)\b)?")
         .expect("valid regex")
 });
 
@@ -109,7 +109,8 @@ pub(super) fn stated_numbers(text: &str) -> Vec<f64> {
     numbers
 }
 
-/// The numbers `text` writes in digits (with a scale word: `2 million`).
+/// The numbers `text` writes in digits, and the scaled number too where a scale follows
+/// (`2 million` states 2 and 2,000,000: `5m` may be metres).
 fn written_numbers(text: &str) -> Vec<f64> {
     let mut numbers = Vec::new();
     for found in WRITTEN.captures_iter(text) {
@@ -119,8 +120,14 @@ fn written_numbers(text: &str) -> Vec<f64> {
             continue;
         };
         numbers.push(number);
-        if let Some(scale) = found.get(3) {
-            numbers.extend(word_numbers(scale.as_str()).map(|by| number * by));
+        let scale = match found.get(3).map(|m| m.as_str().to_ascii_lowercase()) {
+            Some(word) if word == "k" || word == "thousand" => 1e3,
+            Some(word) if word == "m" || word == "million" => 1e6,
+            Some(word) if word == "b" || word == "bn" || word == "billion" => 1e9,
+            _ => 1.0,
+        };
+        if scale != 1.0 {
+            numbers.push(number * scale);
         }
     }
     numbers
@@ -245,8 +252,9 @@ mod tests {
 
     #[test]
     fn numbers_are_read_in_digits_words_and_units() {
-        let stated = stated_numbers("Revenue of $1,200,000 in 2019, 2 million later; A(3,4).");
-        for number in [1_200_000.0, 2019.0, 2.0, 2e6, 3.0, 4.0] {
+        let stated =
+            stated_numbers("Revenue of $1,200,000 in 2019, 2 million later, $1.5M, 3k; A(3,4).");
+        for number in [1_200_000.0, 2019.0, 2.0, 2e6, 1.5e6, 3e3, 3.0, 4.0] {
             assert!(stated.contains(&number), "{number} in {stated:?}");
         }
         assert!(!stated.contains(&34.0), "{stated:?}");
