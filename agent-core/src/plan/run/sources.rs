@@ -341,8 +341,9 @@ fn made_up_number<'a>(
 /// and a percentage matches its fraction (`5` and `0.05`). The tools that compute without
 /// touching anything are named. `None` when no call writes one.
 ///
-/// Calls that only compute are left to [`made_up_arguments`](super::made_up::made_up_arguments),
-/// which also withholds their tool for a step.
+/// The JSON numbers of every call, writing or not, are also checked by
+/// [`made_up_arguments`](super::made_up::made_up_arguments), which withholds the tool for a
+/// step.
 pub(super) fn made_up_write_problem(
     calls: &[(String, Value)],
     grounds: &[&str],
